@@ -1,0 +1,228 @@
+//! Every way a token, a key set, a status list or an identifier can be refused.
+//!
+//! Each variant is a cause a person can be told about; the UI and the API map them through
+//! [`Error::code`], a stable machine-readable name.
+
+use std::fmt;
+
+/// The three parts of a compact JWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Header,
+    Payload,
+    Signature,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Header => "header",
+            Part::Payload => "payload",
+            Part::Signature => "signature",
+        })
+    }
+}
+
+/// Which Polish register identifier a check was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentKind {
+    Nip,
+    Regon,
+    Krs,
+}
+
+impl fmt::Display for IdentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdentKind::Nip => "NIP",
+            IdentKind::Regon => "REGON",
+            IdentKind::Krs => "KRS",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // --- structure -------------------------------------------------------------------------
+    #[error("token is {len} bytes, more than the {max} allowed")]
+    TooLarge { len: usize, max: usize },
+    #[error("token must be three base64url parts separated by dots")]
+    Structure,
+    #[error("the {0} is not canonical unpadded base64url")]
+    Base64(Part),
+    #[error("the {part} is not valid JSON: {detail}")]
+    Json { part: Part, detail: String },
+    #[error("the {0} is not a JSON object")]
+    NotAnObject(Part),
+    #[error("the {part} has the member `{name}` more than once")]
+    DuplicateMember { part: Part, name: String },
+
+    // --- header ----------------------------------------------------------------------------
+    #[error("header has no `alg`")]
+    AlgMissing,
+    #[error("`alg` none: unsigned tokens are never accepted")]
+    AlgNone,
+    #[error("`alg` {0} is a shared-secret algorithm; only EdDSA is accepted")]
+    AlgSymmetric(String),
+    #[error("`alg` {0} is not accepted; only EdDSA (Ed25519) is")]
+    AlgUnsupported(String),
+    #[error("header carries `{0}`: keys and key URLs are never taken from the token")]
+    EmbeddedKey(String),
+    #[error("header carries `crit`: no critical extensions are understood")]
+    Crit,
+    #[error("header member `{0}` is not allowed")]
+    UnexpectedHeader(String),
+    #[error("header has no `typ`")]
+    TypMissing,
+    #[error("`typ` is {found:?}, expected {expected:?}")]
+    WrongTyp { expected: &'static str, found: String },
+    #[error("header has no `kid`")]
+    KidMissing,
+    #[error("`kid` is not a key thumbprint (43 base64url characters)")]
+    KidInvalid,
+    #[error("no published key has this `kid`")]
+    UnknownKey,
+
+    // --- signature -------------------------------------------------------------------------
+    #[error("signature is {0} bytes, Ed25519 signatures are 64")]
+    SignatureLength(usize),
+    #[error("signature scalar S is not reduced (S >= L): a malleated signature")]
+    NonCanonicalSignature,
+    #[error("signature does not verify")]
+    BadSignature,
+
+    // --- claims ----------------------------------------------------------------------------
+    #[error("claim `{0}` is missing")]
+    MissingClaim(&'static str),
+    #[error("claim `{claim}` must be {expected}")]
+    ClaimType { claim: &'static str, expected: &'static str },
+    #[error("issuer is {found:?}, expected {expected:?}")]
+    WrongIssuer { expected: String, found: String },
+    #[error("expired at {exp} (now {now})")]
+    Expired { exp: i64, now: i64 },
+    #[error("not valid before {nbf} (now {now})")]
+    NotYetValid { nbf: i64, now: i64 },
+    #[error("issued in the future at {iat} (now {now})")]
+    IssuedInFuture { iat: i64, now: i64 },
+    #[error("claims do not match the certificate format: {0}")]
+    Claims(String),
+
+    // --- keys ------------------------------------------------------------------------------
+    #[error("key set is not a JSON object with a `keys` array")]
+    JwksShape,
+    #[error("key `kty` is {0:?}, expected \"OKP\"")]
+    KeyType(String),
+    #[error("key `crv` is {0:?}, expected \"Ed25519\"")]
+    KeyCurve(String),
+    #[error("key `{0}` is not allowed for a signature key: {1}")]
+    KeyParam(&'static str, String),
+    #[error("public key is {0} bytes, Ed25519 keys are 32")]
+    KeyLength(usize),
+    #[error("public key is not a point on the curve")]
+    KeyNotOnCurve,
+    #[error("public key is not canonically encoded")]
+    KeyNonCanonical,
+    #[error("public key is weak (small order)")]
+    WeakKey,
+    #[error("key set publishes a private key (`d`)")]
+    PrivateKeyPublished,
+    #[error("key `kid` {found:?} is not its RFC 7638 thumbprint {expected:?}")]
+    KidMismatch { expected: String, found: String },
+    #[error("key set lists the key {0:?} twice")]
+    DuplicateKey(String),
+
+    // --- status lists ----------------------------------------------------------------------
+    #[error("status list `bits` is {0}; 1, 2, 4 or 8 are allowed")]
+    StatusBits(u64),
+    #[error("status list is not valid zlib/DEFLATE data or is larger than {max} bytes")]
+    StatusInflate { max: usize },
+    #[error("status index {idx} is beyond the list of {len} entries")]
+    StatusIndex { idx: u64, len: u64 },
+    #[error("status value {value} does not fit in {bits} bits")]
+    StatusValue { value: u8, bits: u8 },
+    #[error("status list is for {found:?}, the token points to {expected:?}")]
+    StatusListUri { expected: String, found: String },
+    #[error("status list expired at {exp} (now {now})")]
+    StatusListExpired { exp: i64, now: i64 },
+
+    // --- identifiers -----------------------------------------------------------------------
+    #[error("{kind} must have {expected} digits, it has {found}")]
+    IdentLength { kind: IdentKind, expected: &'static str, found: usize },
+    #[error("{kind} may contain only digits; character {position} is {found:?}")]
+    IdentCharacter { kind: IdentKind, position: usize, found: char },
+    #[error("{kind} check digit is {found}, the weighted sum gives {expected}")]
+    IdentCheckDigit { kind: IdentKind, expected: u32, found: u32 },
+    #[error("NIP weighted sum leaves remainder 10: no valid NIP has these first nine digits")]
+    NipRemainderTen,
+    #[error("{kind} of all zeros is not issued")]
+    IdentZero { kind: IdentKind },
+
+    #[error("could not encode: {0}")]
+    Encode(String),
+}
+
+impl Error {
+    /// A stable snake_case name for the cause, for APIs and translations.
+    pub fn code(&self) -> &'static str {
+        use Error::*;
+        match self {
+            TooLarge { .. } => "too_large",
+            Structure => "malformed",
+            Base64(_) => "bad_base64",
+            Json { .. } => "bad_json",
+            NotAnObject(_) => "not_an_object",
+            DuplicateMember { .. } => "duplicate_member",
+            AlgMissing => "alg_missing",
+            AlgNone => "alg_none",
+            AlgSymmetric(_) => "alg_symmetric",
+            AlgUnsupported(_) => "alg_unsupported",
+            EmbeddedKey(_) => "embedded_key",
+            Crit => "crit",
+            UnexpectedHeader(_) => "unexpected_header",
+            TypMissing => "typ_missing",
+            WrongTyp { .. } => "wrong_typ",
+            KidMissing => "kid_missing",
+            KidInvalid => "kid_invalid",
+            UnknownKey => "unknown_key",
+            SignatureLength(_) => "signature_length",
+            NonCanonicalSignature => "non_canonical_signature",
+            BadSignature => "bad_signature",
+            MissingClaim(_) => "missing_claim",
+            ClaimType { .. } => "claim_type",
+            WrongIssuer { .. } => "wrong_issuer",
+            Expired { .. } => "expired",
+            NotYetValid { .. } => "not_yet_valid",
+            IssuedInFuture { .. } => "issued_in_future",
+            Claims(_) => "bad_claims",
+            JwksShape => "jwks_shape",
+            KeyType(_) => "key_type",
+            KeyCurve(_) => "key_curve",
+            KeyParam(..) => "key_param",
+            KeyLength(_) => "key_length",
+            KeyNotOnCurve => "key_not_on_curve",
+            KeyNonCanonical => "key_non_canonical",
+            WeakKey => "weak_key",
+            PrivateKeyPublished => "private_key_published",
+            KidMismatch { .. } => "kid_mismatch",
+            DuplicateKey(_) => "duplicate_key",
+            StatusBits(_) => "status_bits",
+            StatusInflate { .. } => "status_inflate",
+            StatusIndex { .. } => "status_index",
+            StatusValue { .. } => "status_value",
+            StatusListUri { .. } => "status_list_uri",
+            StatusListExpired { .. } => "status_list_expired",
+            IdentLength { .. } => "ident_length",
+            IdentCharacter { .. } => "ident_character",
+            IdentCheckDigit { .. } => "ident_check_digit",
+            NipRemainderTen => "nip_remainder_ten",
+            IdentZero { .. } => "ident_zero",
+            Encode(_) => "encode",
+        }
+    }
+
+    /// Whether the cause is the token's validity period rather than its authenticity.
+    pub fn is_time(&self) -> bool {
+        matches!(self, Error::Expired { .. } | Error::NotYetValid { .. } | Error::IssuedInFuture { .. })
+    }
+}

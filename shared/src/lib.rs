@@ -1,0 +1,31 @@
+//! Certificate tokens of the Zakup Prospołeczny mark: their claims, keys and status lists, and the
+//! one verifier that the issuer server and the badge in the browser both run.
+//!
+//! No I/O and no clock: keys, the current time and the expected issuer are parameters. Signing
+//! sits behind the `sign` feature, which the widget does not enable.
+
+mod b64;
+pub mod error;
+pub mod ident;
+mod json;
+pub mod jwk;
+pub mod jws;
+#[cfg(feature = "sign")]
+pub mod signing;
+pub mod status_list;
+pub mod token;
+
+pub use error::{Error, IdentKind, Part};
+pub use jwk::{Jwk, Jwks, KeySet, PublicKey, thumbprint};
+#[cfg(feature = "sign")]
+pub use signing::{IssuerKey, PrivateJwk};
+pub use status_list::{Status, StatusList, StatusListClaims, VerifiedStatusList, verify_status_list};
+pub use token::{
+    CERT_TYP, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, LegalForm, Product, Rules, StatusClaim,
+    StatusListRef, UntrustedToken, VerifiedClaims, verify,
+};
+
+/// Base64url without padding, as used in every JOSE structure.
+pub mod base64url {
+    pub use crate::b64::{decode, encode};
+}

@@ -1,0 +1,257 @@
+//! The certificate token (SPEC §4): its claims, and the one verification path that the server and
+//! the widget both use.
+//!
+//! [`UntrustedToken::parse`] checks the form; only [`UntrustedToken::verify`] yields
+//! [`VerifiedClaims`], so code that holds claims holds verified ones.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Part};
+use crate::jwk::KeySet;
+use crate::jws::{self, Compact};
+use crate::json;
+
+/// `typ` of a certificate token.
+pub const CERT_TYP: &str = "zp-cert+jwt";
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const DEFAULT_LEEWAY: i64 = 60;
+
+/// What a verifier expects of a token beyond its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// The issuer's base URL; `iss` must equal it exactly.
+    pub issuer: String,
+    /// Seconds of clock skew tolerated on each time claim.
+    pub leeway: i64,
+}
+
+impl Rules {
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Rules { issuer: issuer.into(), leeway: DEFAULT_LEEWAY }
+    }
+
+    pub fn with_leeway(mut self, leeway: i64) -> Self {
+        self.leeway = leeway;
+        self
+    }
+}
+
+/// The claims of a certificate token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateClaims {
+    /// Issuer base URL, e.g. `https://zp.rops.lublin.pl`.
+    pub iss: String,
+    /// Certificate ID: short uppercase Crockford base32.
+    pub sub: String,
+    /// Unique per token; a renewal or a change issues a new one.
+    pub jti: String,
+    pub iat: i64,
+    /// Start of the validity year.
+    pub nbf: i64,
+    /// End of the validity year.
+    pub exp: i64,
+    pub status: StatusClaim,
+    pub zp: Certificate,
+}
+
+/// `status` claim of the IETF Token Status List.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusClaim {
+    pub status_list: StatusListRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusListRef {
+    pub idx: u64,
+    pub uri: String,
+}
+
+/// What the badge and the verification page show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    /// Human-readable certificate number, e.g. `ZP/LU/2026/0007`.
+    pub number: String,
+    pub entity: Entity,
+    /// Certified products and services ("branches of activity").
+    pub products: Vec<Product>,
+    /// Hosts where the badge may be shown, lowercase ASCII (IDNA A-labels).
+    pub domains: Vec<String>,
+    /// The verification page, the target of the QR code.
+    pub verify_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entity {
+    pub name: String,
+    pub legal_form: LegalForm,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub krs: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regon: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voivodeship: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+}
+
+/// Legal forms of social-economy entities that may hold the mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalForm {
+    SocialCooperative,
+    Cis,
+    Kis,
+    Zaz,
+    Wtz,
+    Foundation,
+    Association,
+    NonProfitCompany,
+    DisabledCooperative,
+    BlindCooperative,
+    Other,
+}
+
+impl LegalForm {
+    pub const ALL: [LegalForm; 11] = [
+        LegalForm::SocialCooperative,
+        LegalForm::Cis,
+        LegalForm::Kis,
+        LegalForm::Zaz,
+        LegalForm::Wtz,
+        LegalForm::Foundation,
+        LegalForm::Association,
+        LegalForm::NonProfitCompany,
+        LegalForm::DisabledCooperative,
+        LegalForm::BlindCooperative,
+        LegalForm::Other,
+    ];
+
+    /// The name in Polish.
+    pub fn label_pl(self) -> &'static str {
+        match self {
+            LegalForm::SocialCooperative => "spółdzielnia socjalna",
+            LegalForm::Cis => "centrum integracji społecznej",
+            LegalForm::Kis => "klub integracji społecznej",
+            LegalForm::Zaz => "zakład aktywności zawodowej",
+            LegalForm::Wtz => "warsztat terapii zajęciowej",
+            LegalForm::Foundation => "fundacja",
+            LegalForm::Association => "stowarzyszenie",
+            LegalForm::NonProfitCompany => "spółka non-profit",
+            LegalForm::DisabledCooperative => "spółdzielnia inwalidów",
+            LegalForm::BlindCooperative => "spółdzielnia niewidomych",
+            LegalForm::Other => "inny podmiot ekonomii społecznej",
+        }
+    }
+
+    /// The name in English.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            LegalForm::SocialCooperative => "social cooperative",
+            LegalForm::Cis => "social integration centre",
+            LegalForm::Kis => "social integration club",
+            LegalForm::Zaz => "vocational activity establishment",
+            LegalForm::Wtz => "occupational therapy workshop",
+            LegalForm::Foundation => "foundation",
+            LegalForm::Association => "association",
+            LegalForm::NonProfitCompany => "non-profit company",
+            LegalForm::DisabledCooperative => "cooperative of disabled people",
+            LegalForm::BlindCooperative => "cooperative of blind people",
+            LegalForm::Other => "other social-economy entity",
+        }
+    }
+}
+
+/// A token whose form and header are sound, whose signature and claims are not yet checked.
+#[derive(Debug, Clone)]
+pub struct UntrustedToken<'a> {
+    jws: Compact<'a>,
+}
+
+/// Claims of a token that passed every check of SPEC §4 at a given time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedClaims {
+    /// The key that signed it.
+    pub kid: String,
+    pub claims: CertificateClaims,
+}
+
+impl<'a> UntrustedToken<'a> {
+    pub fn parse(token: &'a str) -> Result<Self, Error> {
+        Ok(UntrustedToken { jws: Compact::parse(token, CERT_TYP, jws::MAX_TOKEN_LEN)? })
+    }
+
+    pub fn kid(&self) -> &str {
+        self.jws.kid()
+    }
+
+    /// Verifies the signature with a key from `keys`, then the claims against `rules` at `now`
+    /// (seconds since the Unix epoch).
+    pub fn verify(&self, keys: &KeySet, now: i64, rules: &Rules) -> Result<VerifiedClaims, Error> {
+        let payload = self.jws.verify_signature(keys)?;
+        let claims = json::parse_object(payload, Part::Payload)?;
+        check_registered(&claims, now, rules)?;
+        let claims: CertificateClaims =
+            serde_json::from_value(Value::Object(claims)).map_err(|err| Error::Claims(err.to_string()))?;
+        Ok(VerifiedClaims { kid: self.kid().to_owned(), claims })
+    }
+}
+
+/// Verifies a certificate token: the whole of SPEC §4 in one call.
+pub fn verify(token: &str, keys: &KeySet, now: i64, rules: &Rules) -> Result<VerifiedClaims, Error> {
+    UntrustedToken::parse(token)?.verify(keys, now, rules)
+}
+
+/// Checks `iss`, `exp`, `nbf` and `iat` with their own errors, before the typed decoding.
+fn check_registered(claims: &Map<String, Value>, now: i64, rules: &Rules) -> Result<(), Error> {
+    let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
+    if iss.as_str() != Some(rules.issuer.as_str()) {
+        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: display(iss) });
+    }
+    let exp = numeric_date(claims, "exp")?;
+    let nbf = numeric_date(claims, "nbf")?;
+    let iat = numeric_date(claims, "iat")?;
+    check_times(now, rules.leeway, iat, nbf, exp)
+}
+
+/// Time rules shared with status lists: valid while `nbf - leeway <= now < exp + leeway`.
+pub(crate) fn check_times(now: i64, leeway: i64, iat: i64, nbf: i64, exp: i64) -> Result<(), Error> {
+    if now.saturating_sub(leeway) >= exp {
+        return Err(Error::Expired { exp, now });
+    }
+    if now.saturating_add(leeway) < nbf {
+        return Err(Error::NotYetValid { nbf, now });
+    }
+    if now.saturating_add(leeway) < iat {
+        return Err(Error::IssuedInFuture { iat, now });
+    }
+    Ok(())
+}
+
+/// A NumericDate as whole seconds; floats, strings and out-of-range numbers are refused.
+pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, Error> {
+    let value = claims.get(name).ok_or(Error::MissingClaim(name))?;
+    value.as_i64().ok_or(Error::ClaimType { claim: name, expected: "an integer number of seconds" })
+}
+
+fn display(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+}
+
+/// Signs certificate claims (sign feature).
+#[cfg(feature = "sign")]
+pub fn sign(claims: &CertificateClaims, key: &crate::signing::IssuerKey) -> Result<String, Error> {
+    key.sign_jwt(CERT_TYP, claims)
+}

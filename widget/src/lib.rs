@@ -1,0 +1,1 @@
+//! The badge widget: verifies a certificate token in the browser with `zp-shared`.
