@@ -3,6 +3,9 @@
 //! Tests that run JavaScript need Node.js and the packages of `tests/js`, installed from the
 //! workspace root with `npm ci --prefix tests/js`. Without them those tests fail; they never skip.
 
+// Test code throughout, helpers included: lets the clippy.toml test allowances apply to them.
+#![cfg(test)]
+
 mod interop;
 
 use std::io::Write;
