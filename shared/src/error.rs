@@ -76,10 +76,7 @@ pub enum Error {
     #[error("header has no `typ`")]
     TypMissing,
     #[error("`typ` is {found:?}, expected {expected:?}")]
-    WrongTyp {
-        expected: &'static str,
-        found: String,
-    },
+    WrongTyp { expected: &'static str, found: String },
     #[error("header has no `kid`")]
     KidMissing,
     #[error("`kid` is not a key thumbprint (43 base64url characters)")]
@@ -99,10 +96,7 @@ pub enum Error {
     #[error("claim `{0}` is missing")]
     MissingClaim(&'static str),
     #[error("claim `{claim}` must be {expected}")]
-    ClaimType {
-        claim: &'static str,
-        expected: &'static str,
-    },
+    ClaimType { claim: &'static str, expected: &'static str },
     #[error("issuer is {found:?}, expected {expected:?}")]
     WrongIssuer { expected: String, found: String },
     #[error("expired at {exp} (now {now})")]
@@ -154,23 +148,11 @@ pub enum Error {
 
     // --- identifiers -----------------------------------------------------------------------
     #[error("{kind} must have {expected} digits, it has {found}")]
-    IdentLength {
-        kind: IdentKind,
-        expected: &'static str,
-        found: usize,
-    },
+    IdentLength { kind: IdentKind, expected: &'static str, found: usize },
     #[error("{kind} may contain only digits; character {position} is {found:?}")]
-    IdentCharacter {
-        kind: IdentKind,
-        position: usize,
-        found: char,
-    },
+    IdentCharacter { kind: IdentKind, position: usize, found: char },
     #[error("{kind} check digit is {found}, the weighted sum gives {expected}")]
-    IdentCheckDigit {
-        kind: IdentKind,
-        expected: u32,
-        found: u32,
-    },
+    IdentCheckDigit { kind: IdentKind, expected: u32, found: u32 },
     #[error("NIP weighted sum leaves remainder 10: no valid NIP has these first nine digits")]
     NipRemainderTen,
     #[error("{kind} of all zeros is not issued")]
@@ -241,9 +223,6 @@ impl Error {
 
     /// Whether the cause is the token's validity period rather than its authenticity.
     pub fn is_time(&self) -> bool {
-        matches!(
-            self,
-            Error::Expired { .. } | Error::NotYetValid { .. } | Error::IssuedInFuture { .. }
-        )
+        matches!(self, Error::Expired { .. } | Error::NotYetValid { .. } | Error::IssuedInFuture { .. })
     }
 }

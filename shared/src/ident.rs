@@ -37,20 +37,14 @@ pub fn regon(input: &str) -> Result<String, Error> {
 pub fn krs(input: &str) -> Result<String, Error> {
     let digits = digits(IdentKind::Krs, input, &[10], "10")?;
     if digits.iter().all(|d| *d == 0) {
-        return Err(Error::IdentZero {
-            kind: IdentKind::Krs,
-        });
+        return Err(Error::IdentZero { kind: IdentKind::Krs });
     }
     Ok(to_string(&digits))
 }
 
 fn regon_check(digits: &[u32], weights: &[u32]) -> Result<(), Error> {
     let (body, check) = split_check(digits);
-    expect_check(
-        IdentKind::Regon,
-        weighted_sum(body, weights) % 11 % 10,
-        check,
-    )
+    expect_check(IdentKind::Regon, weighted_sum(body, weights) % 11 % 10, check)
 }
 
 fn digits(
@@ -65,20 +59,12 @@ fn digits(
             ' ' | '-' => {}
             '0'..='9' => digits.push(c as u32 - '0' as u32),
             found => {
-                return Err(Error::IdentCharacter {
-                    kind,
-                    position: position + 1,
-                    found,
-                });
+                return Err(Error::IdentCharacter { kind, position: position + 1, found });
             }
         }
     }
     if !lengths.contains(&digits.len()) {
-        return Err(Error::IdentLength {
-            kind,
-            expected,
-            found: digits.len(),
-        });
+        return Err(Error::IdentLength { kind, expected, found: digits.len() });
     }
     if digits.iter().all(|d| *d == 0) {
         return Err(Error::IdentZero { kind });
@@ -98,22 +84,11 @@ fn weighted_sum(digits: &[u32], weights: &[u32]) -> u32 {
 }
 
 fn expect_check(kind: IdentKind, expected: u32, found: u32) -> Result<(), Error> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::IdentCheckDigit {
-            kind,
-            expected,
-            found,
-        })
-    }
+    if expected == found { Ok(()) } else { Err(Error::IdentCheckDigit { kind, expected, found }) }
 }
 
 fn to_string(digits: &[u32]) -> String {
-    digits
-        .iter()
-        .filter_map(|d| char::from_digit(*d, 10))
-        .collect()
+    digits.iter().filter_map(|d| char::from_digit(*d, 10)).collect()
 }
 
 #[cfg(test)]
@@ -126,36 +101,19 @@ mod tests {
         assert_eq!(nip("123 456 32 18").as_deref(), Ok("1234563218"));
         assert_eq!(
             nip("1234563217"),
-            Err(Error::IdentCheckDigit {
-                kind: IdentKind::Nip,
-                expected: 8,
-                found: 7
-            })
+            Err(Error::IdentCheckDigit { kind: IdentKind::Nip, expected: 8, found: 7 })
         );
         assert_eq!(
             nip("123456321"),
-            Err(Error::IdentLength {
-                kind: IdentKind::Nip,
-                expected: "10",
-                found: 9
-            })
+            Err(Error::IdentLength { kind: IdentKind::Nip, expected: "10", found: 9 })
         );
         assert_eq!(
             nip("PL1234563218"),
-            Err(Error::IdentCharacter {
-                kind: IdentKind::Nip,
-                position: 1,
-                found: 'P'
-            })
+            Err(Error::IdentCharacter { kind: IdentKind::Nip, position: 1, found: 'P' })
         );
         // Weights 7 and 3 on digits three and five: the sum is 10, which no check digit can match.
         assert_eq!(nip("0010100000"), Err(Error::NipRemainderTen));
-        assert_eq!(
-            nip("0000000000"),
-            Err(Error::IdentZero {
-                kind: IdentKind::Nip
-            })
-        );
+        assert_eq!(nip("0000000000"), Err(Error::IdentZero { kind: IdentKind::Nip }));
     }
 
     #[test]
@@ -163,64 +121,32 @@ mod tests {
         assert_eq!(regon("123456785").as_deref(), Ok("123456785"));
         assert_eq!(
             regon("123456786"),
-            Err(Error::IdentCheckDigit {
-                kind: IdentKind::Regon,
-                expected: 5,
-                found: 6
-            })
+            Err(Error::IdentCheckDigit { kind: IdentKind::Regon, expected: 5, found: 6 })
         );
         assert_eq!(regon("12345678512347").as_deref(), Ok("12345678512347"));
         assert_eq!(
             regon("12345678512346"),
-            Err(Error::IdentCheckDigit {
-                kind: IdentKind::Regon,
-                expected: 7,
-                found: 6
-            })
+            Err(Error::IdentCheckDigit { kind: IdentKind::Regon, expected: 7, found: 6 })
         );
         // A valid-looking 14-digit number whose first nine digits are not a REGON-9.
         assert_eq!(
             regon("12345678612340"),
-            Err(Error::IdentCheckDigit {
-                kind: IdentKind::Regon,
-                expected: 5,
-                found: 6
-            })
+            Err(Error::IdentCheckDigit { kind: IdentKind::Regon, expected: 5, found: 6 })
         );
         assert_eq!(
             regon("1234567"),
-            Err(Error::IdentLength {
-                kind: IdentKind::Regon,
-                expected: "9 or 14",
-                found: 7
-            })
+            Err(Error::IdentLength { kind: IdentKind::Regon, expected: "9 or 14", found: 7 })
         );
     }
 
     #[test]
     fn krs_rules() {
         assert_eq!(krs("0000123456").as_deref(), Ok("0000123456"));
-        assert_eq!(
-            krs("123456"),
-            Err(Error::IdentLength {
-                kind: IdentKind::Krs,
-                expected: "10",
-                found: 6
-            })
-        );
-        assert_eq!(
-            krs("0000000000"),
-            Err(Error::IdentZero {
-                kind: IdentKind::Krs
-            })
-        );
+        assert_eq!(krs("123456"), Err(Error::IdentLength { kind: IdentKind::Krs, expected: "10", found: 6 }));
+        assert_eq!(krs("0000000000"), Err(Error::IdentZero { kind: IdentKind::Krs }));
         assert_eq!(
             krs("00001234x6"),
-            Err(Error::IdentCharacter {
-                kind: IdentKind::Krs,
-                position: 9,
-                found: 'x'
-            })
+            Err(Error::IdentCharacter { kind: IdentKind::Krs, position: 9, found: 'x' })
         );
     }
 }

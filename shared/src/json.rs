@@ -40,9 +40,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number out of range"))
+        serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("number out of range"))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_owned()))
@@ -67,9 +65,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut members = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if members.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "{DUPLICATE}{key}{DUPLICATE}"
-                )));
+                return Err(de::Error::custom(format_args!("{DUPLICATE}{key}{DUPLICATE}")));
             }
             let Strict(value) = map.next_value()?;
             members.insert(key, value);
@@ -86,10 +82,7 @@ pub fn parse_object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, Erro
         Err(err) => {
             let text = err.to_string();
             match text.split(DUPLICATE).nth(1) {
-                Some(name) => Err(Error::DuplicateMember {
-                    part,
-                    name: name.to_owned(),
-                }),
+                Some(name) => Err(Error::DuplicateMember { part, name: name.to_owned() }),
                 None => Err(Error::Json { part, detail: text }),
             }
         }
@@ -106,31 +99,19 @@ mod tests {
         assert!(dup(r#"{"a":1,"b":{"c":[{"d":1}]}}"#).is_ok());
         assert_eq!(
             dup(r#"{"exp":1,"exp":2}"#),
-            Err(Error::DuplicateMember {
-                part: Part::Payload,
-                name: "exp".into()
-            })
+            Err(Error::DuplicateMember { part: Part::Payload, name: "exp".into() })
         );
         assert_eq!(
             dup(r#"{"exp":1,"\u0065xp":2}"#),
-            Err(Error::DuplicateMember {
-                part: Part::Payload,
-                name: "exp".into()
-            })
+            Err(Error::DuplicateMember { part: Part::Payload, name: "exp".into() })
         );
         assert_eq!(
             dup(r#"{"zp":{"entity":{"name":"a","name":"b"}}}"#),
-            Err(Error::DuplicateMember {
-                part: Part::Payload,
-                name: "name".into()
-            })
+            Err(Error::DuplicateMember { part: Part::Payload, name: "name".into() })
         );
         assert_eq!(
             dup(r#"{"a":[{"x":1,"x":1}]}"#),
-            Err(Error::DuplicateMember {
-                part: Part::Payload,
-                name: "x".into()
-            })
+            Err(Error::DuplicateMember { part: Part::Payload, name: "x".into() })
         );
         assert_eq!(dup("[1]"), Err(Error::NotAnObject(Part::Payload)));
         assert!(matches!(dup("{"), Err(Error::Json { .. })));

@@ -45,12 +45,8 @@ pub struct PublicKey {
 impl PublicKey {
     /// Checks 32 raw bytes as a signature key: on the curve, canonically encoded, not of small order.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::KeyLength(bytes.len()))?;
-        let point = CompressedEdwardsY(bytes)
-            .decompress()
-            .ok_or(Error::KeyNotOnCurve)?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| Error::KeyLength(bytes.len()))?;
+        let point = CompressedEdwardsY(bytes).decompress().ok_or(Error::KeyNotOnCurve)?;
         if point.compress().to_bytes() != bytes {
             return Err(Error::KeyNonCanonical);
         }
@@ -58,10 +54,7 @@ impl PublicKey {
         if key.is_weak() {
             return Err(Error::WeakKey);
         }
-        Ok(PublicKey {
-            kid: thumbprint(&bytes),
-            key,
-        })
+        Ok(PublicKey { kid: thumbprint(&bytes), key })
     }
 
     pub fn kid(&self) -> &str {
@@ -109,27 +102,20 @@ impl PublicKey {
             }
         }
         if let Some(ops) = member.get("key_ops") {
-            let only_verify = ops
-                .as_array()
-                .is_some_and(|ops| ops.iter().all(|op| op == "verify"));
+            let only_verify = ops.as_array().is_some_and(|ops| ops.iter().all(|op| op == "verify"));
             if !only_verify {
                 return Err(Error::KeyParam("key_ops", ops.to_string()));
             }
         }
-        let x = member
-            .get("x")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::KeyParam("x", "missing".into()))?;
-        let bytes = b64::decode(x)
-            .ok_or_else(|| Error::KeyParam("x", "not canonical unpadded base64url".into()))?;
+        let x =
+            member.get("x").and_then(Value::as_str).ok_or_else(|| Error::KeyParam("x", "missing".into()))?;
+        let bytes =
+            b64::decode(x).ok_or_else(|| Error::KeyParam("x", "not canonical unpadded base64url".into()))?;
         let key = PublicKey::from_bytes(&bytes)?;
-        if let Some(kid) = member.get("kid") {
-            if kid.as_str() != Some(key.kid()) {
-                return Err(Error::KidMismatch {
-                    expected: key.kid.clone(),
-                    found: kid.to_string(),
-                });
-            }
+        if let Some(kid) = member.get("kid")
+            && kid.as_str() != Some(key.kid())
+        {
+            return Err(Error::KidMismatch { expected: key.kid.clone(), found: kid.to_string() });
         }
         Ok(key)
     }
@@ -141,19 +127,13 @@ fn string_member<'a>(member: &'a Map<String, Value>, name: &str) -> &'a str {
 
 /// RFC 7638 thumbprint of an Ed25519 key: SHA-256 over the required members in lexical order.
 pub fn thumbprint(x: &[u8; 32]) -> String {
-    let canonical = format!(
-        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-        b64::encode(x)
-    );
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64::encode(x));
     b64::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// Whether `kid` has the shape of a thumbprint; anything else is refused before any lookup.
 pub fn is_thumbprint_shaped(kid: &str) -> bool {
-    kid.len() == KID_LEN
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    kid.len() == KID_LEN && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The keys a verifier trusts, by `kid`.
@@ -171,16 +151,9 @@ impl KeySet {
     /// weak or private key is misconfigured, and guessing which keys to keep is not our call.
     pub fn from_jwks_json(text: &str) -> Result<Self, Error> {
         let doc = json::parse_object(text.as_bytes(), Part::Header).map_err(|err| {
-            if matches!(err, Error::DuplicateMember { .. }) {
-                err
-            } else {
-                Error::JwksShape
-            }
+            if matches!(err, Error::DuplicateMember { .. }) { err } else { Error::JwksShape }
         })?;
-        let members = doc
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or(Error::JwksShape)?;
+        let members = doc.get("keys").and_then(Value::as_array).ok_or(Error::JwksShape)?;
         let mut set = KeySet::new();
         for member in members {
             let member = member.as_object().ok_or(Error::JwksShape)?;
@@ -210,9 +183,7 @@ impl KeySet {
     }
 
     pub fn to_jwks(&self) -> Jwks {
-        Jwks {
-            keys: self.keys.values().map(PublicKey::to_jwk).collect(),
-        }
+        Jwks { keys: self.keys.values().map(PublicKey::to_jwk).collect() }
     }
 }
 
@@ -222,15 +193,9 @@ mod tests {
 
     #[test]
     fn thumbprint_shape() {
-        assert!(is_thumbprint_shaped(
-            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
-        ));
+        assert!(is_thumbprint_shaped("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"));
         assert!(!is_thumbprint_shaped("../../etc/passwd"));
-        assert!(!is_thumbprint_shaped(
-            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4\0"
-        ));
-        assert!(!is_thumbprint_shaped(
-            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k="
-        ));
+        assert!(!is_thumbprint_shaped("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4\0"));
+        assert!(!is_thumbprint_shaped("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k="));
     }
 }

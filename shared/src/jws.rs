@@ -32,10 +32,7 @@ impl<'a> Compact<'a> {
     /// with or without the `application/` prefix (RFC 7515 §4.1.9).
     pub fn parse(token: &'a str, typ: &'static str, max_len: usize) -> Result<Self, Error> {
         if token.len() > max_len {
-            return Err(Error::TooLarge {
-                len: token.len(),
-                max: max_len,
-            });
+            return Err(Error::TooLarge { len: token.len(), max: max_len });
         }
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
@@ -48,20 +45,10 @@ impl<'a> Compact<'a> {
         let kid = check_header(&header_map, typ)?;
         let payload = b64::decode(payload).ok_or(Error::Base64(Part::Payload))?;
         let signature = b64::decode(signature).ok_or(Error::Base64(Part::Signature))?;
-        let signature: [u8; 64] = signature
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::SignatureLength(signature.len()))?;
-        let signing_input = token
-            .rsplit_once('.')
-            .map(|(input, _)| input)
-            .ok_or(Error::Structure)?;
-        Ok(Compact {
-            signing_input,
-            kid,
-            payload,
-            signature,
-        })
+        let signature: [u8; 64] =
+            signature.as_slice().try_into().map_err(|_| Error::SignatureLength(signature.len()))?;
+        let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(Error::Structure)?;
+        Ok(Compact { signing_input, kid, payload, signature })
     }
 
     pub fn kid(&self) -> &str {
@@ -98,20 +85,14 @@ fn check_header(header: &Map<String, Value>, typ: &'static str) -> Result<String
     if let Some(name) = KEY_CARRYING.iter().find(|name| header.contains_key(**name)) {
         return Err(Error::EmbeddedKey((*name).to_owned()));
     }
-    if let Some(name) = header
-        .keys()
-        .find(|name| !matches!(name.as_str(), "alg" | "typ" | "kid"))
-    {
+    if let Some(name) = header.keys().find(|name| !matches!(name.as_str(), "alg" | "typ" | "kid")) {
         return Err(Error::UnexpectedHeader(name.clone()));
     }
     let found = header.get("typ").ok_or(Error::TypMissing)?;
     let found_str = found.as_str().unwrap_or_default();
     let bare = strip_prefix_ignore_case(found_str, "application/").unwrap_or(found_str);
     if !bare.eq_ignore_ascii_case(typ) {
-        return Err(Error::WrongTyp {
-            expected: typ,
-            found: found.to_string(),
-        });
+        return Err(Error::WrongTyp { expected: typ, found: found.to_string() });
     }
     let kid = header.get("kid").ok_or(Error::KidMissing)?;
     match kid.as_str() {
@@ -122,9 +103,7 @@ fn check_header(header: &Map<String, Value>, typ: &'static str) -> Result<String
 
 fn strip_prefix_ignore_case<'s>(text: &'s str, prefix: &str) -> Option<&'s str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| text.get(prefix.len()..))
-        .flatten()
+    head.eq_ignore_ascii_case(prefix).then(|| text.get(prefix.len()..)).flatten()
 }
 
 /// The signature layer on its own: raw key bytes, message and signature, checked the same way as
@@ -134,13 +113,9 @@ pub fn verify_ed25519(public_key: &[u8], message: &[u8], signature: &[u8]) -> Re
 }
 
 fn verify_ed25519_with(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), Error> {
-    let signature: &[u8; 64] = signature
-        .try_into()
-        .map_err(|_| Error::SignatureLength(signature.len()))?;
+    let signature: &[u8; 64] = signature.try_into().map_err(|_| Error::SignatureLength(signature.len()))?;
     let mut s = [0u8; 32];
-    s.iter_mut()
-        .zip(signature.iter().skip(32))
-        .for_each(|(to, from)| *to = *from);
+    s.iter_mut().zip(signature.iter().skip(32)).for_each(|(to, from)| *to = *from);
     if bool::from(Scalar::from_canonical_bytes(s).is_none()) {
         return Err(Error::NonCanonicalSignature);
     }

@@ -19,12 +19,10 @@ pub use error::{Error, IdentKind, Part};
 pub use jwk::{Jwk, Jwks, KeySet, PublicKey, thumbprint};
 #[cfg(feature = "sign")]
 pub use signing::{IssuerKey, PrivateJwk};
-pub use status_list::{
-    Status, StatusList, StatusListClaims, VerifiedStatusList, verify_status_list,
-};
+pub use status_list::{Status, StatusList, StatusListClaims, VerifiedStatusList, verify_status_list};
 pub use token::{
-    CERT_TYP, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, LegalForm, Product, Rules,
-    StatusClaim, StatusListRef, UntrustedToken, VerifiedClaims, verify,
+    CERT_TYP, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, LegalForm, Product, Rules, StatusClaim,
+    StatusListRef, UntrustedToken, VerifiedClaims, verify,
 };
 
 /// Base64url without padding, as used in every JOSE structure.

@@ -27,9 +27,7 @@ pub struct IssuerKey {
 
 impl std::fmt::Debug for IssuerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuerKey")
-            .field("kid", &self.public.kid())
-            .finish_non_exhaustive()
+        f.debug_struct("IssuerKey").field("kid", &self.public.kid()).finish_non_exhaustive()
     }
 }
 
@@ -83,19 +81,13 @@ impl IssuerKey {
         }
         let d = b64::decode(&jwk.d)
             .ok_or_else(|| Error::KeyParam("d", "not canonical unpadded base64url".into()))?;
-        let seed: [u8; 32] = d
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::KeyLength(d.len()))?;
+        let seed: [u8; 32] = d.as_slice().try_into().map_err(|_| Error::KeyLength(d.len()))?;
         let key = Self::from_seed(&seed)?;
         if b64::encode(key.public.as_bytes()) != jwk.x {
             return Err(Error::KeyParam("x", "does not belong to `d`".into()));
         }
         if !jwk.kid.is_empty() && jwk.kid != key.kid() {
-            return Err(Error::KidMismatch {
-                expected: key.kid().to_owned(),
-                found: jwk.kid.clone(),
-            });
+            return Err(Error::KidMismatch { expected: key.kid().to_owned(), found: jwk.kid.clone() });
         }
         Ok(key)
     }
@@ -104,11 +96,7 @@ impl IssuerKey {
     pub fn sign_jwt(&self, typ: &str, claims: &impl Serialize) -> Result<String, Error> {
         let header = serde_json::json!({ "alg": "EdDSA", "typ": typ, "kid": self.kid() });
         let payload = serde_json::to_vec(claims).map_err(|err| Error::Encode(err.to_string()))?;
-        Ok(jws::sign_compact(
-            header.to_string().as_bytes(),
-            &payload,
-            &self.signing,
-        ))
+        Ok(jws::sign_compact(header.to_string().as_bytes(), &payload, &self.signing))
     }
 
     /// Signs exactly these bytes under exactly this header; for tests and interop.

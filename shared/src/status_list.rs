@@ -64,14 +64,9 @@ impl StatusList {
     pub fn new(bits: u8, len: u64) -> Result<Self, Error> {
         check_bits(u64::from(bits))?;
         let byte_len = len.saturating_mul(u64::from(bits)).div_ceil(8);
-        let byte_len = usize::try_from(byte_len)
-            .ok()
-            .filter(|n| *n <= MAX_INFLATED_LEN);
+        let byte_len = usize::try_from(byte_len).ok().filter(|n| *n <= MAX_INFLATED_LEN);
         let byte_len = byte_len.ok_or(Error::StatusIndex { idx: len, len: 0 })?;
-        Ok(StatusList {
-            bits,
-            bytes: vec![0; byte_len],
-        })
+        Ok(StatusList { bits, bytes: vec![0; byte_len] })
     }
 
     pub fn from_bytes(bits: u8, bytes: Vec<u8>) -> Result<Self, Error> {
@@ -120,10 +115,7 @@ impl StatusList {
     pub fn set(&mut self, idx: u64, value: u8) -> Result<(), Error> {
         let (byte, shift, mask) = self.locate(idx)?;
         if value > mask {
-            return Err(Error::StatusValue {
-                value,
-                bits: self.bits,
-            });
+            return Err(Error::StatusValue { value, bits: self.bits });
         }
         if let Some(slot) = self.bytes.get_mut(byte) {
             *slot = (*slot & !(mask << shift)) | (value << shift);
@@ -134,21 +126,15 @@ impl StatusList {
     /// The `status_list` claim: zlib at the best compression, base64url.
     pub fn to_claim(&self) -> StatusListClaim {
         let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&self.bytes, 10);
-        StatusListClaim {
-            bits: u64::from(self.bits),
-            lst: b64::encode(compressed),
-        }
+        StatusListClaim { bits: u64::from(self.bits), lst: b64::encode(compressed) }
     }
 
     /// Decodes a `status_list` claim, refusing lists that inflate beyond [`MAX_INFLATED_LEN`].
     pub fn from_claim(claim: &StatusListClaim) -> Result<Self, Error> {
         let bits = check_bits(claim.bits)?;
         let compressed = b64::decode(&claim.lst).ok_or(Error::Base64(Part::Payload))?;
-        let bytes =
-            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&compressed, MAX_INFLATED_LEN)
-                .map_err(|_| Error::StatusInflate {
-                    max: MAX_INFLATED_LEN,
-                })?;
+        let bytes = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&compressed, MAX_INFLATED_LEN)
+            .map_err(|_| Error::StatusInflate { max: MAX_INFLATED_LEN })?;
         Ok(StatusList { bits, bytes })
     }
 }
@@ -205,20 +191,11 @@ pub fn verify_status_list(
     let claims = json::parse_object(payload, Part::Payload)?;
     let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
     if iss.as_str() != Some(rules.issuer.as_str()) {
-        return Err(Error::WrongIssuer {
-            expected: rules.issuer.clone(),
-            found: iss.to_string(),
-        });
+        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: iss.to_string() });
     }
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .ok_or(Error::MissingClaim("sub"))?;
+    let sub = claims.get("sub").and_then(Value::as_str).ok_or(Error::MissingClaim("sub"))?;
     if sub != uri {
-        return Err(Error::StatusListUri {
-            expected: uri.to_owned(),
-            found: sub.to_owned(),
-        });
+        return Err(Error::StatusListUri { expected: uri.to_owned(), found: sub.to_owned() });
     }
     let exp = numeric_date(&claims, "exp")?;
     let iat = numeric_date(&claims, "iat")?;
@@ -226,8 +203,8 @@ pub fn verify_status_list(
         Error::Expired { exp, now } => Error::StatusListExpired { exp, now },
         other => other,
     })?;
-    let claims: StatusListClaims = serde_json::from_value(Value::Object(claims))
-        .map_err(|err| Error::Claims(err.to_string()))?;
+    let claims: StatusListClaims =
+        serde_json::from_value(Value::Object(claims)).map_err(|err| Error::Claims(err.to_string()))?;
     let list = StatusList::from_claim(&claims.status_list)?;
     Ok(VerifiedStatusList {
         kid: jws.kid().to_owned(),
@@ -242,10 +219,7 @@ pub fn verify_status_list(
 
 /// Signs a status list (sign feature).
 #[cfg(feature = "sign")]
-pub fn sign_status_list(
-    claims: &StatusListClaims,
-    key: &crate::signing::IssuerKey,
-) -> Result<String, Error> {
+pub fn sign_status_list(claims: &StatusListClaims, key: &crate::signing::IssuerKey) -> Result<String, Error> {
     key.sign_jwt(STATUS_LIST_TYP, claims)
 }
 
@@ -273,20 +247,13 @@ mod tests {
 
     #[test]
     fn draft_examples_decode() {
-        let one = StatusList::from_claim(&StatusListClaim {
-            bits: 1,
-            lst: "eNrbuRgAAhcBXQ".into(),
-        })
-        .unwrap();
+        let one = StatusList::from_claim(&StatusListClaim { bits: 1, lst: "eNrbuRgAAhcBXQ".into() }).unwrap();
         assert_eq!(one.as_bytes(), [0xB9, 0xA3]);
         for (idx, value) in ONE_BIT.iter().enumerate() {
             assert_eq!(one.get(idx as u64).unwrap(), *value, "index {idx}");
         }
-        let two = StatusList::from_claim(&StatusListClaim {
-            bits: 2,
-            lst: "eNo76fITAAPfAgc".into(),
-        })
-        .unwrap();
+        let two =
+            StatusList::from_claim(&StatusListClaim { bits: 2, lst: "eNo76fITAAPfAgc".into() }).unwrap();
         assert_eq!(two.as_bytes(), [0xC9, 0x44, 0xF9]);
         for (idx, value) in TWO_BIT.iter().enumerate() {
             assert_eq!(two.get(idx as u64).unwrap(), *value, "index {idx}");
@@ -304,28 +271,11 @@ mod tests {
     #[test]
     fn refuses_bad_bits_values_and_bombs() {
         assert_eq!(StatusList::new(3, 8), Err(Error::StatusBits(3)));
-        assert_eq!(
-            list_of(2, &[0]).clone().set(0, 4),
-            Err(Error::StatusValue { value: 4, bits: 2 })
-        );
+        assert_eq!(list_of(2, &[0]).clone().set(0, 4), Err(Error::StatusValue { value: 4, bits: 2 }));
         let bomb = miniz_oxide::deflate::compress_to_vec_zlib(&vec![0u8; MAX_INFLATED_LEN + 1], 10);
-        let claim = StatusListClaim {
-            bits: 2,
-            lst: b64::encode(bomb),
-        };
-        assert_eq!(
-            StatusList::from_claim(&claim),
-            Err(Error::StatusInflate {
-                max: MAX_INFLATED_LEN
-            })
-        );
-        let raw_deflate = StatusListClaim {
-            bits: 2,
-            lst: b64::encode([0x03, 0x00]),
-        };
-        assert!(matches!(
-            StatusList::from_claim(&raw_deflate),
-            Err(Error::StatusInflate { .. })
-        ));
+        let claim = StatusListClaim { bits: 2, lst: b64::encode(bomb) };
+        assert_eq!(StatusList::from_claim(&claim), Err(Error::StatusInflate { max: MAX_INFLATED_LEN }));
+        let raw_deflate = StatusListClaim { bits: 2, lst: b64::encode([0x03, 0x00]) };
+        assert!(matches!(StatusList::from_claim(&raw_deflate), Err(Error::StatusInflate { .. })));
     }
 }

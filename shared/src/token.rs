@@ -28,10 +28,7 @@ pub struct Rules {
 
 impl Rules {
     pub fn new(issuer: impl Into<String>) -> Self {
-        Rules {
-            issuer: issuer.into(),
-            leeway: DEFAULT_LEEWAY,
-        }
+        Rules { issuer: issuer.into(), leeway: DEFAULT_LEEWAY }
     }
 
     pub fn with_leeway(mut self, leeway: i64) -> Self {
@@ -193,9 +190,7 @@ pub struct VerifiedClaims {
 
 impl<'a> UntrustedToken<'a> {
     pub fn parse(token: &'a str) -> Result<Self, Error> {
-        Ok(UntrustedToken {
-            jws: Compact::parse(token, CERT_TYP, jws::MAX_TOKEN_LEN)?,
-        })
+        Ok(UntrustedToken { jws: Compact::parse(token, CERT_TYP, jws::MAX_TOKEN_LEN)? })
     }
 
     pub fn kid(&self) -> &str {
@@ -208,22 +203,14 @@ impl<'a> UntrustedToken<'a> {
         let payload = self.jws.verify_signature(keys)?;
         let claims = json::parse_object(payload, Part::Payload)?;
         check_registered(&claims, now, rules)?;
-        let claims: CertificateClaims = serde_json::from_value(Value::Object(claims))
-            .map_err(|err| Error::Claims(err.to_string()))?;
-        Ok(VerifiedClaims {
-            kid: self.kid().to_owned(),
-            claims,
-        })
+        let claims: CertificateClaims =
+            serde_json::from_value(Value::Object(claims)).map_err(|err| Error::Claims(err.to_string()))?;
+        Ok(VerifiedClaims { kid: self.kid().to_owned(), claims })
     }
 }
 
 /// Verifies a certificate token: the whole of SPEC §4 in one call.
-pub fn verify(
-    token: &str,
-    keys: &KeySet,
-    now: i64,
-    rules: &Rules,
-) -> Result<VerifiedClaims, Error> {
+pub fn verify(token: &str, keys: &KeySet, now: i64, rules: &Rules) -> Result<VerifiedClaims, Error> {
     UntrustedToken::parse(token)?.verify(keys, now, rules)
 }
 
@@ -231,10 +218,7 @@ pub fn verify(
 fn check_registered(claims: &Map<String, Value>, now: i64, rules: &Rules) -> Result<(), Error> {
     let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
     if iss.as_str() != Some(rules.issuer.as_str()) {
-        return Err(Error::WrongIssuer {
-            expected: rules.issuer.clone(),
-            found: display(iss),
-        });
+        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: display(iss) });
     }
     let exp = numeric_date(claims, "exp")?;
     let nbf = numeric_date(claims, "nbf")?;
@@ -243,13 +227,7 @@ fn check_registered(claims: &Map<String, Value>, now: i64, rules: &Rules) -> Res
 }
 
 /// Time rules shared with status lists: valid while `nbf - leeway <= now < exp + leeway`.
-pub(crate) fn check_times(
-    now: i64,
-    leeway: i64,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-) -> Result<(), Error> {
+pub(crate) fn check_times(now: i64, leeway: i64, iat: i64, nbf: i64, exp: i64) -> Result<(), Error> {
     if now.saturating_sub(leeway) >= exp {
         return Err(Error::Expired { exp, now });
     }
@@ -265,16 +243,11 @@ pub(crate) fn check_times(
 /// A NumericDate as whole seconds; floats, strings and out-of-range numbers are refused.
 pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, Error> {
     let value = claims.get(name).ok_or(Error::MissingClaim(name))?;
-    value.as_i64().ok_or(Error::ClaimType {
-        claim: name,
-        expected: "an integer number of seconds",
-    })
+    value.as_i64().ok_or(Error::ClaimType { claim: name, expected: "an integer number of seconds" })
 }
 
 fn display(value: &Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_owned)
+    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
 }
 
 /// Signs certificate claims (sign feature).

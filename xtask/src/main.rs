@@ -1,1 +1,142 @@
-fn main() {}
+//! Project commands, so that a fresh machine with only the Rust toolchain needs two of them:
+//! `cargo xtask demo` (build and start the server with demo data) and `cargo xtask test`
+//! (every check and test). Each installs what it needs first and says what it is doing.
+
+use std::borrow::BorrowMut;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+mod tools;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test         install what the tests need, then run every check and test
+  demo         build everything and start the server with demo data
+  setup        only install the tools (wasm32 target, wasm-bindgen-cli, npm packages, cargo-fuzz)
+  fuzz [SECS]  run each fuzz target for SECS seconds (default 60)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("demo") => demo(),
+        Some("setup") => tools::setup(&root()),
+        Some("fuzz") => {
+            let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
+            fuzz(&root(), secs)
+        }
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("\nxtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+/// Where the external test vectors live: `shared/` beside the checkout.
+fn vectors_dir(root: &Path) -> PathBuf {
+    root.join("..").join("shared").join("vectors")
+}
+
+/// Announces a step and runs a command in the workspace root, failing on a non-zero exit.
+pub fn step(title: &str, mut command: impl BorrowMut<Command>) -> Result<()> {
+    let command = command.borrow_mut();
+    println!("\n==> {title}");
+    let started = Instant::now();
+    let status = command.status().with_context(|| format!("could not start: {command:?}"))?;
+    if !status.success() {
+        bail!("step failed: {title} ({status})");
+    }
+    println!("    done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+pub fn cargo(root: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root).args(args);
+    command
+}
+
+fn test() -> Result<()> {
+    let root = root();
+    let started = Instant::now();
+    let vectors = vectors_dir(&root);
+    if !vectors.join("wycheproof_ed25519_test.json").is_file() {
+        bail!(
+            "the external test vectors are missing: expected them in {}.\n\
+             They are kept outside the repository, in the `shared/vectors` folder beside the \
+             checkout; put that folder there and run the command again.",
+            vectors.display()
+        );
+    }
+    tools::setup(&root)?;
+    step("format check", cargo(&root, &["fmt", "--all", "--check"]))?;
+    step(
+        "clippy (native)",
+        cargo(&root, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    step(
+        "clippy (wasm32: shared without signing, widget)",
+        cargo(
+            &root,
+            &[
+                "clippy",
+                "-p",
+                "zp-shared",
+                "-p",
+                "zp-widget",
+                "--target",
+                tools::WASM,
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    )?;
+    step("tests (native)", cargo(&root, &["test", "--workspace"]))?;
+    step(
+        "shared conformance suite on wasm32 (Node.js engine, wasm-bindgen-test)",
+        cargo(&root, &["test", "-p", "zp-shared", "--target", tools::WASM, "--test", "conformance"]),
+    )?;
+    fuzz(&root, 15)?;
+    println!("\nAll checks passed in {:.0} s.", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn fuzz(root: &Path, seconds: u64) -> Result<()> {
+    tools::ensure_cargo_fuzz()?;
+    let fuzz_dir = root.join("shared");
+    for target in ["token", "status_list"] {
+        let mut command =
+            cargo(&fuzz_dir, &["fuzz", "run", target, "--", &format!("-max_total_time={seconds}")]);
+        // cargo-fuzz passes nightly-only flags (sanitizers); this lets the stable toolchain take them.
+        command.env("RUSTC_BOOTSTRAP", "1");
+        step(&format!("fuzz `{target}` for {seconds} s"), command)?;
+    }
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    let root = root();
+    tools::setup(&root)?;
+    step("build", cargo(&root, &["build", "--release", "--workspace"]))?;
+    bail!("the server has no `serve` command yet")
+}

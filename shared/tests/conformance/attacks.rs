@@ -43,11 +43,7 @@ fn genuine_token_verifies() {
 fn alg_none() {
     for alg in ["none", "None", "NONE"] {
         let header = json!({ "alg": alg, "typ": "zp-cert+jwt", "kid": key().kid() });
-        let unsigned = format!(
-            "{}.{}.",
-            b64(header.to_string()),
-            b64(claims_json().to_string())
-        );
+        let unsigned = format!("{}.{}.", b64(header.to_string()), b64(claims_json().to_string()));
         assert_eq!(check(&unsigned).unwrap_err(), Error::AlgNone, "{alg}");
         let signed = forge_json(&header, &claims_json());
         assert_eq!(check(&signed).unwrap_err(), Error::AlgNone, "{alg}, signed");
@@ -57,50 +53,31 @@ fn alg_none() {
 #[test]
 fn hs256_keyed_with_the_public_key() {
     let header = json!({ "alg": "HS256", "typ": "zp-cert+jwt", "kid": key().kid() });
-    let input = format!(
-        "{}.{}",
-        b64(header.to_string()),
-        b64(claims_json().to_string())
-    );
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims_json().to_string()));
     // The classic confusion: the attacker MACs with the public key, which everybody has.
     let mut mac = Hmac::<Sha256>::new_from_slice(key().public_key().as_bytes()).unwrap();
     mac.update(input.as_bytes());
     let token = format!("{input}.{}", b64(mac.finalize().into_bytes()));
-    assert_eq!(
-        check(&token).unwrap_err(),
-        Error::AlgSymmetric("HS256".into())
-    );
+    assert_eq!(check(&token).unwrap_err(), Error::AlgSymmetric("HS256".into()));
     let jwk_text = serde_json::to_string(&key().public_jwk()).unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(jwk_text.as_bytes()).unwrap();
     mac.update(input.as_bytes());
     let token = format!("{input}.{}", b64(mac.finalize().into_bytes()));
-    assert_eq!(
-        check(&token).unwrap_err(),
-        Error::AlgSymmetric("HS256".into())
-    );
+    assert_eq!(check(&token).unwrap_err(), Error::AlgSymmetric("HS256".into()));
 }
 
 #[test]
 fn any_other_alg() {
-    for alg in [
-        "RS256", "ES256", "PS256", "ES256K", "eddsa", "EdDSA ", "Ed448", "",
-    ] {
+    for alg in ["RS256", "ES256", "PS256", "ES256K", "eddsa", "EdDSA ", "Ed448", ""] {
         let token = with_header(|h| {
             h.insert("alg".into(), json!(alg));
         });
-        assert_eq!(
-            check(&token).unwrap_err(),
-            Error::AlgUnsupported(alg.into()),
-            "{alg:?}"
-        );
+        assert_eq!(check(&token).unwrap_err(), Error::AlgUnsupported(alg.into()), "{alg:?}");
     }
     let token = with_header(|h| {
         h.insert("alg".into(), json!(["EdDSA"]));
     });
-    assert_eq!(
-        check(&token).unwrap_err(),
-        Error::AlgUnsupported(r#"["EdDSA"]"#.into())
-    );
+    assert_eq!(check(&token).unwrap_err(), Error::AlgUnsupported(r#"["EdDSA"]"#.into()));
     let token = with_header(|h| {
         h.remove("alg");
     });
@@ -136,26 +113,14 @@ fn keys_carried_in_the_header() {
         ("x5t#S256", json!("abc")),
     ];
     for (name, value) in offers {
-        let header =
-            json!({ "alg": "EdDSA", "typ": "zp-cert+jwt", "kid": attacker.kid(), name: value });
-        let token = attacker.sign_raw(
-            header.to_string().as_bytes(),
-            claims_json().to_string().as_bytes(),
-        );
-        assert_eq!(
-            check(&token).unwrap_err(),
-            Error::EmbeddedKey(name.into()),
-            "{name}"
-        );
+        let header = json!({ "alg": "EdDSA", "typ": "zp-cert+jwt", "kid": attacker.kid(), name: value });
+        let token = attacker.sign_raw(header.to_string().as_bytes(), claims_json().to_string().as_bytes());
+        assert_eq!(check(&token).unwrap_err(), Error::EmbeddedKey(name.into()), "{name}");
         // Even naming our own kid does not help.
         let token = with_header(|h| {
             h.insert(name.into(), value.clone());
         });
-        assert_eq!(
-            check(&token).unwrap_err(),
-            Error::EmbeddedKey(name.into()),
-            "{name} with our kid"
-        );
+        assert_eq!(check(&token).unwrap_err(), Error::EmbeddedKey(name.into()), "{name} with our kid");
     }
 }
 
@@ -164,10 +129,7 @@ fn unknown_header_members() {
     let token = with_header(|h| {
         h.insert("b64".into(), json!(false));
     });
-    assert_eq!(
-        check(&token).unwrap_err(),
-        Error::UnexpectedHeader("b64".into())
-    );
+    assert_eq!(check(&token).unwrap_err(), Error::UnexpectedHeader("b64".into()));
 }
 
 #[test]
@@ -193,13 +155,7 @@ fn hostile_kid() {
     let token = with_header(|h| {
         h.insert("kid".into(), json!("A".repeat(10 * 1024)));
     });
-    assert!(matches!(
-        check(&token).unwrap_err(),
-        Error::TooLarge {
-            max: MAX_TOKEN_LEN,
-            ..
-        }
-    ));
+    assert!(matches!(check(&token).unwrap_err(), Error::TooLarge { max: MAX_TOKEN_LEN, .. }));
     let token = with_header(|h| {
         h.remove("kid");
     });
@@ -210,10 +166,7 @@ fn hostile_kid() {
 fn unknown_kid() {
     let stranger = other_key();
     let header = json!({ "alg": "EdDSA", "typ": "zp-cert+jwt", "kid": stranger.kid() });
-    let token = stranger.sign_raw(
-        header.to_string().as_bytes(),
-        claims_json().to_string().as_bytes(),
-    );
+    let token = stranger.sign_raw(header.to_string().as_bytes(), claims_json().to_string().as_bytes());
     assert_eq!(check(&token).unwrap_err(), Error::UnknownKey);
     // A well-formed kid of a key we do not know, over our own signature.
     let token = with_header(|h| {
@@ -233,48 +186,29 @@ fn duplicate_members() {
     let header = format!(r#"{{"alg":"EdDSA","alg":"none","typ":"zp-cert+jwt","kid":"{kid}"}}"#);
     assert_eq!(
         check(&forge(&header, &claims_json().to_string())).unwrap_err(),
-        Error::DuplicateMember {
-            part: Part::Header,
-            name: "alg".into()
-        }
+        Error::DuplicateMember { part: Part::Header, name: "alg".into() }
     );
     let header = format!(r#"{{"alg":"EdDSA","typ":"zp-cert+jwt","kid":"{kid}","kid":"{kid}"}}"#);
     assert_eq!(
         check(&forge(&header, &claims_json().to_string())).unwrap_err(),
-        Error::DuplicateMember {
-            part: Part::Header,
-            name: "kid".into()
-        }
+        Error::DuplicateMember { part: Part::Header, name: "kid".into() }
     );
     let payload = claims_json().to_string();
-    let twice = payload.replacen(
-        r#""exp":"#,
-        &format!(r#""exp":{},"exp":"#, EXP + 10 * 365 * 86_400),
-        1,
-    );
+    let twice = payload.replacen(r#""exp":"#, &format!(r#""exp":{},"exp":"#, EXP + 10 * 365 * 86_400), 1);
     assert_eq!(
         check(&forge(&header_text(), &twice)).unwrap_err(),
-        Error::DuplicateMember {
-            part: Part::Payload,
-            name: "exp".into()
-        }
+        Error::DuplicateMember { part: Part::Payload, name: "exp".into() }
     );
     let escaped = payload.replacen(r#""sub":"#, r#""\u0073ub":"FORGED","sub":"#, 1);
     assert_eq!(
         check(&forge(&header_text(), &escaped)).unwrap_err(),
-        Error::DuplicateMember {
-            part: Part::Payload,
-            name: "sub".into()
-        }
+        Error::DuplicateMember { part: Part::Payload, name: "sub".into() }
     );
     let nested = payload.replacen(r#""name":"Sp"#, r#""name":"Someone else","name":"Sp"#, 1);
     assert_ne!(nested, payload);
     assert_eq!(
         check(&forge(&header_text(), &nested)).unwrap_err(),
-        Error::DuplicateMember {
-            part: Part::Payload,
-            name: "name".into()
-        }
+        Error::DuplicateMember { part: Part::Payload, name: "name".into() }
     );
 }
 
@@ -288,22 +222,10 @@ fn oversized_token() {
         c["zp"]["products"] = json!(vec![json!({ "name": "x".repeat(100) }); 80]);
     });
     assert!(token.len() > MAX_TOKEN_LEN);
-    assert_eq!(
-        check(&token).unwrap_err(),
-        Error::TooLarge {
-            len: token.len(),
-            max: MAX_TOKEN_LEN
-        }
-    );
+    assert_eq!(check(&token).unwrap_err(), Error::TooLarge { len: token.len(), max: MAX_TOKEN_LEN });
     // The size check comes first: this is not even base64url.
     let garbage = "!".repeat(MAX_TOKEN_LEN + 1);
-    assert_eq!(
-        check(&garbage).unwrap_err(),
-        Error::TooLarge {
-            len: garbage.len(),
-            max: MAX_TOKEN_LEN
-        }
-    );
+    assert_eq!(check(&garbage).unwrap_err(), Error::TooLarge { len: garbage.len(), max: MAX_TOKEN_LEN });
     // Under the limit, a large but sound token passes.
     let token = with_claims(|c| {
         c["zp"]["products"] = json!(vec![json!({ "name": "x".repeat(100) }); 40]);
@@ -324,30 +246,15 @@ fn structure() {
         format!("{}.{}.{}.{}.{}", p[0], p[1], p[0], p[1], p[2]),
     ] {
         let err = check(&broken).unwrap_err();
-        assert!(
-            matches!(err, Error::Structure | Error::Json { .. }),
-            "{broken:?}: {err:?}"
-        );
+        assert!(matches!(err, Error::Structure | Error::Json { .. }), "{broken:?}: {err:?}");
     }
-    assert_eq!(
-        check(&format!("{}.{}", p[0], p[1])).unwrap_err(),
-        Error::Structure
-    );
+    assert_eq!(check(&format!("{}.{}", p[0], p[1])).unwrap_err(), Error::Structure);
     let not_json = forge("{alg:EdDSA}", &claims_json().to_string());
-    assert!(matches!(
-        check(&not_json).unwrap_err(),
-        Error::Json {
-            part: Part::Header,
-            ..
-        }
-    ));
+    assert!(matches!(check(&not_json).unwrap_err(), Error::Json { part: Part::Header, .. }));
     let array = forge(r#"["EdDSA"]"#, &claims_json().to_string());
     assert_eq!(check(&array).unwrap_err(), Error::NotAnObject(Part::Header));
     let payload = forge(&header_text(), "[]");
-    assert_eq!(
-        check(&payload).unwrap_err(),
-        Error::NotAnObject(Part::Payload)
-    );
+    assert_eq!(check(&payload).unwrap_err(), Error::NotAnObject(Part::Payload));
 }
 
 #[test]
@@ -357,10 +264,7 @@ fn padding_and_non_canonical_base64url() {
     let cases = [
         (format!("{}=.{}.{}", p[0], p[1], p[2]), Part::Header),
         (format!("{}.{}.{}==", p[0], p[1], p[2]), Part::Signature),
-        (
-            format!("{}.{}.{}", p[0], p[1].replace('-', "+"), p[2]),
-            Part::Payload,
-        ),
+        (format!("{}.{}.{}", p[0], p[1].replace('-', "+"), p[2]), Part::Payload),
         (format!("{}.{} .{}", p[0], p[1], p[2]), Part::Payload),
         (format!("{}.{}.{}\n", p[0], p[1], p[2]), Part::Signature),
     ];
@@ -375,17 +279,10 @@ fn padding_and_non_canonical_base64url() {
     let last = p[2].chars().last().unwrap();
     let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let position = alphabet.find(last).unwrap();
-    assert_eq!(
-        position % 4,
-        0,
-        "canonical encoding leaves the low bits clear"
-    );
+    assert_eq!(position % 4, 0, "canonical encoding leaves the low bits clear");
     let sibling = alphabet.chars().nth(position + 1).unwrap();
     let forged = format!("{}.{}.{}{}", p[0], p[1], &p[2][..p[2].len() - 1], sibling);
-    assert_eq!(
-        zp_shared::base64url::decode(&forged[forged.rfind('.').unwrap() + 1..]),
-        None
-    );
+    assert_eq!(zp_shared::base64url::decode(&forged[forged.rfind('.').unwrap() + 1..]), None);
     assert_eq!(check(&forged).unwrap_err(), Error::Base64(Part::Signature));
 }
 
@@ -396,8 +293,8 @@ fn malleated_signature_s_plus_l() {
     let signature = zp_shared::base64url::decode(&p[2]).unwrap();
     // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut malleated = signature.clone();
     let mut carry = 0u16;
@@ -428,12 +325,8 @@ fn tampered_payload_or_signature() {
     let flipped = format!("{}.{}.{}", p[0], p[1], b64(&signature));
     assert_eq!(check(&flipped).unwrap_err(), Error::BadSignature);
     let other = other_key();
-    let foreign = format!(
-        "{}.{}.{}",
-        p[0],
-        p[1],
-        b64(other.sign_bytes(format!("{}.{}", p[0], p[1]).as_bytes()))
-    );
+    let foreign =
+        format!("{}.{}.{}", p[0], p[1], b64(other.sign_bytes(format!("{}.{}", p[0], p[1]).as_bytes())));
     assert_eq!(check(&foreign).unwrap_err(), Error::BadSignature);
 }
 
@@ -445,10 +338,7 @@ fn wrong_typ() {
         });
         assert_eq!(
             check(&token).unwrap_err(),
-            Error::WrongTyp {
-                expected: "zp-cert+jwt",
-                found: format!("{typ:?}")
-            },
+            Error::WrongTyp { expected: "zp-cert+jwt", found: format!("{typ:?}") },
             "{typ}"
         );
     }
@@ -467,28 +357,20 @@ fn wrong_typ() {
 
 #[test]
 fn wrong_iss() {
-    for iss in [
-        json!("https://zp.rops.example/"),
-        json!("https://evil.example"),
-        json!(ISSUER.to_uppercase()),
-    ] {
+    for iss in
+        [json!("https://zp.rops.example/"), json!("https://evil.example"), json!(ISSUER.to_uppercase())]
+    {
         let token = with_claims(|c| {
             c.insert("iss".into(), iss.clone());
         });
-        assert!(
-            matches!(check(&token).unwrap_err(), Error::WrongIssuer { .. }),
-            "{iss}"
-        );
+        assert!(matches!(check(&token).unwrap_err(), Error::WrongIssuer { .. }), "{iss}");
     }
     let token = with_claims(|c| {
         c.insert("iss".into(), json!(42));
     });
     assert_eq!(
         check(&token).unwrap_err(),
-        Error::WrongIssuer {
-            expected: ISSUER.into(),
-            found: "42".into()
-        }
+        Error::WrongIssuer { expected: ISSUER.into(), found: "42".into() }
     );
     let token = with_claims(|c| {
         c.remove("iss");
@@ -519,10 +401,7 @@ fn exp_of_the_wrong_json_type() {
         });
         assert_eq!(
             check(&token).unwrap_err(),
-            Error::ClaimType {
-                claim: "exp",
-                expected: "an integer number of seconds"
-            },
+            Error::ClaimType { claim: "exp", expected: "an integer number of seconds" },
             "{exp}"
         );
     }
@@ -534,27 +413,12 @@ fn expiry_at_the_leeway_boundary() {
     let at = |now| verify(&token, &keys(), now, &rules());
     assert!(at(EXP - 1).is_ok());
     assert!(at(EXP + 59).is_ok(), "one second inside the leeway");
-    assert_eq!(
-        at(EXP + 60).unwrap_err(),
-        Error::Expired {
-            exp: EXP,
-            now: EXP + 60
-        }
-    );
-    assert_eq!(
-        at(EXP + 61).unwrap_err(),
-        Error::Expired {
-            exp: EXP,
-            now: EXP + 61
-        }
-    );
+    assert_eq!(at(EXP + 60).unwrap_err(), Error::Expired { exp: EXP, now: EXP + 60 });
+    assert_eq!(at(EXP + 61).unwrap_err(), Error::Expired { exp: EXP, now: EXP + 61 });
     // Without leeway the mark expires at the second of `exp`, as the badge shows it.
     let exact = rules().with_leeway(0);
     assert!(verify(&token, &keys(), EXP - 1, &exact).is_ok());
-    assert_eq!(
-        verify(&token, &keys(), EXP, &exact).unwrap_err(),
-        Error::Expired { exp: EXP, now: EXP }
-    );
+    assert_eq!(verify(&token, &keys(), EXP, &exact).unwrap_err(), Error::Expired { exp: EXP, now: EXP });
 }
 
 #[test]
@@ -567,22 +431,13 @@ fn not_yet_valid_at_the_leeway_boundary() {
     assert!(at(start).is_ok());
     assert!(at(start - 59).is_ok());
     assert!(at(start - 60).is_ok(), "exactly at the leeway");
-    assert_eq!(
-        at(start - 61).unwrap_err(),
-        Error::NotYetValid {
-            nbf: start,
-            now: start - 61
-        }
-    );
+    assert_eq!(at(start - 61).unwrap_err(), Error::NotYetValid { nbf: start, now: start - 61 });
     let token = with_claims(|c| {
         c.insert("nbf".into(), json!(format!("{start}")));
     });
     assert_eq!(
         check(&token).unwrap_err(),
-        Error::ClaimType {
-            claim: "nbf",
-            expected: "an integer number of seconds"
-        }
+        Error::ClaimType { claim: "nbf", expected: "an integer number of seconds" }
     );
 }
 
@@ -591,22 +446,13 @@ fn issued_in_the_future() {
     let token = token();
     assert_eq!(
         verify(&token, &keys(), IAT - 61, &rules()).unwrap_err(),
-        Error::NotYetValid {
-            nbf: NBF,
-            now: IAT - 61
-        },
+        Error::NotYetValid { nbf: NBF, now: IAT - 61 },
         "nbf is checked first"
     );
     let later = with_claims(|c| {
         c.insert("iat".into(), json!(NOW + 3_600));
     });
-    assert_eq!(
-        check(&later).unwrap_err(),
-        Error::IssuedInFuture {
-            iat: NOW + 3_600,
-            now: NOW
-        }
-    );
+    assert_eq!(check(&later).unwrap_err(), Error::IssuedInFuture { iat: NOW + 3_600, now: NOW });
 }
 
 #[test]
@@ -626,10 +472,7 @@ fn untrusted_token_exposes_no_claims_before_verification() {
     let token = token();
     let untrusted = UntrustedToken::parse(&token).unwrap();
     assert_eq!(untrusted.kid(), key().kid());
-    assert_eq!(
-        untrusted.verify(&keys(), NOW, &rules()).unwrap().claims,
-        claims()
-    );
+    assert_eq!(untrusted.verify(&keys(), NOW, &rules()).unwrap().claims, claims());
 }
 
 #[test]
@@ -643,20 +486,14 @@ fn jwks_refuses_unsound_keys() {
         bytes[0] = 1;
         bytes
     });
-    assert_eq!(
-        KeySet::from_jwks_json(&jwk(&identity)).unwrap_err(),
-        Error::WeakKey
-    );
+    assert_eq!(KeySet::from_jwks_json(&jwk(&identity)).unwrap_err(), Error::WeakKey);
     let order_two = b64({
         let mut bytes = [0xffu8; 32];
         bytes[0] = 0xec;
         bytes[31] = 0x7f;
         bytes
     });
-    assert_eq!(
-        KeySet::from_jwks_json(&jwk(&order_two)).unwrap_err(),
-        Error::WeakKey
-    );
+    assert_eq!(KeySet::from_jwks_json(&jwk(&order_two)).unwrap_err(), Error::WeakKey);
     // y = p + 1: a non-canonical spelling of the identity.
     let non_canonical = b64({
         let mut bytes = [0xffu8; 32];
@@ -664,15 +501,9 @@ fn jwks_refuses_unsound_keys() {
         bytes[31] = 0x7f;
         bytes
     });
-    assert_eq!(
-        KeySet::from_jwks_json(&jwk(&non_canonical)).unwrap_err(),
-        Error::KeyNonCanonical
-    );
+    assert_eq!(KeySet::from_jwks_json(&jwk(&non_canonical)).unwrap_err(), Error::KeyNonCanonical);
     let raw = zp_shared::base64url::decode(&good).unwrap();
-    assert_eq!(
-        KeySet::from_jwks_json(&jwk(&b64(&raw[..31]))).unwrap_err(),
-        Error::KeyLength(31)
-    );
+    assert_eq!(KeySet::from_jwks_json(&jwk(&b64(&raw[..31]))).unwrap_err(), Error::KeyLength(31));
     assert_eq!(
         KeySet::from_jwks_json(&jwk(&b64([&raw[..], &[0]].concat()))).unwrap_err(),
         Error::KeyLength(33)
@@ -683,41 +514,18 @@ fn jwks_refuses_unsound_keys() {
     ));
     let private = serde_json::to_value(key().to_private_jwk()).unwrap();
     let set = json!({ "keys": [private] }).to_string();
-    assert_eq!(
-        KeySet::from_jwks_json(&set).unwrap_err(),
-        Error::PrivateKeyPublished
-    );
+    assert_eq!(KeySet::from_jwks_json(&set).unwrap_err(), Error::PrivateKeyPublished);
     let set = json!({ "keys": [{ "kty": "RSA", "n": "AQAB", "e": "AQAB" }] }).to_string();
-    assert_eq!(
-        KeySet::from_jwks_json(&set).unwrap_err(),
-        Error::KeyType("RSA".into())
-    );
+    assert_eq!(KeySet::from_jwks_json(&set).unwrap_err(), Error::KeyType("RSA".into()));
     let set = json!({ "keys": [{ "kty": "OKP", "crv": "X25519", "x": good }] }).to_string();
-    assert_eq!(
-        KeySet::from_jwks_json(&set).unwrap_err(),
-        Error::KeyCurve("X25519".into())
-    );
-    let set = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": good, "kid": "mine" }] })
-        .to_string();
-    assert!(matches!(
-        KeySet::from_jwks_json(&set).unwrap_err(),
-        Error::KidMismatch { .. }
-    ));
-    let set = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": good, "use": "enc" }] })
-        .to_string();
-    assert!(matches!(
-        KeySet::from_jwks_json(&set).unwrap_err(),
-        Error::KeyParam("use", _)
-    ));
+    assert_eq!(KeySet::from_jwks_json(&set).unwrap_err(), Error::KeyCurve("X25519".into()));
+    let set = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": good, "kid": "mine" }] }).to_string();
+    assert!(matches!(KeySet::from_jwks_json(&set).unwrap_err(), Error::KidMismatch { .. }));
+    let set = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": good, "use": "enc" }] }).to_string();
+    assert!(matches!(KeySet::from_jwks_json(&set).unwrap_err(), Error::KeyParam("use", _)));
     let set = json!({ "keys": [key().public_jwk(), key().public_jwk()] }).to_string();
-    assert_eq!(
-        KeySet::from_jwks_json(&set).unwrap_err(),
-        Error::DuplicateKey(key().kid().into())
-    );
-    assert_eq!(
-        KeySet::from_jwks_json(r#"{"keys":{}}"#).unwrap_err(),
-        Error::JwksShape
-    );
+    assert_eq!(KeySet::from_jwks_json(&set).unwrap_err(), Error::DuplicateKey(key().kid().into()));
+    assert_eq!(KeySet::from_jwks_json(r#"{"keys":{}}"#).unwrap_err(), Error::JwksShape);
     assert!(matches!(
         KeySet::from_jwks_json(r#"{"keys":[],"keys":[]}"#).unwrap_err(),
         Error::DuplicateMember { .. }
@@ -736,32 +544,16 @@ fn every_attack_has_its_own_error_code() {
         Error::Crit.code(),
         Error::EmbeddedKey("jwk".into()).code(),
         Error::KidInvalid.code(),
-        Error::DuplicateMember {
-            part: Part::Header,
-            name: "alg".into(),
-        }
-        .code(),
+        Error::DuplicateMember { part: Part::Header, name: "alg".into() }.code(),
         Error::TooLarge { len: 0, max: 0 }.code(),
         Error::Base64(Part::Header).code(),
         Error::NonCanonicalSignature.code(),
-        Error::WrongTyp {
-            expected: "",
-            found: String::new(),
-        }
-        .code(),
-        Error::WrongIssuer {
-            expected: String::new(),
-            found: String::new(),
-        }
-        .code(),
+        Error::WrongTyp { expected: "", found: String::new() }.code(),
+        Error::WrongIssuer { expected: String::new(), found: String::new() }.code(),
         Error::MissingClaim("exp").code(),
         Error::Expired { exp: 0, now: 0 }.code(),
         Error::NotYetValid { nbf: 0, now: 0 }.code(),
-        Error::ClaimType {
-            claim: "exp",
-            expected: "",
-        }
-        .code(),
+        Error::ClaimType { claim: "exp", expected: "" }.code(),
         Error::UnknownKey.code(),
         Error::WeakKey.code(),
         Error::BadSignature.code(),

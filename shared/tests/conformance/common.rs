@@ -1,8 +1,8 @@
 //! Keys, claims and raw signing helpers for the conformance tests.
 
 use zp_shared::{
-    Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules,
-    StatusClaim, StatusListRef,
+    Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules, StatusClaim,
+    StatusListRef,
 };
 
 pub const ISSUER: &str = "https://zp.rops.example";
@@ -39,10 +39,7 @@ pub fn claims() -> CertificateClaims {
         nbf: NBF,
         exp: EXP,
         status: StatusClaim {
-            status_list: StatusListRef {
-                idx: 5,
-                uri: format!("{ISSUER}/api/v1/status-lists/1"),
-            },
+            status_list: StatusListRef { idx: 5, uri: format!("{ISSUER}/api/v1/status-lists/1") },
         },
         zp: Certificate {
             number: "ZP/LU/2026/0007".into(),
@@ -56,14 +53,8 @@ pub fn claims() -> CertificateClaims {
                 voivodeship: Some("lubelskie".into()),
             },
             products: vec![
-                Product {
-                    name: "Powidła śliwkowe".into(),
-                    gtin: Some("05901234123457".into()),
-                },
-                Product {
-                    name: "Usługi cateringowe".into(),
-                    gtin: None,
-                },
+                Product { name: "Powidła śliwkowe".into(), gtin: Some("05901234123457".into()) },
+                Product { name: "Usługi cateringowe".into(), gtin: None },
             ],
             domains: vec!["zielonysloik.pl".into()],
             verify_url: format!("{ISSUER}/v/7K3QX9M2"),

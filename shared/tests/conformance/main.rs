@@ -2,6 +2,8 @@
 //! properties. The same binary runs natively and on wasm32 (under wasm-bindgen-test), so the
 //! browser and the server are held to the same verdicts.
 
+#![cfg(test)]
+
 mod attacks;
 mod common;
 #[cfg(not(target_arch = "wasm32"))]

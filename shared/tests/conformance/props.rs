@@ -3,17 +3,13 @@
 
 use proptest::prelude::*;
 use zp_shared::{
-    Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules,
-    StatusClaim, StatusListRef, verify,
+    Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules, StatusClaim,
+    StatusListRef, verify,
 };
 
 fn text() -> impl Strategy<Value = String> {
     // Any Unicode, including HTML, quotes, right-to-left marks and control characters.
-    prop_oneof![
-        any::<String>(),
-        "[\\PC]{0,40}",
-        Just("<img src=x onerror=alert(1)>\"'\u{202e}".to_owned())
-    ]
+    prop_oneof![any::<String>(), "[\\PC]{0,40}", Just("<img src=x onerror=alert(1)>\"'\u{202e}".to_owned())]
 }
 
 prop_compose! {

@@ -36,13 +36,7 @@ fn signed_list_verifies_and_reads_each_state() {
     assert_eq!(verified.list.status(4), Ok(Status::Valid));
     assert_eq!(verified.list.status(5), Ok(Status::Revoked));
     assert_eq!(verified.list.status(6), Ok(Status::Suspended));
-    assert_eq!(
-        verified.list.status(1024),
-        Err(Error::StatusIndex {
-            idx: 1024,
-            len: 1024
-        })
-    );
+    assert_eq!(verified.list.status(1024), Err(Error::StatusIndex { idx: 1024, len: 1024 }));
 }
 
 #[test]
@@ -53,10 +47,7 @@ fn list_for_another_uri_is_refused() {
     let token = sign_status_list(&claims, &key()).unwrap();
     assert_eq!(
         verify_status_list(&token, &keys(), NOW, &rules(), &uri()).unwrap_err(),
-        Error::StatusListUri {
-            expected: uri(),
-            found: claims.sub
-        }
+        Error::StatusListUri { expected: uri(), found: claims.sub }
     );
 }
 
@@ -68,10 +59,7 @@ fn expired_list_is_refused() {
     let late = claims.exp + 60;
     assert_eq!(
         verify_status_list(&token, &keys(), late, &rules(), &uri()).unwrap_err(),
-        Error::StatusListExpired {
-            exp: claims.exp,
-            now: late
-        }
+        Error::StatusListExpired { exp: claims.exp, now: late }
     );
 }
 
@@ -79,16 +67,10 @@ fn expired_list_is_refused() {
 fn certificate_token_is_not_a_status_list_and_back() {
     assert_eq!(
         verify_status_list(&token(), &keys(), NOW, &rules(), &uri()).unwrap_err(),
-        Error::WrongTyp {
-            expected: STATUS_LIST_TYP,
-            found: "\"zp-cert+jwt\"".into()
-        }
+        Error::WrongTyp { expected: STATUS_LIST_TYP, found: "\"zp-cert+jwt\"".into() }
     );
     let list = sign_status_list(&list_claims(&StatusList::new(2, 16).unwrap()), &key()).unwrap();
-    assert!(matches!(
-        zp_shared::verify(&list, &keys(), NOW, &rules()).unwrap_err(),
-        Error::WrongTyp { .. }
-    ));
+    assert!(matches!(zp_shared::verify(&list, &keys(), NOW, &rules()).unwrap_err(), Error::WrongTyp { .. }));
 }
 
 #[test]
@@ -96,27 +78,15 @@ fn forged_or_hostile_lists_are_refused() {
     let list = StatusList::new(2, 16).unwrap();
     let stranger = other_key();
     let token = sign_status_list(&list_claims(&list), &stranger).unwrap();
-    assert_eq!(
-        verify_status_list(&token, &keys(), NOW, &rules(), &uri()).unwrap_err(),
-        Error::UnknownKey
-    );
+    assert_eq!(verify_status_list(&token, &keys(), NOW, &rules(), &uri()).unwrap_err(), Error::UnknownKey);
     let header = json!({ "alg": "EdDSA", "typ": "statuslist+jwt", "kid": key().kid() });
     let mut claims = serde_json::to_value(list_claims(&list)).unwrap();
     claims["status_list"] = json!({ "bits": 3, "lst": list.to_claim().lst });
     let token = forge_json(&header, &claims);
-    assert_eq!(
-        verify_status_list(&token, &keys(), NOW, &rules(), &uri()).unwrap_err(),
-        Error::StatusBits(3)
-    );
+    assert_eq!(verify_status_list(&token, &keys(), NOW, &rules(), &uri()).unwrap_err(), Error::StatusBits(3));
     claims["status_list"] = json!({ "bits": 2, "lst": "not base64!" });
     let token = forge_json(&header, &claims);
     assert!(verify_status_list(&token, &keys(), NOW, &rules(), &uri()).is_err());
-    let claim = StatusListClaim {
-        bits: 2,
-        lst: b64([0x78, 0x9c, 0xff, 0xff]),
-    };
-    assert!(matches!(
-        StatusList::from_claim(&claim),
-        Err(Error::StatusInflate { .. })
-    ));
+    let claim = StatusListClaim { bits: 2, lst: b64([0x78, 0x9c, 0xff, 0xff]) };
+    assert!(matches!(StatusList::from_claim(&claim), Err(Error::StatusInflate { .. })));
 }

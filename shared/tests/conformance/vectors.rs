@@ -12,11 +12,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 macro_rules! vector {
     ($file:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/",
-            $file
-        ))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/", $file))
     };
 }
 
@@ -25,9 +21,7 @@ fn json(text: &str) -> Value {
 }
 
 fn str_of<'a>(value: &'a Value, name: &str) -> &'a str {
-    value[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("vector member {name} missing"))
+    value[name].as_str().unwrap_or_else(|| panic!("vector member {name} missing"))
 }
 
 #[test]
@@ -38,17 +32,10 @@ fn wycheproof_ed25519() {
     for group in doc["testGroups"].as_array().unwrap() {
         let pk = unhex(str_of(&group["publicKey"], "pk"));
         for case in group["tests"].as_array().unwrap() {
-            let verdict = verify_ed25519(
-                &pk,
-                &unhex(str_of(case, "msg")),
-                &unhex(str_of(case, "sig")),
-            );
+            let verdict = verify_ed25519(&pk, &unhex(str_of(case, "msg")), &unhex(str_of(case, "sig")));
             let expected = str_of(case, "result");
             assert!(
-                matches!(
-                    (expected, &verdict),
-                    ("valid", Ok(())) | ("invalid", Err(_))
-                ),
+                matches!((expected, &verdict), ("valid", Ok(())) | ("invalid", Err(_))),
                 "tcId {} ({}): expected {expected}, got {verdict:?}",
                 case["tcId"],
                 case["comment"]
@@ -71,21 +58,9 @@ fn rfc8032_section_7_1() {
         let public = unhex(str_of(case, "public_key"));
         let message = unhex(str_of(case, "message"));
         let signature = unhex(str_of(case, "signature"));
-        assert_eq!(
-            key.public_key().as_bytes().as_slice(),
-            public,
-            "{name}: public key"
-        );
-        assert_eq!(
-            key.sign_bytes(&message).as_slice(),
-            signature,
-            "{name}: signature"
-        );
-        assert_eq!(
-            verify_ed25519(&public, &message, &signature),
-            Ok(()),
-            "{name}"
-        );
+        assert_eq!(key.public_key().as_bytes().as_slice(), public, "{name}: public key");
+        assert_eq!(key.sign_bytes(&message).as_slice(), signature, "{name}: signature");
+        assert_eq!(verify_ed25519(&public, &message, &signature), Ok(()), "{name}");
     }
 }
 
@@ -93,27 +68,20 @@ fn rfc8032_section_7_1() {
 fn rfc8037_appendix_a() {
     let a = json(vector!("rfc8037_appendixA_ed25519.json"));
     // A.1: the private key.
-    let private: zp_shared::PrivateJwk =
-        serde_json::from_value(a["A1_private_jwk"].clone()).unwrap();
+    let private: zp_shared::PrivateJwk = serde_json::from_value(a["A1_private_jwk"].clone()).unwrap();
     let key = IssuerKey::from_private_jwk(&private).unwrap();
     // A.2 and A.3: the public key and its thumbprint, through the JWKS loader.
     let jwks = serde_json::json!({ "keys": [a["A2_public_jwk"]] }).to_string();
     let set = KeySet::from_jwks_json(&jwks).unwrap();
     let thumbprint = str_of(&a, "A3_thumbprint_b64url");
     assert_eq!(key.kid(), thumbprint);
-    assert_eq!(
-        set.get(thumbprint).unwrap().as_bytes(),
-        key.public_key().as_bytes()
-    );
+    assert_eq!(set.get(thumbprint).unwrap().as_bytes(), key.public_key().as_bytes());
     assert_eq!(
         hex::encode(zp_shared::base64url::decode(thumbprint).unwrap()),
         str_of(&a, "A3_thumbprint_sha256_hex")
     );
     // A.4: signing reproduces the JWS byte for byte.
-    let jws = key.sign_raw(
-        str_of(&a, "A4_protected_header").as_bytes(),
-        str_of(&a, "A4_payload").as_bytes(),
-    );
+    let jws = key.sign_raw(str_of(&a, "A4_protected_header").as_bytes(), str_of(&a, "A4_payload").as_bytes());
     assert_eq!(jws, str_of(&a, "A4_A5_compact_jws"));
     let parts: Vec<&str> = jws.split('.').collect();
     assert_eq!(parts[0], str_of(&a, "A4_protected_b64"));
@@ -122,10 +90,7 @@ fn rfc8037_appendix_a() {
     // A.5: the signature verifies.
     let signature = zp_shared::base64url::decode(parts[2]).unwrap();
     let input = format!("{}.{}", parts[0], parts[1]);
-    assert_eq!(
-        verify_ed25519(key.public_key().as_bytes(), input.as_bytes(), &signature),
-        Ok(())
-    );
+    assert_eq!(verify_ed25519(key.public_key().as_bytes(), input.as_bytes(), &signature), Ok(()));
     // As a certificate token it is refused: it names no `typ` and no `kid`.
     assert_eq!(UntrustedToken::parse(&jws).unwrap_err(), Error::TypMissing);
 }
@@ -156,13 +121,7 @@ fn cctv_edge_cases() {
     let cases = json(vector!("cctv_ed25519vectors.json"));
     let cases = cases.as_array().unwrap();
     assert_eq!(cases.len(), 914);
-    let never = [
-        "low_order_A",
-        "low_order_R",
-        "non_canonical_A",
-        "non_canonical_R",
-        "low_order_residue",
-    ];
+    let never = ["low_order_A", "low_order_R", "non_canonical_A", "non_canonical_R", "low_order_residue"];
     let mut accepted = 0;
     for case in cases {
         let verdict = verify_ed25519(
@@ -183,19 +142,13 @@ fn cctv_edge_cases() {
             );
         }
     }
-    assert_eq!(
-        accepted, 43,
-        "strict verification accepts exactly the 43 vectors that verify_strict does"
-    );
+    assert_eq!(accepted, 43, "strict verification accepts exactly the 43 vectors that verify_strict does");
 }
 
 #[test]
 fn supercop_sign_input() {
     let mut count = 0;
-    for line in vector!("dalek_TESTVECTORS_supercop_sign_input.txt")
-        .lines()
-        .filter(|l| !l.is_empty())
-    {
+    for line in vector!("dalek_TESTVECTORS_supercop_sign_input.txt").lines().filter(|l| !l.is_empty()) {
         let fields: Vec<&str> = line.split(':').collect();
         assert_eq!(fields.len(), 5, "line {count}");
         let secret = unhex(fields[0]);
@@ -204,22 +157,10 @@ fn supercop_sign_input() {
         let signed = unhex(fields[3]);
         let seed: [u8; 32] = secret[..32].try_into().unwrap();
         let key = IssuerKey::from_seed(&seed).unwrap();
-        assert_eq!(
-            key.public_key().as_bytes().as_slice(),
-            public,
-            "line {count}: public key"
-        );
+        assert_eq!(key.public_key().as_bytes().as_slice(), public, "line {count}: public key");
         let signature = key.sign_bytes(&message);
-        assert_eq!(
-            signature.as_slice(),
-            &signed[..64],
-            "line {count}: signature"
-        );
-        assert_eq!(
-            verify_ed25519(&public, &message, &signature),
-            Ok(()),
-            "line {count}"
-        );
+        assert_eq!(signature.as_slice(), &signed[..64], "line {count}: signature");
+        assert_eq!(verify_ed25519(&public, &message, &signature), Ok(()), "line {count}");
         count += 1;
     }
     assert_eq!(count, 128);

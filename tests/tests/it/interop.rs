@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use zp_shared::{
-    CERT_TYP, Certificate, CertificateClaims, Entity, Error, IssuerKey, KeySet, LegalForm, Product,
-    Rules, StatusClaim, StatusListRef, verify,
+    CERT_TYP, Certificate, CertificateClaims, Entity, Error, IssuerKey, KeySet, LegalForm, Product, Rules,
+    StatusClaim, StatusListRef, verify,
 };
 
 use crate::{NodeOutput, require_npm_package, run_node_json};
@@ -35,10 +35,7 @@ fn claims() -> CertificateClaims {
         nbf: NBF,
         exp: EXP,
         status: StatusClaim {
-            status_list: StatusListRef {
-                idx: 1_337,
-                uri: format!("{ISSUER}/api/v1/status-lists/1"),
-            },
+            status_list: StatusListRef { idx: 1_337, uri: format!("{ISSUER}/api/v1/status-lists/1") },
         },
         zp: Certificate {
             number: "ZP/LU/2026/0042".into(),
@@ -53,17 +50,10 @@ fn claims() -> CertificateClaims {
             },
             products: vec![
                 Product {
-                    name: "Powidła śliwkowe z Łęczycy".into(),
-                    gtin: Some("05901234123457".into()),
+                    name: "Powidła śliwkowe z Łęczycy".into(), gtin: Some("05901234123457".into())
                 },
-                Product {
-                    name: "Żurek na zakwasie — słoik 0,5 l".into(),
-                    gtin: None,
-                },
-                Product {
-                    name: "Usługi cateringowe dla szkół i przedszkoli".into(),
-                    gtin: None,
-                },
+                Product { name: "Żurek na zakwasie — słoik 0,5 l".into(), gtin: None },
+                Product { name: "Usługi cateringowe dla szkół i przedszkoli".into(), gtin: None },
             ],
             domains: vec!["zielonysloik.pl".into(), "sklep.zielonysloik.pl".into()],
             verify_url: format!("{ISSUER}/v/4QZ8M1KD"),
@@ -73,33 +63,21 @@ fn claims() -> CertificateClaims {
 
 /// Our key set, and the JWKS document it publishes.
 fn key_set(key: &IssuerKey) -> (KeySet, Value) {
-    let jwks = serde_json::to_value(zp_shared::Jwks {
-        keys: vec![key.public_jwk()],
-    })
-    .expect("JWKS to JSON");
+    let jwks = serde_json::to_value(zp_shared::Jwks { keys: vec![key.public_jwk()] }).expect("JWKS to JSON");
     let keys = KeySet::from_jwks_json(&jwks.to_string()).expect("our JWKS loads");
-    assert_eq!(
-        serde_json::to_value(keys.to_jwks()).expect("JWKS to JSON"),
-        jwks
-    );
+    assert_eq!(serde_json::to_value(keys.to_jwks()).expect("JWKS to JSON"), jwks);
     (keys, jwks)
 }
 
 fn run_jose(request: &Value) -> Value {
     require_npm_package("jose");
-    let NodeOutput {
-        json,
-        success,
-        stderr,
-    } = run_node_json(SCRIPT, request);
+    let NodeOutput { json, success, stderr } = run_node_json(SCRIPT, request);
     assert!(success, "{SCRIPT} failed: {json}\nstderr:\n{stderr}");
     json
 }
 
 fn signed_token(response: &Value) -> &str {
-    response["signed_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("jose signed nothing: {response}"))
+    response["signed_token"].as_str().unwrap_or_else(|| panic!("jose signed nothing: {response}"))
 }
 
 fn decoded_header(token: &str) -> Value {
@@ -116,10 +94,7 @@ fn tokens_round_trip_between_our_implementation_and_jose() {
     let claims_json = serde_json::to_value(&claims).expect("claims to JSON");
     let ours = key.sign_jwt(CERT_TYP, &claims).expect("sign");
     // Our own verifier accepts it, so whatever jose says is about jose, not a broken token.
-    assert_eq!(
-        verify(&ours, &keys, NOW, &Rules::new(ISSUER)).map(|v| v.claims),
-        Ok(claims.clone())
-    );
+    assert_eq!(verify(&ours, &keys, NOW, &Rules::new(ISSUER)).map(|v| v.claims), Ok(claims.clone()));
 
     let response = run_jose(&json!({
         "jwks": jwks,
@@ -130,42 +105,23 @@ fn tokens_round_trip_between_our_implementation_and_jose() {
         "claims": claims_json,
     }));
 
-    assert_eq!(
-        response.get("error"),
-        None,
-        "jose refused our token: {response}"
-    );
+    assert_eq!(response.get("error"), None, "jose refused our token: {response}");
     assert_eq!(
         response["jwks_thumbprints"],
         json!([key.kid()]),
         "jose's RFC 7638 thumbprint differs from our kid"
     );
-    assert_eq!(
-        response["verified_payload"], claims_json,
-        "jose read other claims than we signed"
-    );
-    assert_eq!(
-        response["protected_header"],
-        json!({ "alg": "EdDSA", "typ": CERT_TYP, "kid": key.kid() })
-    );
+    assert_eq!(response["verified_payload"], claims_json, "jose read other claims than we signed");
+    assert_eq!(response["protected_header"], json!({ "alg": "EdDSA", "typ": CERT_TYP, "kid": key.kid() }));
 
     let theirs = signed_token(&response);
-    assert_eq!(
-        decoded_header(theirs),
-        json!({ "alg": "EdDSA", "typ": CERT_TYP, "kid": key.kid() })
-    );
+    assert_eq!(decoded_header(theirs), json!({ "alg": "EdDSA", "typ": CERT_TYP, "kid": key.kid() }));
     let verified = verify(theirs, &keys, NOW, &Rules::new(ISSUER))
         .unwrap_or_else(|err| panic!("we refused jose's token ({err}): {theirs}"));
     assert_eq!(verified.kid, key.kid());
     assert_eq!(verified.claims, claims);
-    assert_eq!(
-        serde_json::to_value(&verified.claims).expect("claims to JSON"),
-        claims_json
-    );
-    assert_eq!(
-        verified.claims.zp.entity.name,
-        "Spółdzielnia Socjalna „Zielony Słoik”"
-    );
+    assert_eq!(serde_json::to_value(&verified.claims).expect("claims to JSON"), claims_json);
+    assert_eq!(verified.claims.zp.entity.name, "Spółdzielnia Socjalna „Zielony Słoik”");
 }
 
 #[test]
@@ -182,22 +138,11 @@ fn jose_refuses_our_token_with_one_signature_character_changed() {
     let mut tampered = token.clone();
     tampered.replace_range(at..=at, replacement);
     assert_ne!(tampered, token);
-    assert_eq!(
-        verify(&tampered, &keys, NOW, &Rules::new(ISSUER)),
-        Err(Error::BadSignature)
-    );
+    assert_eq!(verify(&tampered, &keys, NOW, &Rules::new(ISSUER)), Err(Error::BadSignature));
 
-    let response =
-        run_jose(&json!({ "jwks": jwks, "token": tampered, "issuer": ISSUER, "now": NOW }));
-    assert_eq!(
-        response.get("verified_payload"),
-        None,
-        "jose accepted a tampered token: {response}"
-    );
-    assert_eq!(
-        response["error"], "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
-        "{response}"
-    );
+    let response = run_jose(&json!({ "jwks": jwks, "token": tampered, "issuer": ISSUER, "now": NOW }));
+    assert_eq!(response.get("verified_payload"), None, "jose accepted a tampered token: {response}");
+    assert_eq!(response["error"], "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", "{response}");
 }
 
 #[test]
@@ -209,27 +154,15 @@ fn we_refuse_a_token_jose_signs_with_a_key_outside_our_jwks() {
     let response = run_jose(&json!({ "private_jwk": "generate", "claims": claims }));
     let token = signed_token(&response);
     let header = decoded_header(token);
-    assert_ne!(
-        header["kid"],
-        json!(key.kid()),
-        "jose generated our own key"
-    );
-    assert_eq!(
-        verify(token, &keys, NOW, &Rules::new(ISSUER)),
-        Err(Error::UnknownKey)
-    );
+    assert_ne!(header["kid"], json!(key.kid()), "jose generated our own key");
+    assert_eq!(verify(token, &keys, NOW, &Rules::new(ISSUER)), Err(Error::UnknownKey));
 
     // Control: once its key is published the same token verifies, so the refusal above was
     // about the key alone. Loading the key also checks jose's `kid` against our thumbprint.
     let mut published = jwks.clone();
-    published["keys"]
-        .as_array_mut()
-        .expect("a keys array")
-        .push(response["signing_jwk"].clone());
-    let with_their_key =
-        KeySet::from_jwks_json(&published.to_string()).expect("jose's public key loads");
-    let verified =
-        verify(token, &with_their_key, NOW, &Rules::new(ISSUER)).expect("verifies with its key");
+    published["keys"].as_array_mut().expect("a keys array").push(response["signing_jwk"].clone());
+    let with_their_key = KeySet::from_jwks_json(&published.to_string()).expect("jose's public key loads");
+    let verified = verify(token, &with_their_key, NOW, &Rules::new(ISSUER)).expect("verifies with its key");
     assert_eq!(verified.kid, header["kid"].as_str().expect("a string kid"));
     assert_eq!(verified.claims, claims);
 }

@@ -25,10 +25,7 @@ pub fn js_dir() -> PathBuf {
 
 /// Fails the test when the npm package `name` is not installed in `tests/js/node_modules`.
 pub fn require_npm_package(name: &str) {
-    let manifest = js_dir()
-        .join("node_modules")
-        .join(name)
-        .join("package.json");
+    let manifest = js_dir().join("node_modules").join(name).join("package.json");
     assert!(
         manifest.is_file(),
         "the npm package `{name}` is not installed ({} is missing): {JS_SETUP}",
@@ -63,9 +60,7 @@ pub fn run_node_json(script: &str, request: &Value) -> NodeOutput {
     };
     {
         let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin
-            .write_all(request.to_string().as_bytes())
-            .expect("write the request to node");
+        stdin.write_all(request.to_string().as_bytes()).expect("write the request to node");
         // Dropping stdin closes it: the script reads to the end before it answers.
     }
     let output = child.wait_with_output().expect("wait for node");
@@ -78,9 +73,5 @@ pub fn run_node_json(script: &str, request: &Value) -> NodeOutput {
             output.status
         ),
     };
-    NodeOutput {
-        json,
-        success: output.status.success(),
-        stderr,
-    }
+    NodeOutput { json, success: output.status.success(), stderr }
 }

@@ -1,0 +1,112 @@
+//! Installs what the build and the tests need beyond the Rust toolchain, each only when missing:
+//! the wasm32 target, wasm-bindgen-cli at the exact version of the `wasm-bindgen` crate in
+//! `Cargo.lock`, Node.js and the npm packages of `tests/js`, and cargo-fuzz.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::step;
+
+pub const WASM: &str = "wasm32-unknown-unknown";
+/// cargo-fuzz release the fuzz targets are built with.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+pub fn setup(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    ensure_wasm_bindgen(root)?;
+    ensure_node()?;
+    ensure_npm_packages(root)?;
+    ensure_cargo_fuzz()
+}
+
+/// Output of a command that may be missing: `None` when it cannot run or fails.
+fn output_of(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = output_of("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|line| line.trim() == WASM) {
+        return Ok(());
+    }
+    step(&format!("install the {WASM} target"), Command::new("rustup").args(["target", "add", WASM]))
+}
+
+/// The version of `name` that Cargo.lock pins.
+fn locked_version(root: &Path, name: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let needle = format!("name = \"{name}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == needle
+            && let Some(version) = lines.next().and_then(|l| l.trim().strip_prefix("version = "))
+        {
+            return Ok(version.trim_matches('"').to_owned());
+        }
+    }
+    bail!("Cargo.lock does not pin {name}")
+}
+
+fn ensure_wasm_bindgen(root: &Path) -> Result<()> {
+    let version = locked_version(root, "wasm-bindgen")?;
+    let have = output_of("wasm-bindgen", &["--version"]).unwrap_or_default();
+    let runner = output_of("wasm-bindgen-test-runner", &["--version"]).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(version.as_str()) && runner.contains(&version) {
+        return Ok(());
+    }
+    step(
+        &format!(
+            "install wasm-bindgen-cli {version} (matches the wasm-bindgen crate; takes several minutes)"
+        ),
+        Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &version]),
+    )
+}
+
+fn ensure_node() -> Result<()> {
+    if output_of("node", &["--version"]).is_some() && output_of("npm", &["--version"]).is_some() {
+        return Ok(());
+    }
+    apt_install(&["nodejs", "npm"])
+}
+
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    step("refresh Debian package lists", Command::new("apt-get").arg("update"))?;
+    step(
+        &format!("install {} from Debian", packages.join(", ")),
+        Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(packages),
+    )
+}
+
+fn ensure_npm_packages(root: &Path) -> Result<()> {
+    let dir = root.join("tests").join("js");
+    let lock = dir.join("package-lock.json");
+    let installed = dir.join("node_modules").join(".package-lock.json");
+    let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&installed)) {
+        (Ok(lock), Ok(installed)) => match (lock.modified(), installed.modified()) {
+            (Ok(lock), Ok(installed)) => installed >= lock,
+            _ => false,
+        },
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    step(
+        "install npm packages of tests/js",
+        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(dir),
+    )
+}
+
+pub fn ensure_cargo_fuzz() -> Result<()> {
+    let have = output_of("cargo", &["fuzz", "--version"]).unwrap_or_default();
+    if have.contains(CARGO_FUZZ_VERSION) {
+        return Ok(());
+    }
+    step(
+        &format!("install cargo-fuzz {CARGO_FUZZ_VERSION}"),
+        Command::new("cargo").args(["install", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION]),
+    )
+}
