@@ -19,9 +19,9 @@ use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use zp_shared::status_list::{STATUS_LIST_TYP, StatusListClaim};
 use zp_shared::{
-    CERT_TYP, Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules, StatusClaim,
-    StatusList, StatusListClaims, StatusListRef, UntrustedToken, VerifiedClaims, VerifiedStatusList,
-    verify_status_list,
+    CERT_TYP, Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules,
+    StatusClaim, StatusList, StatusListClaims, StatusListRef, UntrustedToken, VerifiedClaims,
+    VerifiedStatusList, verify_status_list,
 };
 
 const ISSUER: &str = "https://zp.example";
@@ -106,7 +106,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         list_token,
     };
     // The unmutated tokens must verify, or the mutation modes test nothing.
-    let verified = verify_cert(&fixture, &fixture.cert_token, NOW, &fixture.rules).expect("fixture certificate");
+    let verified =
+        verify_cert(&fixture, &fixture.cert_token, NOW, &fixture.rules).expect("fixture certificate");
     assert_eq!(verified.claims, claims);
     let verified = verify_list(&fixture, &fixture.list_token, NOW, &fixture.rules).expect("fixture list");
     assert_eq!(verified.list, list);
@@ -245,10 +246,11 @@ fuzz_target!(|data: &[u8]| {
     match mode % 8 {
         // Raw bytes, strictly as UTF-8 and lossily.
         0 | 1 => {
-            if let Ok(text) = std::str::from_utf8(rest) {
-                raw(fx, text, now, &rules);
+            match std::str::from_utf8(rest) {
+                Ok(text) => raw(fx, text, now, &rules),
+                // Lossy decoding keeps whatever structure the invalid bytes surround.
+                Err(_) => raw(fx, &text_of(rest), now, &rules),
             }
-            raw(fx, &text_of(rest), now, &rules);
         }
         // Edits of a signed certificate token: a different token never verifies.
         2 => {
@@ -341,7 +343,8 @@ fuzz_target!(|data: &[u8]| {
                         status_list: StatusListClaim { bits, lst },
                     };
                     let expected = StatusList::from_claim(&claims.status_list);
-                    let token = zp_shared::status_list::sign_status_list(&claims, &fx.key).expect("serializable");
+                    let token =
+                        zp_shared::status_list::sign_status_list(&claims, &fx.key).expect("serializable");
                     let verified = verify_list(fx, &token, NOW, &fx.rules);
                     // Signature, issuer, subject and times are all good: the list decides.
                     assert_eq!(verified.as_ref().map(|v| &v.list), expected.as_ref().ok());
