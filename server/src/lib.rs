@@ -1,2 +1,13 @@
-//! The issuer server: issues, renews and revokes certificates and publishes keys, status lists
-//! and the public registry. Token work goes through `zp-shared`.
+//! The issuer server of the Zakup Prospołeczny mark: issues, renews and revokes certificates,
+//! publishes keys and status lists, and serves the public check API, registry and verification
+//! pages. Token work goes through `zp-shared`.
+
+pub mod audit;
+pub mod cli;
+pub mod http;
+pub mod ids;
+pub mod issuer;
+pub mod keys;
+pub mod store;
+
+pub use http::{AppState, Clock, router};

@@ -1,0 +1,149 @@
+//! Demo data for a first run: fictional entities with a certificate in each state a shopper
+//! can meet — valid, expiring in a few days, expired, suspended, revoked.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::issuer::{Issuer, NewCertificate, NewEntity, NewProduct, RevocationReason};
+
+const ACTOR: &str = "demo";
+
+/// What the demo created, for the start-up message.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub certificates: Vec<(String, String)>,
+    pub admin_key: Option<String>,
+}
+
+fn product(name: &str, gtin: Option<&str>) -> NewProduct {
+    NewProduct { name: name.into(), gtin: gtin.map(str::to_owned) }
+}
+
+fn date(unix: i64) -> String {
+    crate::issuer::format_date(unix)
+}
+
+/// Seeds the registry when it is empty; returns `None` when it already holds entities.
+pub async fn seed(issuer: &Issuer, data_dir: &Path, now: i64) -> Result<Option<Demo>> {
+    if !issuer.store.entities(1, 0).await?.is_empty() {
+        return Ok(None);
+    }
+    let day = 86_400;
+    // (entity, products, first day of validity, then what happens to it)
+    let plan: [(NewEntity, Vec<NewProduct>, i64, &str); 5] = [
+        (
+            entity(
+                "Spółdzielnia Socjalna „Smaki Roztocza”",
+                "social_cooperative",
+                "5260181596",
+                "Zamość",
+                &["smakiroztocza.pl"],
+            ),
+            vec![
+                product("Powidła węgierkowe", Some("5901234000017")),
+                product("Konfitura z czarnej porzeczki", Some("5901234000024")),
+                product("Catering na spotkania i konferencje", None),
+            ],
+            now - 30 * day,
+            "valid",
+        ),
+        (
+            entity(
+                "Centrum Integracji Społecznej w Chełmie",
+                "cis",
+                "1860913901",
+                "Chełm",
+                &["cis-chelm.pl"],
+            ),
+            vec![product("Usługi porządkowe i pielęgnacja zieleni", None)],
+            now - 360 * day,
+            "expiring soon",
+        ),
+        (
+            entity(
+                "Fundacja „Pracownia Ceramiki”",
+                "foundation",
+                "6281948218",
+                "Lublin",
+                &["pracownia-ceramiki.pl"],
+            ),
+            vec![product("Kubki i miski z ceramiki użytkowej", Some("5901234000031"))],
+            now - 400 * day,
+            "expired",
+        ),
+        (
+            entity(
+                "Zakład Aktywności Zawodowej „Ogrody Lubelskie”",
+                "zaz",
+                "9935181904",
+                "Puławy",
+                &["ogrody-lubelskie.pl"],
+            ),
+            vec![product("Sadzonki warzyw i ziół", None)],
+            now - 60 * day,
+            "suspended",
+        ),
+        (
+            entity(
+                "Stowarzyszenie „Pszczela Dolina”",
+                "association",
+                "9378657972",
+                "Kazimierz Dolny",
+                &["pszczeladolina.pl"],
+            ),
+            vec![product("Miód wielokwiatowy", Some("5901234000048"))],
+            now - 90 * day,
+            "revoked",
+        ),
+    ];
+    let mut certificates = Vec::new();
+    for (new_entity, products, start, fate) in plan {
+        let entity = issuer.create_entity(ACTOR, new_entity, now).await?;
+        let input = NewCertificate { entity_id: entity.id, products, valid_from: Some(date(start)) };
+        let detail = issuer.issue(ACTOR, input, now).await?;
+        let id = detail.certificate.id;
+        match fate {
+            "suspended" => {
+                let note = "Kontrola jakości w toku / quality review in progress".to_owned();
+                issuer.suspend(ACTOR, &id, Some(note), now).await?;
+            }
+            "revoked" => {
+                let note = "Znak użyto na produktach spoza certyfikatu".to_owned();
+                issuer.revoke(ACTOR, &id, RevocationReason::Misuse, Some(note), now).await?;
+            }
+            _ => {}
+        }
+        certificates.push((id, fate.to_owned()));
+    }
+    let (_, secret) = issuer.create_api_key(ACTOR, "demo", now).await?;
+    let path = data_dir.join("demo-admin-key.txt");
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(format!("{secret}\n").as_bytes()));
+    if let Err(err) = written {
+        tracing::warn!(path = %path.display(), error = %err, "could not save the demo admin key");
+    }
+    Ok(Some(Demo { certificates, admin_key: Some(secret) }))
+}
+
+fn entity(name: &str, legal_form: &str, nip: &str, city: &str, domains: &[&str]) -> NewEntity {
+    let mut domains: Vec<String> = domains.iter().map(|d| (*d).to_owned()).collect();
+    // So the badges also show as valid on the demo shop page served from this machine.
+    domains.push("localhost".into());
+    domains.push("127.0.0.1".into());
+    NewEntity {
+        name: name.into(),
+        legal_form: legal_form.into(),
+        domains,
+        nip: Some(nip.into()),
+        city: Some(city.into()),
+        voivodeship: Some("lubelskie".into()),
+        ..NewEntity::default()
+    }
+}

@@ -1,0 +1,83 @@
+//! `zp serve`: the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tokio::net::TcpListener;
+
+use super::Global;
+use crate::http::{AppState, router};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "ZP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Fill an empty registry with demo data.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Structured JSON lines on standard error; standard output carries the start-up message.
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
+    init_logging();
+    let listener =
+        TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let issuer = Arc::new(global.open(Some(format!("http://{addr}"))).await?);
+    let clock = global.clock();
+    let demo =
+        if args.demo { super::demo::seed(&issuer, &global.data_dir, clock.now()).await? } else { None };
+    let base = issuer.settings.base_url.clone();
+    let state = AppState { issuer, clock };
+    println!("listening on http://{addr}");
+    println!("  registry:      {base}/");
+    println!("  public API:    {base}/api/v1/openapi.json");
+    println!("  keys (JWKS):   {base}/.well-known/jwks.json");
+    if let Some(demo) = &demo {
+        println!("demo data loaded:");
+        for (id, fate) in &demo.certificates {
+            println!("  {fate:<14} {base}/v/{id}");
+        }
+        if let Some(key) = &demo.admin_key {
+            println!(
+                "  admin API key: {key} (saved in {})",
+                global.data_dir.join("demo-admin-key.txt").display()
+            );
+        }
+    }
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+    tracing::info!(%addr, base_url = %base, "listening");
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server stopped with an error")
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

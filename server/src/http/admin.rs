@@ -1,0 +1,274 @@
+//! The admin API (`/api/v1/admin`): bearer API keys, no CORS. Every change goes through
+//! [`crate::issuer::Issuer`], which writes the audit log in the same transaction.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::api::{CertificateView, SearchResult, search_query};
+use super::error::{ApiJson, AppError};
+use crate::ids;
+use crate::issuer::{IssuerError, NewCertificate, NewEntity, NewProduct, RevocationReason};
+use crate::store::{AuditRecord, CertState, EntityRecord};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let _ = state;
+    Router::new()
+        .route("/entities", post(create_entity).get(list_entities))
+        .route("/entities/{id}", get(entity))
+        .route("/certificates", post(issue).get(list_certificates))
+        .route("/certificates/{id}", get(certificate))
+        .route("/certificates/{id}/renew", post(renew))
+        .route("/certificates/{id}/products", post(add_products))
+        .route("/certificates/{id}/suspend", post(suspend))
+        .route("/certificates/{id}/reinstate", post(reinstate))
+        .route("/certificates/{id}/revoke", post(revoke))
+        .route("/keys/rotate", post(rotate_key))
+        .route("/audit", get(audit))
+}
+
+/// The caller, authenticated by `Authorization: Bearer <API key>`.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub actor: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let unauthorized = |message: &str| {
+            AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).field("Authorization")
+        };
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send an API key as `Authorization: Bearer <key>`"))?;
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 200)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
+        match state.issuer.authenticate(secret).await? {
+            Some(key) => Ok(Admin { actor: format!("api-key:{}:{}", key.id, key.name) }),
+            None => Err(unauthorized("unknown or revoked API key")),
+        }
+    }
+}
+
+fn cert_id(id: &str) -> Result<String, AppError> {
+    ids::normalize_certificate_id(id).ok_or_else(|| AppError::not_found("certificate"))
+}
+
+fn created(view: impl Serialize) -> Response {
+    (StatusCode::CREATED, Json(view)).into_response()
+}
+
+async fn create_entity(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(input): ApiJson<NewEntity>,
+) -> Result<Response, AppError> {
+    let entity = state.issuer.create_entity(&admin.actor, input, state.now()).await?;
+    Ok(created(entity))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    offset: Option<u32>,
+}
+
+async fn list_entities(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<EntityRecord>>, AppError> {
+    let query = search_query(None, page.limit, page.offset)?;
+    let entities = state.issuer.store.entities(query.limit, query.offset).await.map_err(IssuerError::from)?;
+    Ok(Json(entities))
+}
+
+async fn entity(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<EntityRecord>, AppError> {
+    let entity = state.issuer.store.entity(id.trim()).await.map_err(IssuerError::from)?;
+    entity.map(Json).ok_or_else(|| AppError::not_found("entity"))
+}
+
+async fn issue(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(input): ApiJson<NewCertificate>,
+) -> Result<Response, AppError> {
+    let detail = state.issuer.issue(&admin.actor, input, state.now()).await?;
+    Ok(created(CertificateView::new(detail, &state.issuer, state.now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateFilter {
+    #[serde(default)]
+    q: Option<String>,
+    /// Only certificates whose validity ends within this many days from now.
+    #[serde(default)]
+    expiring_within_days: Option<u32>,
+    #[serde(default)]
+    state: Option<CertState>,
+    #[serde(default)]
+    entity_id: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    offset: Option<u32>,
+}
+
+async fn list_certificates(
+    State(state): State<AppState>,
+    _admin: Admin,
+    query: Result<Query<CertificateFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchResult>, AppError> {
+    let Query(filter) = query
+        .map_err(|err| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", err.body_text()))?;
+    let mut query = search_query(filter.q.as_deref(), filter.limit, filter.offset)?;
+    let now = state.now();
+    if let Some(days) = filter.expiring_within_days {
+        if days > 3_660 {
+            return Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                "expiring_within_days: at most 3660",
+            )
+            .field("expiring_within_days"));
+        }
+        query.ending = Some((now, now + i64::from(days) * 86_400));
+    }
+    query.state = filter.state;
+    query.entity_id = filter.entity_id;
+    let found = state.issuer.store.search(&query).await.map_err(IssuerError::from)?;
+    let items = found.into_iter().map(|d| CertificateView::new(d, &state.issuer, now)).collect();
+    Ok(Json(SearchResult { items, limit: query.limit, offset: query.offset }))
+}
+
+async fn certificate(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>, AppError> {
+    let detail = state.issuer.detail(&cert_id(&id)?).await?;
+    Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
+}
+
+async fn renew(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>, AppError> {
+    let detail = state.issuer.renew(&admin.actor, &cert_id(&id)?, state.now()).await?;
+    Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddProducts {
+    products: Vec<NewProduct>,
+}
+
+async fn add_products(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<AddProducts>,
+) -> Result<Json<CertificateView>, AppError> {
+    let id = cert_id(&id)?;
+    let detail = state.issuer.add_products(&admin.actor, &id, &input.products, state.now()).await?;
+    Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Note {
+    /// Shown on the verification page.
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn suspend(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<Note>,
+) -> Result<Json<CertificateView>, AppError> {
+    let detail = state.issuer.suspend(&admin.actor, &cert_id(&id)?, input.note, state.now()).await?;
+    Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
+}
+
+async fn reinstate(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>, AppError> {
+    let detail = state.issuer.reinstate(&admin.actor, &cert_id(&id)?, state.now()).await?;
+    Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revoke {
+    reason: RevocationReason,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<Revoke>,
+) -> Result<Json<CertificateView>, AppError> {
+    let id = cert_id(&id)?;
+    let detail = state.issuer.revoke(&admin.actor, &id, input.reason, input.note, state.now()).await?;
+    Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
+}
+
+#[derive(Debug, Serialize)]
+struct Rotated {
+    kid: String,
+}
+
+async fn rotate_key(State(state): State<AppState>, admin: Admin) -> Result<Json<Rotated>, AppError> {
+    let kid = state.issuer.rotate_key(&admin.actor, state.now()).await?;
+    Ok(Json(Rotated { kid }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditPage {
+    #[serde(default)]
+    after: Option<i64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(page): Query<AuditPage>,
+) -> Result<Json<Vec<AuditRecord>>, AppError> {
+    let limit = page.limit.unwrap_or(100).clamp(1, 1_000);
+    let records =
+        state.issuer.store.audit_log(page.after.unwrap_or(0), limit).await.map_err(IssuerError::from)?;
+    Ok(Json(records))
+}

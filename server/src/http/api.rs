@@ -1,0 +1,368 @@
+//! The public check API (`/api/v1`, CORS `*`): certificates with their status, token
+//! verification, registry search, status lists, keys.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use zp_shared::{KeySet, Rules};
+
+use super::AppState;
+use super::error::{ApiJson, AppError};
+use crate::ids;
+use crate::issuer::{Issuer, RevocationReason, STATUS_LIST_SIZE, Verdict, fold, format_date};
+use crate::store::{CertificateDetail, SearchQuery};
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/api/v1/certificates", get(search))
+        .route("/api/v1/certificates/{id}", get(certificate))
+        .route("/api/v1/verify", post(verify))
+        .route("/api/v1/status-lists/{list}", get(status_list))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntityView {
+    pub id: String,
+    pub name: String,
+    pub legal_form: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regon: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub krs: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voivodeship: Option<String>,
+    pub domains: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductView {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RevocationView {
+    /// Reason code, e.g. `misuse`.
+    pub reason: String,
+    /// The reason in English.
+    pub reason_text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusRefView {
+    pub uri: String,
+    pub idx: i64,
+}
+
+/// A certificate as the public sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CertificateView {
+    pub id: String,
+    /// Human-readable number, e.g. `ZP/LU/2026/0007`.
+    pub number: String,
+    /// The verdict now: valid, expired, not_yet_valid, suspended or revoked.
+    pub status: Verdict,
+    pub entity: EntityView,
+    pub products: Vec<ProductView>,
+    /// First day of validity (UTC), `YYYY-MM-DD`.
+    pub valid_from: String,
+    /// First day after validity (UTC), `YYYY-MM-DD`.
+    pub valid_until: String,
+    pub valid_from_unix: i64,
+    pub valid_until_unix: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspension_note: Option<String>,
+    pub verify_url: String,
+    pub status_list: StatusRefView,
+    /// The current signed token (compact JWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl CertificateView {
+    pub fn new(detail: CertificateDetail, issuer: &Issuer, now: i64) -> Self {
+        let c = detail.certificate;
+        let e = detail.entity;
+        let status = Verdict::of(&c, now);
+        let revocation = match (status, c.reason.as_deref().and_then(RevocationReason::parse)) {
+            (Verdict::Revoked, Some(reason)) => Some(RevocationView {
+                reason: reason.as_str().into(),
+                reason_text: reason.label(false).into(),
+                note: c.public_note.clone(),
+            }),
+            _ => None,
+        };
+        CertificateView {
+            verify_url: issuer.verify_url(&c.id),
+            status_list: StatusRefView {
+                uri: issuer.status_list_uri(c.status_idx / STATUS_LIST_SIZE),
+                idx: c.status_idx % STATUS_LIST_SIZE,
+            },
+            suspension_note: (status == Verdict::Suspended).then(|| c.public_note.clone()).flatten(),
+            id: c.id,
+            number: c.number,
+            status,
+            entity: EntityView {
+                id: e.id,
+                name: e.name,
+                legal_form: e.legal_form,
+                nip: e.nip,
+                regon: e.regon,
+                krs: e.krs,
+                city: e.city,
+                voivodeship: e.voivodeship,
+                domains: e.domains,
+            },
+            products: detail
+                .products
+                .into_iter()
+                .map(|p| ProductView { name: p.name, gtin: p.gtin })
+                .collect(),
+            valid_from: format_date(c.valid_from),
+            valid_until: format_date(c.valid_until),
+            valid_from_unix: c.valid_from,
+            valid_until_unix: c.valid_until,
+            revocation,
+            token: detail.token.map(|t| t.token),
+        }
+    }
+}
+
+fn no_cache(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Published signing keys (RFC 7517), for any JOSE library.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public",
+    responses((status = 200, description = "JWK Set of the issuer's Ed25519 keys")))]
+pub async fn jwks(State(state): State<AppState>) -> Result<Response, AppError> {
+    let jwks = state.issuer.jwks(state.now()).await?;
+    let mut response = Json(jwks).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    Ok(response)
+}
+
+/// A certificate by ID, with its status now.
+#[utoipa::path(get, path = "/api/v1/certificates/{id}", tag = "public",
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, body = CertificateView),
+              (status = 404, body = super::error::ErrorEnvelope)))]
+pub async fn certificate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = ids::normalize_certificate_id(&id).ok_or_else(|| AppError::not_found("certificate"))?;
+    let detail = state.issuer.store.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
+    let detail = detail.ok_or_else(|| AppError::not_found("certificate"))?;
+    Ok(no_cache(Json(CertificateView::new(detail, &state.issuer, state.now())).into_response()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// 1 to 100, default 20.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchResult {
+    pub items: Vec<CertificateView>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+pub fn search_query(
+    q: Option<&str>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+) -> Result<SearchQuery, AppError> {
+    let q = q.unwrap_or_default();
+    if q.chars().count() > 200 {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "q: at most 200 characters",
+        )
+        .field("q"));
+    }
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "limit: from 1 to 100")
+            .field("limit"));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset > 100_000 {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "offset: at most 100000",
+        )
+        .field("offset"));
+    }
+    let terms = fold(q).split_whitespace().take(8).map(str::to_owned).collect();
+    Ok(SearchQuery { terms, limit, offset, ..SearchQuery::default() })
+}
+
+/// The public registry: certified entities and their certificates.
+#[utoipa::path(get, path = "/api/v1/certificates", tag = "public", params(SearchParams),
+    responses((status = 200, body = SearchResult), (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn search(
+    State(state): State<AppState>,
+    query: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(params) = query
+        .map_err(|err| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", err.body_text()))?;
+    let query = search_query(params.q.as_deref(), params.limit, params.offset)?;
+    let found = state.issuer.store.search(&query).await.map_err(crate::issuer::IssuerError::from)?;
+    let items = found.into_iter().map(|d| CertificateView::new(d, &state.issuer, state.now())).collect();
+    Ok(no_cache(Json(SearchResult { items, limit: query.limit, offset: query.offset }).into_response()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// A certificate token (compact JWS).
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Reason {
+    /// Stable cause, e.g. `bad_signature`, `expired`, `revoked`.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VerifyResponse {
+    /// True only for a genuine, current, unrevoked, unsuspended certificate.
+    pub valid: bool,
+    /// valid, expired, not_yet_valid, suspended, revoked or invalid.
+    pub verdict: String,
+    pub reasons: Vec<Reason>,
+    /// The certificate, when the token is genuine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateView>,
+    /// Verified claims, when the token is genuine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<serde_json::Value>,
+}
+
+/// Verifies a token with the same code as the badge, then checks the certificate's state.
+#[utoipa::path(post, path = "/api/v1/verify", tag = "public", request_body = VerifyRequest,
+    responses((status = 200, body = VerifyResponse), (status = 400, body = super::error::ErrorEnvelope),
+              (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<VerifyRequest>,
+) -> Result<Response, AppError> {
+    let now = state.now();
+    let jwks = state.issuer.jwks(now).await?;
+    let mut keys = KeySet::new();
+    for jwk in &jwks.keys {
+        let bytes = zp_shared::base64url::decode(&jwk.x).unwrap_or_default();
+        if let Ok(key) = zp_shared::PublicKey::from_bytes(&bytes) {
+            keys.insert(key).ok();
+        }
+    }
+    let rules = Rules::new(state.issuer.settings.base_url.clone());
+    let invalid = |err: zp_shared::Error| {
+        let verdict = match err {
+            zp_shared::Error::Expired { .. } => "expired",
+            zp_shared::Error::NotYetValid { .. } => "not_yet_valid",
+            _ => "invalid",
+        };
+        VerifyResponse {
+            valid: false,
+            verdict: verdict.into(),
+            reasons: vec![Reason { code: err.code().into(), message: err.to_string() }],
+            certificate: None,
+            claims: None,
+        }
+    };
+    let verified = match zp_shared::verify(&request.token, &keys, now, &rules) {
+        Ok(verified) => verified,
+        Err(err) => return Ok(no_cache(Json(invalid(err)).into_response())),
+    };
+    let id = verified.claims.sub.clone();
+    let detail = state.issuer.store.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
+    let Some(detail) = detail else {
+        let reason = Reason {
+            code: "unknown_certificate".into(),
+            message: format!("no certificate {id} in the registry"),
+        };
+        let body = VerifyResponse {
+            valid: false,
+            verdict: "invalid".into(),
+            reasons: vec![reason],
+            certificate: None,
+            claims: None,
+        };
+        return Ok(no_cache(Json(body).into_response()));
+    };
+    let view = CertificateView::new(detail, &state.issuer, state.now());
+    let mut reasons = Vec::new();
+    let verdict = match view.status {
+        Verdict::Revoked | Verdict::Suspended => {
+            reasons.push(Reason {
+                code: view.status.as_str().into(),
+                message: format!("certificate {id} is {}", view.status.as_str().replace('_', " ")),
+            });
+            view.status.as_str()
+        }
+        _ => "valid",
+    };
+    let claims = serde_json::to_value(&verified.claims).ok();
+    let body = VerifyResponse {
+        valid: reasons.is_empty(),
+        verdict: verdict.into(),
+        reasons,
+        certificate: Some(view),
+        claims,
+    };
+    Ok(no_cache(Json(body).into_response()))
+}
+
+/// A signed status list (IETF Token Status List, 2 bits per certificate).
+#[utoipa::path(get, path = "/api/v1/status-lists/{list}", tag = "public",
+    params(("list" = i64, Path, description = "List number, from 0")),
+    responses((status = 200, description = "statuslist+jwt", content_type = "application/statuslist+jwt"),
+              (status = 404, body = super::error::ErrorEnvelope)))]
+pub async fn status_list(
+    State(state): State<AppState>,
+    Path(list): Path<String>,
+) -> Result<Response, AppError> {
+    let list: i64 = list.parse().map_err(|_| AppError::not_found("status list"))?;
+    let token = state
+        .issuer
+        .status_list(list, state.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("status list"))?;
+    let ttl = state.issuer.settings.status_ttl;
+    let mut response = token.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={ttl}")) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    Ok(response)
+}

@@ -1,0 +1,157 @@
+//! One error type for every handler, rendered as the JSON error envelope documented in the
+//! OpenAPI file: `{"error":{"code":…,"message":…,"field":…}}`. Internal causes are logged, never sent.
+
+use axum::Json;
+use axum::extract::FromRequest;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::issuer::IssuerError;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable cause, e.g. `invalid_field`, `not_found`, `unauthorized`.
+    pub code: String,
+    /// What went wrong, in English.
+    pub message: String,
+    /// The request field at fault, as a path like `products[2].gtin`, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// The error envelope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError { status, code, message: message.into(), field: None }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        AppError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    pub fn internal() -> Self {
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = ErrorEnvelope {
+            error: ErrorBody { code: self.code.into(), message: self.message, field: self.field },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<IssuerError> for AppError {
+    fn from(err: IssuerError) -> Self {
+        match err {
+            IssuerError::Invalid { field, message } => AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("{field}: {message}"),
+            )
+            .field(field),
+            IssuerError::NotFound { what, id } => {
+                AppError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} {id} does not exist"))
+            }
+            IssuerError::Conflict(message) => AppError::new(StatusCode::CONFLICT, "conflict", message),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                AppError::internal()
+            }
+        }
+    }
+}
+
+/// A JSON body whose errors (syntax, wrong type, unknown or missing field) come back in the
+/// envelope with the path of the field at fault.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json =
+            req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(
+                |v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")),
+            );
+        if !is_json {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|err: BytesRejection| {
+            if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is too large",
+                )
+            } else {
+                AppError::new(StatusCode::BAD_REQUEST, "bad_body", err.body_text())
+            }
+        })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+        match value {
+            Ok(value) => {
+                deserializer.end().map_err(|err| {
+                    AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("trailing data: {err}"))
+                })?;
+                Ok(ApiJson(value))
+            }
+            Err(err) => Err(json_error(err)),
+        }
+    }
+}
+
+/// Turns a deserialisation error into the envelope, naming the field: serde reports missing
+/// and unknown fields at their parent's path, so the name is taken from the message.
+fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> AppError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return AppError::new(StatusCode::BAD_REQUEST, "malformed_json", inner.to_string());
+    }
+    let message = inner.to_string();
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let parent = if path == "." { String::new() } else { format!("{path}.") };
+    let field = match named {
+        Some(name) => Some(format!("{parent}{name}")),
+        None if path != "." => Some(path),
+        None => None,
+    };
+    let error = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message);
+    match field {
+        Some(field) => error.field(field),
+        None => error,
+    }
+}

@@ -1,0 +1,131 @@
+//! Identifiers people type or scan: certificate IDs (Crockford base32, QR-alphanumeric safe),
+//! GTINs (GS1 check digit), and the web domains a badge may be shown on.
+
+use rand::Rng;
+
+/// Crockford's base32 alphabet: no I, L, O or U, so IDs survive being read aloud or retyped.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// Characters of a certificate ID: 40 random bits.
+pub const CERT_ID_LEN: usize = 8;
+
+pub fn new_certificate_id(rng: &mut impl Rng) -> String {
+    (0..CERT_ID_LEN).map(|_| crockford_digit(rng)).collect()
+}
+
+#[allow(clippy::indexing_slicing, reason = "the index is masked to the alphabet's 32 entries")]
+fn crockford_digit(rng: &mut impl Rng) -> char {
+    char::from(CROCKFORD[usize::from(rng.r#gen::<u8>() & 31)])
+}
+
+/// Prefixed random ID for other records (entities, API keys).
+pub fn new_id(prefix: &str, rng: &mut impl Rng) -> String {
+    let body: String = (0..12).map(|_| crockford_digit(rng)).collect();
+    format!("{prefix}{body}")
+}
+
+/// Normalises a typed or scanned certificate ID: any case, and the letters Crockford reads as
+/// digits (O → 0, I and L → 1). `None` when it cannot be an ID.
+pub fn normalize_certificate_id(input: &str) -> Option<String> {
+    let id: String = input
+        .trim()
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    (id.len() == CERT_ID_LEN && id.bytes().all(|b| CROCKFORD.contains(&b))).then_some(id)
+}
+
+/// Validates a GTIN-8, -12, -13 or -14 and returns it as GTIN-14 (zero-padded).
+pub fn gtin14(input: &str) -> Result<String, String> {
+    let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    if !matches!(digits.len(), 8 | 12 | 13 | 14) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a GTIN has 8, 12, 13 or 14 digits".into());
+    }
+    let padded = format!("{digits:0>14}");
+    let values: Vec<u32> = padded.bytes().map(|b| u32::from(b - b'0')).collect();
+    let (check, body) = values.split_last().ok_or("empty GTIN")?;
+    // GS1: weights 3 and 1 alternate from the rightmost digit of the body.
+    let sum: u32 = body.iter().rev().enumerate().map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d }).sum();
+    let expected = (10 - sum % 10) % 10;
+    if expected != *check {
+        return Err(format!("GTIN check digit is {check}, the digits before it give {expected}"));
+    }
+    Ok(padded)
+}
+
+/// Normalises a host name for the badge's domain list: lowercase IDNA A-labels, no trailing dot,
+/// no `www.`, no scheme, port or path. The widget compares `location.hostname` the same way.
+pub fn normalize_domain(input: &str) -> Result<String, String> {
+    let mut host = input.trim();
+    for scheme in ["https://", "http://"] {
+        if host.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) {
+            host = host.get(scheme.len()..).unwrap_or_default();
+        }
+    }
+    let host = host.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
+    let host = host.trim_end_matches('.');
+    if host.is_empty() {
+        return Err("empty domain".into());
+    }
+    let ascii = idna::domain_to_ascii(host).map_err(|_| format!("{input:?} is not a valid domain name"))?;
+    let ascii = ascii.strip_prefix("www.").map(str::to_owned).unwrap_or(ascii);
+    let valid_label = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if !ascii.contains('.') && ascii != "localhost" || !ascii.split('.').all(valid_label) || ascii.len() > 253
+    {
+        return Err(format!("{input:?} is not a valid domain name"));
+    }
+    Ok(ascii)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_ids() {
+        let id = new_certificate_id(&mut rand::thread_rng());
+        assert_eq!(normalize_certificate_id(&id.to_lowercase()), Some(id));
+        assert_eq!(normalize_certificate_id("7k3qx9m2").as_deref(), Some("7K3QX9M2"));
+        assert_eq!(normalize_certificate_id("7K3QX9MO").as_deref(), Some("7K3QX9M0"));
+        assert_eq!(normalize_certificate_id("7K3QX9M"), None);
+        assert_eq!(normalize_certificate_id("7K3QX9MU"), None);
+        assert_eq!(normalize_certificate_id("../etc/p"), None);
+    }
+
+    #[test]
+    fn gtins() {
+        assert_eq!(gtin14("5901234123457").as_deref(), Ok("05901234123457"));
+        assert_eq!(gtin14("05901234123457").as_deref(), Ok("05901234123457"));
+        assert_eq!(gtin14("96385074").as_deref(), Ok("00000096385074"));
+        assert!(gtin14("5901234123458").unwrap_err().contains("check digit is 8"));
+        assert!(gtin14("590123412345").is_err());
+        assert!(gtin14("59012341234x7").is_err());
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(normalize_domain("WWW.Example.PL.").as_deref(), Ok("example.pl"));
+        assert_eq!(
+            normalize_domain("https://sklep.example.pl:8443/koszyk").as_deref(),
+            Ok("sklep.example.pl")
+        );
+        assert_eq!(normalize_domain("zażółć.pl").as_deref(), Ok("xn--za-6ja4f8n1l.pl"));
+        assert!(normalize_domain("exa mple.pl").is_err());
+        assert!(normalize_domain("").is_err());
+        assert!(normalize_domain("<script>").is_err());
+    }
+}

@@ -1,0 +1,827 @@
+//! What a ROPS does with certificates, written once for the CLI and the admin API: validate the
+//! input, change the store in one transaction with its audit entry, sign the new token.
+
+use std::sync::{Arc, Mutex};
+
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Date, Month, OffsetDateTime, Time};
+use zp_shared::status_list::{self, StatusListClaims};
+use zp_shared::{
+    Certificate, CertificateClaims, Entity, Jwks, LegalForm, Product, StatusClaim, StatusList, StatusListRef,
+};
+
+use crate::ids;
+use crate::keys::{KeyError, KeyRing};
+use crate::store::*;
+
+/// Entries per status list. Large lists hide which certificate a verifier asks about.
+pub const STATUS_LIST_SIZE: i64 = 1 << 20;
+/// How long a signed status list stays valid; caches must refetch well before.
+pub const STATUS_LIST_LIFETIME: i64 = 86_400;
+/// How long a retired key stays published after a newer one starts signing, so that status
+/// lists it signed keep verifying.
+const RETIRED_KEY_GRACE: i64 = STATUS_LIST_LIFETIME + 3_600;
+
+pub const VOIVODESHIPS: [&str; 16] = [
+    "dolnośląskie",
+    "kujawsko-pomorskie",
+    "lubelskie",
+    "lubuskie",
+    "łódzkie",
+    "małopolskie",
+    "mazowieckie",
+    "opolskie",
+    "podkarpackie",
+    "podlaskie",
+    "pomorskie",
+    "śląskie",
+    "świętokrzyskie",
+    "warmińsko-mazurskie",
+    "wielkopolskie",
+    "zachodniopomorskie",
+];
+
+/// Why a certificate was revoked; shown on the verification page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// The products or services no longer meet the quality criteria.
+    QualityCriteria,
+    /// The entity is no longer a social-economy entity.
+    NotSocialEconomy,
+    /// The mark was used on products or services it does not cover.
+    Misuse,
+    /// The application contained false information.
+    FalseInformation,
+    /// The entity asked for the certificate to end.
+    EntityRequest,
+    /// The entity has ceased to exist.
+    EntityDissolved,
+    /// The certificate was issued by mistake.
+    IssuedInError,
+}
+
+impl RevocationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::QualityCriteria => "quality_criteria",
+            RevocationReason::NotSocialEconomy => "not_social_economy",
+            RevocationReason::Misuse => "misuse",
+            RevocationReason::FalseInformation => "false_information",
+            RevocationReason::EntityRequest => "entity_request",
+            RevocationReason::EntityDissolved => "entity_dissolved",
+            RevocationReason::IssuedInError => "issued_in_error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+    }
+
+    pub fn label(self, pl: bool) -> &'static str {
+        match (self, pl) {
+            (RevocationReason::QualityCriteria, true) => {
+                "produkty lub usługi przestały spełniać kryteria jakości"
+            }
+            (RevocationReason::QualityCriteria, false) => {
+                "the products or services no longer meet the quality criteria"
+            }
+            (RevocationReason::NotSocialEconomy, true) => {
+                "podmiot przestał być podmiotem ekonomii społecznej"
+            }
+            (RevocationReason::NotSocialEconomy, false) => "the entity is no longer a social-economy entity",
+            (RevocationReason::Misuse, true) => {
+                "znak był używany na produktach lub usługach, których nie obejmuje"
+            }
+            (RevocationReason::Misuse, false) => {
+                "the mark was used on products or services it does not cover"
+            }
+            (RevocationReason::FalseInformation, true) => "wniosek zawierał nieprawdziwe informacje",
+            (RevocationReason::FalseInformation, false) => "the application contained false information",
+            (RevocationReason::EntityRequest, true) => "na wniosek podmiotu",
+            (RevocationReason::EntityRequest, false) => "at the entity's request",
+            (RevocationReason::EntityDissolved, true) => "podmiot zakończył działalność",
+            (RevocationReason::EntityDissolved, false) => "the entity has ceased to exist",
+            (RevocationReason::IssuedInError, true) => "certyfikat wydano omyłkowo",
+            (RevocationReason::IssuedInError, false) => "the certificate was issued in error",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{what} {id} does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("signing failed: {0}")]
+    Sign(#[from] zp_shared::Error),
+}
+
+pub type IssuerResult<T> = Result<T, IssuerError>;
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> IssuerError {
+    IssuerError::Invalid { field: field.into(), message: message.into() }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntity {
+    /// Full name, as registered.
+    pub name: String,
+    /// One of: social_cooperative, cis, kis, zaz, wtz, foundation, association, non_profit_company,
+    /// disabled_cooperative, blind_cooperative, other.
+    pub legal_form: String,
+    /// Web domains where the entity shows the badge (1 to 20).
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub nip: Option<String>,
+    #[serde(default)]
+    pub regon: Option<String>,
+    #[serde(default)]
+    pub krs: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    /// Lowercase Polish name, e.g. `lubelskie`.
+    #[serde(default)]
+    pub voivodeship: Option<String>,
+    /// Contact e-mail or phone, for the issuer's staff; not published.
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    pub name: String,
+    /// GTIN-8, -12, -13 or -14 of the product, if it has one.
+    #[serde(default)]
+    pub gtin: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCertificate {
+    pub entity_id: String,
+    /// Certified products and services (1 to 50).
+    pub products: Vec<NewProduct>,
+    /// First day of the validity year, `YYYY-MM-DD`; today when omitted.
+    #[serde(default)]
+    pub valid_from: Option<String>,
+}
+
+/// A certificate's verdict at a given time, as the check API and the page report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Valid,
+    Expired,
+    NotYetValid,
+    Suspended,
+    Revoked,
+}
+
+impl Verdict {
+    pub fn of(certificate: &CertificateRecord, now: i64) -> Self {
+        match certificate.state {
+            CertState::Revoked => Verdict::Revoked,
+            CertState::Suspended => Verdict::Suspended,
+            CertState::Active if now >= certificate.valid_until => Verdict::Expired,
+            CertState::Active if now < certificate.valid_from => Verdict::NotYetValid,
+            CertState::Active => Verdict::Valid,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Expired => "expired",
+            Verdict::NotYetValid => "not_yet_valid",
+            Verdict::Suspended => "suspended",
+            Verdict::Revoked => "revoked",
+        }
+    }
+}
+
+/// Settings fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// Base URL without a trailing slash; the `iss` of every token.
+    pub base_url: String,
+    /// Two-letter region code in certificate numbers, e.g. `LU`.
+    pub region: String,
+    /// Seconds verifiers may cache a status list.
+    pub status_ttl: u64,
+}
+
+/// A move between certificate states.
+struct Change<'a> {
+    from: &'a [CertState],
+    to: CertState,
+    reason: Option<&'a str>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedList {
+    head: i64,
+    list: i64,
+    kid: String,
+    made_at: i64,
+    token: String,
+}
+
+pub struct Issuer {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyRing>,
+    pub settings: IssuerSettings,
+    status_cache: Mutex<Vec<CachedList>>,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Lowercases and strips Polish diacritics, so "zloty sloik" finds "Złoty Słoik".
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ą' => 'a',
+            'ć' => 'c',
+            'ę' => 'e',
+            'ł' => 'l',
+            'ń' => 'n',
+            'ó' => 'o',
+            'ś' => 's',
+            'ź' | 'ż' => 'z',
+            other => other,
+        })
+        .collect()
+}
+
+fn search_text(
+    certificate_id: &str,
+    number: &str,
+    entity: &EntityRecord,
+    products: &[ProductRecord],
+) -> String {
+    let mut parts = vec![certificate_id, number, &entity.name];
+    parts.extend(
+        [&entity.city, &entity.voivodeship, &entity.nip, &entity.krs, &entity.regon]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    );
+    parts.extend(products.iter().map(|p| p.name.as_str()));
+    parts.extend(products.iter().filter_map(|p| p.gtin.as_deref()));
+    fold(&parts.join(" \u{1f} "))
+}
+
+fn clean_text(field: &str, value: &str, max: usize) -> IssuerResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(invalid(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+fn optional_text(field: &str, value: &Option<String>, max: usize) -> IssuerResult<Option<String>> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => clean_text(field, text, max).map(Some),
+    }
+}
+
+fn optional_ident(
+    field: &str,
+    value: &Option<String>,
+    check: fn(&str) -> Result<String, zp_shared::Error>,
+) -> IssuerResult<Option<String>> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => check(text).map(Some).map_err(|err| invalid(field, err.to_string())),
+    }
+}
+
+fn parse_legal_form(value: &str) -> IssuerResult<LegalForm> {
+    serde_json::from_value(serde_json::Value::String(value.trim().to_owned())).map_err(|_| {
+        let names: Vec<String> = LegalForm::ALL
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)))
+            .collect();
+        invalid("legal_form", format!("must be one of {}", names.join(", ")))
+    })
+}
+
+fn validate_products(field: &str, products: &[NewProduct], now: i64) -> IssuerResult<Vec<ProductRecord>> {
+    if products.is_empty() {
+        return Err(invalid(field, "list at least one product or service"));
+    }
+    if products.len() > 50 {
+        return Err(invalid(field, "at most 50 products or services"));
+    }
+    products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let name = clean_text(&format!("{field}[{i}].name"), &p.name, 200)?;
+            let gtin = match p.gtin.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(g) => Some(ids::gtin14(g).map_err(|m| invalid(format!("{field}[{i}].gtin"), m))?),
+            };
+            Ok(ProductRecord { name, gtin, added_at: now })
+        })
+        .collect()
+}
+
+/// Midnight UTC at the start of `date`.
+fn day_start(date: Date) -> i64 {
+    date.with_time(Time::MIDNIGHT).assume_utc().unix_timestamp()
+}
+
+/// The same calendar day a year later (29 February becomes 1 March).
+fn plus_one_year(date: Date) -> Date {
+    let year = date.year() + 1;
+    Date::from_calendar_date(year, date.month(), date.day())
+        .or_else(|_| Date::from_calendar_date(year, Month::March, 1))
+        .unwrap_or(date)
+}
+
+fn date_of(unix: i64) -> Date {
+    OffsetDateTime::from_unix_timestamp(unix).map(OffsetDateTime::date).unwrap_or(Date::MIN)
+}
+
+pub fn format_date(unix: i64) -> String {
+    let d = date_of(unix);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+pub fn hash_api_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl Issuer {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, settings: IssuerSettings) -> Self {
+        Issuer { store, keys, settings, status_cache: Mutex::new(Vec::new()) }
+    }
+
+    pub fn status_list_uri(&self, list: i64) -> String {
+        format!("{}/api/v1/status-lists/{list}", self.settings.base_url)
+    }
+
+    pub fn verify_url(&self, id: &str) -> String {
+        format!("{}/v/{id}", self.settings.base_url)
+    }
+
+    fn audit(actor: &str, action: &str, subject: &str, details: serde_json::Value, now: i64) -> AuditEntry {
+        AuditEntry { at: now, actor: actor.into(), action: action.into(), subject: subject.into(), details }
+    }
+
+    pub async fn create_entity(&self, actor: &str, input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
+        let name = clean_text("name", &input.name, 200)?;
+        let legal_form = parse_legal_form(&input.legal_form)?;
+        if input.domains.is_empty() {
+            return Err(invalid("domains", "list at least one domain where the badge will be shown"));
+        }
+        if input.domains.len() > 20 {
+            return Err(invalid("domains", "at most 20 domains"));
+        }
+        let mut domains = Vec::new();
+        for (i, domain) in input.domains.iter().enumerate() {
+            let domain = ids::normalize_domain(domain).map_err(|m| invalid(format!("domains[{i}]"), m))?;
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
+        let voivodeship = match optional_text("voivodeship", &input.voivodeship, 40)? {
+            Some(v) => {
+                let v = v.to_lowercase();
+                if !VOIVODESHIPS.contains(&v.as_str()) {
+                    return Err(invalid(
+                        "voivodeship",
+                        format!("must be one of {}", VOIVODESHIPS.join(", ")),
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let entity = EntityRecord {
+            id: ids::new_id("E", &mut OsRng),
+            name,
+            legal_form: serde_json::to_value(legal_form)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            nip: optional_ident("nip", &input.nip, zp_shared::ident::nip)?,
+            regon: optional_ident("regon", &input.regon, zp_shared::ident::regon)?,
+            krs: optional_ident("krs", &input.krs, zp_shared::ident::krs)?,
+            city: optional_text("city", &input.city, 100)?,
+            voivodeship,
+            domains,
+            contact: optional_text("contact", &input.contact, 200)?,
+            created_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_entity(&entity).await.map_err(|err| match err {
+            StoreError::Conflict(_) => invalid("nip", "an entity with this NIP is already registered"),
+            other => other.into(),
+        })?;
+        let details =
+            serde_json::json!({ "name": entity.name, "nip": entity.nip, "domains": entity.domains });
+        tx.append_audit(&Self::audit(actor, "entity.create", &entity.id, details, now)).await?;
+        tx.commit().await?;
+        Ok(entity)
+    }
+
+    /// Signs a new token for the certificate's current state and records it.
+    async fn mint(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        certificate: &CertificateRecord,
+        entity: &EntityRecord,
+        products: &[ProductRecord],
+        now: i64,
+    ) -> IssuerResult<TokenRecord> {
+        let key = self.keys.active()?;
+        let jti: String = format!("{}-{}", certificate.id, ids::new_id("", &mut OsRng));
+        let claims = CertificateClaims {
+            iss: self.settings.base_url.clone(),
+            sub: certificate.id.clone(),
+            jti: jti.clone(),
+            iat: now,
+            nbf: certificate.valid_from,
+            exp: certificate.valid_until,
+            status: StatusClaim {
+                status_list: StatusListRef {
+                    idx: (certificate.status_idx % STATUS_LIST_SIZE) as u64,
+                    uri: self.status_list_uri(certificate.status_idx / STATUS_LIST_SIZE),
+                },
+            },
+            zp: Certificate {
+                number: certificate.number.clone(),
+                entity: Entity {
+                    name: entity.name.clone(),
+                    legal_form: parse_legal_form(&entity.legal_form)?,
+                    nip: entity.nip.clone(),
+                    krs: entity.krs.clone(),
+                    regon: entity.regon.clone(),
+                    city: entity.city.clone(),
+                    voivodeship: entity.voivodeship.clone(),
+                },
+                products: products
+                    .iter()
+                    .map(|p| Product { name: p.name.clone(), gtin: p.gtin.clone() })
+                    .collect(),
+                domains: entity.domains.clone(),
+                verify_url: self.verify_url(&certificate.id),
+            },
+        };
+        let token = zp_shared::token::sign(&claims, &key.key)?;
+        if token.len() > zp_shared::jws::MAX_TOKEN_LEN {
+            return Err(invalid(
+                "products",
+                "the certificate would not fit in one token: shorten the product names or list fewer",
+            ));
+        }
+        let record = TokenRecord {
+            jti,
+            certificate_id: certificate.id.clone(),
+            kid: key.key.kid().to_owned(),
+            token,
+            iat: now,
+            exp: certificate.valid_until,
+        };
+        tx.insert_token(&record).await?;
+        Ok(record)
+    }
+
+    pub async fn issue(
+        &self,
+        actor: &str,
+        input: NewCertificate,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let products = validate_products("products", &input.products, now)?;
+        let start = match input.valid_from.as_deref().map(str::trim) {
+            None | Some("") => date_of(now),
+            Some(text) => Date::parse(text, &time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|_| invalid("valid_from", "must be a date written YYYY-MM-DD"))?,
+        };
+        if (start.year() - date_of(now).year()).abs() > 1 {
+            return Err(invalid("valid_from", "must be within a year of today"));
+        }
+        let entity_id = input.entity_id.trim();
+        for _attempt in 0..5 {
+            let mut tx = self.store.begin().await?;
+            let entity = tx
+                .entity(entity_id)
+                .await?
+                .ok_or_else(|| invalid("entity_id", format!("no entity has the ID {entity_id:?}")))?;
+            let id = ids::new_certificate_id(&mut OsRng);
+            let prefix = format!("ZP/{}/{}/", self.settings.region, start.year());
+            let number = format!("{prefix}{:04}", tx.count_numbers(&prefix).await? + 1);
+            let certificate = CertificateRecord {
+                search_text: search_text(&id, &number, &entity, &products),
+                id,
+                number,
+                entity_id: entity.id.clone(),
+                status_idx: tx.next_status_idx().await?,
+                state: CertState::Active,
+                valid_from: day_start(start),
+                valid_until: day_start(plus_one_year(start)),
+                reason: None,
+                public_note: None,
+                created_at: now,
+                updated_at: now,
+            };
+            match tx.insert_certificate(&certificate).await {
+                Err(StoreError::Conflict(_)) => continue, // an ID collision: draw again
+                other => other?,
+            }
+            for (position, product) in products.iter().enumerate() {
+                tx.insert_product(&certificate.id, position as i64, product).await?;
+            }
+            let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+            let details = serde_json::json!({
+                "number": certificate.number,
+                "entity_id": entity.id,
+                "products": input.products,
+                "valid_from": format_date(certificate.valid_from),
+                "valid_until": format_date(certificate.valid_until),
+                "jti": token.jti,
+            });
+            tx.append_audit(&Self::audit(actor, "certificate.issue", &certificate.id, details, now)).await?;
+            tx.commit().await?;
+            return self.detail(&certificate.id).await;
+        }
+        Err(IssuerError::Conflict("could not draw a free certificate ID; try again".into()))
+    }
+
+    pub async fn detail(&self, id: &str) -> IssuerResult<CertificateDetail> {
+        self.store
+            .certificate(id)
+            .await?
+            .ok_or_else(|| IssuerError::NotFound { what: "certificate", id: id.to_owned() })
+    }
+
+    /// Loads a certificate for a change inside `tx`, refusing revoked ones unless `allow_revoked`.
+    async fn load(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        id: &str,
+    ) -> IssuerResult<(CertificateRecord, EntityRecord, Vec<ProductRecord>)> {
+        let certificate = tx
+            .certificate(id)
+            .await?
+            .ok_or_else(|| IssuerError::NotFound { what: "certificate", id: id.to_owned() })?;
+        let entity = tx
+            .entity(&certificate.entity_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("certificate {id} has no entity")))?;
+        let products = tx.products(id).await?;
+        Ok((certificate, entity, products))
+    }
+
+    pub async fn renew(&self, actor: &str, id: &str, now: i64) -> IssuerResult<CertificateDetail> {
+        let mut tx = self.store.begin().await?;
+        let (mut certificate, entity, products) = self.load(&mut tx, id).await?;
+        if certificate.state == CertState::Revoked {
+            return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be renewed")));
+        }
+        if now < certificate.valid_until {
+            // Renewed while valid: the mark continues for another year without a gap.
+            certificate.valid_until = day_start(plus_one_year(date_of(certificate.valid_until)));
+        } else {
+            let today = date_of(now);
+            certificate.valid_from = day_start(today);
+            certificate.valid_until = day_start(plus_one_year(today));
+        }
+        certificate.updated_at = now;
+        tx.update_certificate(&certificate).await?;
+        let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+        let details = serde_json::json!({
+            "valid_from": format_date(certificate.valid_from),
+            "valid_until": format_date(certificate.valid_until),
+            "jti": token.jti,
+        });
+        tx.append_audit(&Self::audit(actor, "certificate.renew", id, details, now)).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    pub async fn add_products(
+        &self,
+        actor: &str,
+        id: &str,
+        new: &[NewProduct],
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let added = validate_products("products", new, now)?;
+        let mut tx = self.store.begin().await?;
+        let (mut certificate, entity, mut products) = self.load(&mut tx, id).await?;
+        if certificate.state == CertState::Revoked {
+            return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be changed")));
+        }
+        if products.len() + added.len() > 50 {
+            return Err(invalid("products", "a certificate lists at most 50 products or services"));
+        }
+        for product in added {
+            tx.insert_product(id, products.len() as i64, &product).await?;
+            products.push(product);
+        }
+        certificate.search_text = search_text(&certificate.id, &certificate.number, &entity, &products);
+        certificate.updated_at = now;
+        tx.update_certificate(&certificate).await?;
+        let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+        let details = serde_json::json!({ "added": new, "jti": token.jti });
+        tx.append_audit(&Self::audit(actor, "certificate.add_products", id, details, now)).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    /// Moves a certificate between states; every token of it is affected at once through the
+    /// status list, so no new token is signed.
+    async fn transition(
+        &self,
+        actor: &str,
+        id: &str,
+        change: Change<'_>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let Change { from, to, reason, note } = change;
+        let note = optional_text("note", &note, 500)?;
+        let mut tx = self.store.begin().await?;
+        let (mut certificate, _, _) = self.load(&mut tx, id).await?;
+        if !from.contains(&certificate.state) {
+            return Err(IssuerError::Conflict(format!(
+                "certificate {id} is {}; it cannot become {}",
+                certificate.state.as_str(),
+                to.as_str()
+            )));
+        }
+        certificate.state = to;
+        certificate.reason = reason.map(str::to_owned);
+        certificate.public_note = note.clone();
+        certificate.updated_at = now;
+        tx.update_certificate(&certificate).await?;
+        let action = match to {
+            CertState::Active => "certificate.reinstate",
+            CertState::Suspended => "certificate.suspend",
+            CertState::Revoked => "certificate.revoke",
+        };
+        let details = serde_json::json!({ "reason": reason, "note": note });
+        tx.append_audit(&Self::audit(actor, action, id, details, now)).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    pub async fn suspend(
+        &self,
+        actor: &str,
+        id: &str,
+        note: Option<String>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let change = Change { from: &[CertState::Active], to: CertState::Suspended, reason: None, note };
+        self.transition(actor, id, change, now).await
+    }
+
+    pub async fn reinstate(&self, actor: &str, id: &str, now: i64) -> IssuerResult<CertificateDetail> {
+        let change =
+            Change { from: &[CertState::Suspended], to: CertState::Active, reason: None, note: None };
+        self.transition(actor, id, change, now).await
+    }
+
+    pub async fn revoke(
+        &self,
+        actor: &str,
+        id: &str,
+        reason: RevocationReason,
+        note: Option<String>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let from = &[CertState::Active, CertState::Suspended];
+        let change = Change { from, to: CertState::Revoked, reason: Some(reason.as_str()), note };
+        self.transition(actor, id, change, now).await
+    }
+
+    /// Creates an admin API key; the secret is shown once and only its hash is kept.
+    pub async fn create_api_key(
+        &self,
+        actor: &str,
+        name: &str,
+        now: i64,
+    ) -> IssuerResult<(ApiKeyRecord, String)> {
+        let name = clean_text("name", name, 100)?;
+        let secret = format!(
+            "zpk_{}",
+            ids::new_id("", &mut OsRng) + &ids::new_id("", &mut OsRng) + &ids::new_id("", &mut OsRng)
+        );
+        let record =
+            ApiKeyRecord { id: ids::new_id("K", &mut OsRng), name, created_at: now, revoked_at: None };
+        let mut tx = self.store.begin().await?;
+        tx.insert_api_key(&record, &hash_api_key(&secret)).await?;
+        let details = serde_json::json!({ "name": record.name });
+        tx.append_audit(&Self::audit(actor, "api_key.create", &record.id, details, now)).await?;
+        tx.commit().await?;
+        Ok((record, secret))
+    }
+
+    pub async fn authenticate(&self, secret: &str) -> IssuerResult<Option<ApiKeyRecord>> {
+        Ok(self.store.api_key_by_hash(&hash_api_key(secret)).await?.filter(|k| k.revoked_at.is_none()))
+    }
+
+    pub async fn rotate_key(&self, actor: &str, now: i64) -> IssuerResult<String> {
+        let key = self.keys.rotate(now)?;
+        let mut tx = self.store.begin().await?;
+        let details = serde_json::json!({ "kid": key.key.kid() });
+        tx.append_audit(&Self::audit(actor, "key.rotate", key.key.kid(), details, now)).await?;
+        tx.commit().await?;
+        self.status_cache.lock().map(|mut cache| cache.clear()).ok();
+        Ok(key.key.kid().to_owned())
+    }
+
+    /// The published keys: the signing key, and older keys while a token they signed is unexpired
+    /// or a status list they signed may still be cached.
+    pub async fn jwks(&self, now: i64) -> IssuerResult<Jwks> {
+        let ring = self.keys.keys()?;
+        let mut keys = Vec::new();
+        for (i, key) in ring.iter().enumerate() {
+            let retired_at = ring.get(i + 1).map(|next| next.created);
+            let keep = match retired_at {
+                None => true,
+                Some(retired) => {
+                    now < retired + RETIRED_KEY_GRACE
+                        || self.store.last_token_exp(key.key.kid()).await?.is_some_and(|exp| exp > now)
+                }
+            };
+            if keep {
+                keys.push(key.key.public_jwk());
+            }
+        }
+        keys.reverse();
+        Ok(Jwks { keys })
+    }
+
+    /// The signed status list `list`, re-signed only when a state changed or it is older than
+    /// a minute.
+    pub async fn status_list(&self, list: i64, now: i64) -> IssuerResult<Option<String>> {
+        let max = self.store.max_status_idx().await?.unwrap_or(-1);
+        if list < 0 || list > max.max(0) / STATUS_LIST_SIZE {
+            return Ok(None);
+        }
+        let head = self.store.audit_head().await?;
+        let key = self.keys.active()?;
+        if let Ok(cache) = self.status_cache.lock()
+            && let Some(hit) = cache
+                .iter()
+                .find(|c| c.list == list && c.head == head && c.kid == key.key.kid() && now - c.made_at < 60)
+        {
+            return Ok(Some(hit.token.clone()));
+        }
+        let mut bits = StatusList::new(status_list::BITS, STATUS_LIST_SIZE as u64)?;
+        for (idx, state) in self.store.status_entries().await? {
+            if idx / STATUS_LIST_SIZE == list {
+                bits.set((idx % STATUS_LIST_SIZE) as u64, state.status().value())?;
+            }
+        }
+        let claims = StatusListClaims {
+            iss: self.settings.base_url.clone(),
+            sub: self.status_list_uri(list),
+            iat: now,
+            exp: now + STATUS_LIST_LIFETIME,
+            ttl: self.settings.status_ttl,
+            status_list: bits.to_claim(),
+        };
+        let token = status_list::sign_status_list(&claims, &key.key)?;
+        if let Ok(mut cache) = self.status_cache.lock() {
+            cache.retain(|c| c.list != list);
+            cache.push(CachedList {
+                head,
+                list,
+                kid: key.key.kid().to_owned(),
+                made_at: now,
+                token: token.clone(),
+            });
+        }
+        Ok(Some(token))
+    }
+}

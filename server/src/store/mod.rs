@@ -1,0 +1,208 @@
+//! Storage behind one trait, so the issuer logic is written once for SQLite and PostgreSQL.
+//!
+//! Reads go straight to the store; every write runs in a [`Tx`] that also appends its audit
+//! entry, so a change and its record commit together or not at all.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityRecord {
+    pub id: String,
+    pub name: String,
+    /// snake_case name of a [`zp_shared::LegalForm`].
+    pub legal_form: String,
+    pub nip: Option<String>,
+    pub regon: Option<String>,
+    pub krs: Option<String>,
+    pub city: Option<String>,
+    pub voivodeship: Option<String>,
+    pub domains: Vec<String>,
+    pub contact: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertState {
+    Active,
+    Suspended,
+    Revoked,
+}
+
+impl CertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertState::Active => "active",
+            CertState::Suspended => "suspended",
+            CertState::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(text: &str) -> StoreResult<Self> {
+        match text {
+            "active" => Ok(CertState::Active),
+            "suspended" => Ok(CertState::Suspended),
+            "revoked" => Ok(CertState::Revoked),
+            other => Err(StoreError::Corrupt(format!("unknown certificate state {other:?}"))),
+        }
+    }
+
+    /// The value this state has in the status list.
+    pub fn status(self) -> zp_shared::Status {
+        match self {
+            CertState::Active => zp_shared::Status::Valid,
+            CertState::Suspended => zp_shared::Status::Suspended,
+            CertState::Revoked => zp_shared::Status::Revoked,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    pub id: String,
+    pub number: String,
+    pub entity_id: String,
+    pub status_idx: i64,
+    pub state: CertState,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    pub reason: Option<String>,
+    pub public_note: Option<String>,
+    pub search_text: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRecord {
+    pub name: String,
+    pub gtin: Option<String>,
+    pub added_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub jti: String,
+    pub certificate_id: String,
+    pub kid: String,
+    pub token: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// A certificate with everything shown about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateDetail {
+    pub certificate: CertificateRecord,
+    pub entity: EntityRecord,
+    pub products: Vec<ProductRecord>,
+    /// The newest token.
+    pub token: Option<TokenRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// What an admin action appends to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Folded search terms; every one must match.
+    pub terms: Vec<String>,
+    pub entity_id: Option<String>,
+    /// Only certificates whose validity ends in `[from, to)`.
+    pub ending: Option<(i64, i64)>,
+    pub state: Option<CertState>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a write transaction that holds the write lock from its first statement.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn entity(&self, id: &str) -> StoreResult<Option<EntityRecord>>;
+    async fn entities(&self, limit: u32, offset: u32) -> StoreResult<Vec<EntityRecord>>;
+    async fn certificate(&self, id: &str) -> StoreResult<Option<CertificateDetail>>;
+    async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<CertificateDetail>>;
+    /// The newest active certificate that lists a product with this GTIN-14.
+    async fn certificate_by_gtin(&self, gtin14: &str) -> StoreResult<Option<String>>;
+    /// `(status index, state)` of every certificate not active, for the status list.
+    async fn status_entries(&self) -> StoreResult<Vec<(i64, CertState)>>;
+    async fn max_status_idx(&self) -> StoreResult<Option<i64>>;
+    /// Sequence number of the newest audit entry: changes with every write.
+    async fn audit_head(&self) -> StoreResult<i64>;
+    async fn audit_log(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// The latest `exp` of any token signed by `kid`.
+    async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>>;
+}
+
+#[async_trait]
+pub trait Tx: Send {
+    async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
+    async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>>;
+    async fn insert_entity(&mut self, entity: &EntityRecord) -> StoreResult<()>;
+    async fn certificate(&mut self, id: &str) -> StoreResult<Option<CertificateRecord>>;
+    async fn products(&mut self, certificate_id: &str) -> StoreResult<Vec<ProductRecord>>;
+    async fn next_status_idx(&mut self) -> StoreResult<i64>;
+    /// How many certificate numbers already start with `prefix`.
+    async fn count_numbers(&mut self, prefix: &str) -> StoreResult<i64>;
+    async fn insert_certificate(&mut self, certificate: &CertificateRecord) -> StoreResult<()>;
+    async fn update_certificate(&mut self, certificate: &CertificateRecord) -> StoreResult<()>;
+    async fn insert_product(
+        &mut self,
+        certificate_id: &str,
+        position: i64,
+        product: &ProductRecord,
+    ) -> StoreResult<()>;
+    async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
+    async fn insert_api_key(&mut self, key: &ApiKeyRecord, hash: &str) -> StoreResult<()>;
+    /// Appends to the hash chain: the new entry's hash covers the previous one's.
+    async fn append_audit(&mut self, entry: &AuditEntry) -> StoreResult<AuditRecord>;
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}

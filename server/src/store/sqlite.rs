@@ -1,0 +1,577 @@
+//! The SQLite store: one file in the data directory, WAL with `synchronous = FULL` so that an
+//! acknowledged write survives a crash or power loss.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{FromRow, Sqlite, Transaction};
+
+use super::*;
+use crate::audit;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        Self::connect(options).await
+    }
+
+    /// Opens a `sqlite:` URL.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+#[derive(FromRow)]
+struct EntityRow {
+    id: String,
+    name: String,
+    legal_form: String,
+    nip: Option<String>,
+    regon: Option<String>,
+    krs: Option<String>,
+    city: Option<String>,
+    voivodeship: Option<String>,
+    domains: String,
+    contact: Option<String>,
+    created_at: i64,
+}
+
+impl EntityRow {
+    fn into_record(self) -> StoreResult<EntityRecord> {
+        let domains = serde_json::from_str(&self.domains)
+            .map_err(|err| StoreError::Corrupt(format!("domains of entity {}: {err}", self.id)))?;
+        Ok(EntityRecord {
+            id: self.id,
+            name: self.name,
+            legal_form: self.legal_form,
+            nip: self.nip,
+            regon: self.regon,
+            krs: self.krs,
+            city: self.city,
+            voivodeship: self.voivodeship,
+            domains,
+            contact: self.contact,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct CertificateRow {
+    id: String,
+    number: String,
+    entity_id: String,
+    status_idx: i64,
+    state: String,
+    valid_from: i64,
+    valid_until: i64,
+    reason: Option<String>,
+    public_note: Option<String>,
+    search_text: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl CertificateRow {
+    fn into_record(self) -> StoreResult<CertificateRecord> {
+        Ok(CertificateRecord {
+            state: CertState::parse(&self.state)?,
+            id: self.id,
+            number: self.number,
+            entity_id: self.entity_id,
+            status_idx: self.status_idx,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            reason: self.reason,
+            public_note: self.public_note,
+            search_text: self.search_text,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct ProductRow {
+    name: String,
+    gtin: Option<String>,
+    added_at: i64,
+}
+
+#[derive(FromRow)]
+struct TokenRow {
+    jti: String,
+    certificate_id: String,
+    kid: String,
+    token: String,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(FromRow)]
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    subject: String,
+    details: String,
+    prev_hash: String,
+    hash: String,
+}
+
+#[derive(FromRow)]
+struct ApiKeyRow {
+    id: String,
+    name: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+const CERT_COLUMNS: &str = "id, number, entity_id, status_idx, state, valid_from, valid_until, reason, \
+                            public_note, search_text, created_at, updated_at";
+
+fn products_from(rows: Vec<ProductRow>) -> Vec<ProductRecord> {
+    rows.into_iter().map(|r| ProductRecord { name: r.name, gtin: r.gtin, added_at: r.added_at }).collect()
+}
+
+fn conflict(err: sqlx::Error, what: impl Into<String>) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
+        _ => StoreError::Database(err),
+    }
+}
+
+impl SqliteStore {
+    async fn detail(&self, row: CertificateRow) -> StoreResult<CertificateDetail> {
+        let certificate = row.into_record()?;
+        let entity = sqlx::query_as::<_, EntityRow>("SELECT * FROM entities WHERE id = ?")
+            .bind(&certificate.entity_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("certificate {} has no entity", certificate.id)))?
+            .into_record()?;
+        let products = sqlx::query_as::<_, ProductRow>(
+            "SELECT name, gtin, added_at FROM products WHERE certificate_id = ? ORDER BY position",
+        )
+        .bind(&certificate.id)
+        .fetch_all(&self.pool)
+        .await?;
+        let token = sqlx::query_as::<_, TokenRow>(
+            "SELECT * FROM tokens WHERE certificate_id = ? ORDER BY iat DESC, rowid DESC LIMIT 1",
+        )
+        .bind(&certificate.id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|t| TokenRecord {
+            jti: t.jti,
+            certificate_id: t.certificate_id,
+            kid: t.kid,
+            token: t.token,
+            iat: t.iat,
+            exp: t.exp,
+        });
+        Ok(CertificateDetail { certificate, entity, products: products_from(products), token })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteTx { tx }))
+    }
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn entity(&self, id: &str) -> StoreResult<Option<EntityRecord>> {
+        sqlx::query_as::<_, EntityRow>("SELECT * FROM entities WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(EntityRow::into_record)
+            .transpose()
+    }
+
+    async fn entities(&self, limit: u32, offset: u32) -> StoreResult<Vec<EntityRecord>> {
+        sqlx::query_as::<_, EntityRow>("SELECT * FROM entities ORDER BY name, id LIMIT ? OFFSET ?")
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(EntityRow::into_record)
+            .collect()
+    }
+
+    async fn certificate(&self, id: &str) -> StoreResult<Option<CertificateDetail>> {
+        let row = sqlx::query_as::<_, CertificateRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.detail(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<CertificateDetail>> {
+        // Only fixed SQL text is assembled; every value is bound.
+        let mut sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE 1 = 1");
+        for _ in &query.terms {
+            sql.push_str(" AND search_text LIKE ? ESCAPE '\\'");
+        }
+        if query.entity_id.is_some() {
+            sql.push_str(" AND entity_id = ?");
+        }
+        if query.ending.is_some() {
+            sql.push_str(" AND valid_until >= ? AND valid_until < ?");
+        }
+        if query.state.is_some() {
+            sql.push_str(" AND state = ?");
+        }
+        sql.push_str(" ORDER BY valid_until DESC, id LIMIT ? OFFSET ?");
+        let mut select = sqlx::query_as::<_, CertificateRow>(sqlx::AssertSqlSafe(sql));
+        for term in &query.terms {
+            let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            select = select.bind(format!("%{escaped}%"));
+        }
+        if let Some(entity_id) = &query.entity_id {
+            select = select.bind(entity_id.clone());
+        }
+        if let Some((from, to)) = query.ending {
+            select = select.bind(from).bind(to);
+        }
+        if let Some(state) = query.state {
+            select = select.bind(state.as_str());
+        }
+        let rows =
+            select.bind(i64::from(query.limit)).bind(i64::from(query.offset)).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.detail(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn certificate_by_gtin(&self, gtin14: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.id FROM products p JOIN certificates c ON c.id = p.certificate_id \
+             WHERE p.gtin = ? ORDER BY (c.state = 'active') DESC, c.valid_until DESC LIMIT 1",
+        )
+        .bind(gtin14)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn status_entries(&self) -> StoreResult<Vec<(i64, CertState)>> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT status_idx, state FROM certificates WHERE state <> 'active'")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(|(idx, state)| Ok((idx, CertState::parse(&state)?))).collect()
+    }
+
+    async fn max_status_idx(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(status_idx) FROM certificates").fetch_one(&self.pool).await?)
+    }
+
+    async fn audit_head(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetch_one(&self.pool).await?)
+    }
+
+    async fn audit_log(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows =
+            sqlx::query_as::<_, AuditRow>("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditRecord {
+                seq: r.seq,
+                at: r.at,
+                actor: r.actor,
+                action: r.action,
+                subject: r.subject,
+                details: r.details,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect())
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        Ok(sqlx::query_as::<_, ApiKeyRow>(
+            "SELECT id, name, created_at, revoked_at FROM api_keys WHERE hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| ApiKeyRecord {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }))
+    }
+
+    async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(exp) FROM tokens WHERE kid = ?")
+            .bind(kid)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>> {
+        sqlx::query_as::<_, EntityRow>("SELECT * FROM entities WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .map(EntityRow::into_record)
+            .transpose()
+    }
+
+    async fn insert_entity(&mut self, e: &EntityRecord) -> StoreResult<()> {
+        let domains =
+            serde_json::to_string(&e.domains).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO entities (id, name, legal_form, nip, regon, krs, city, voivodeship, domains, contact, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.id)
+        .bind(&e.name)
+        .bind(&e.legal_form)
+        .bind(&e.nip)
+        .bind(&e.regon)
+        .bind(&e.krs)
+        .bind(&e.city)
+        .bind(&e.voivodeship)
+        .bind(domains)
+        .bind(&e.contact)
+        .bind(e.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|err| conflict(err, "an entity with this NIP"))?;
+        Ok(())
+    }
+
+    async fn certificate(&mut self, id: &str) -> StoreResult<Option<CertificateRecord>> {
+        sqlx::query_as::<_, CertificateRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .map(CertificateRow::into_record)
+        .transpose()
+    }
+
+    async fn products(&mut self, certificate_id: &str) -> StoreResult<Vec<ProductRecord>> {
+        let rows = sqlx::query_as::<_, ProductRow>(
+            "SELECT name, gtin, added_at FROM products WHERE certificate_id = ? ORDER BY position",
+        )
+        .bind(certificate_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(products_from(rows))
+    }
+
+    async fn next_status_idx(&mut self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(status_idx) + 1, 0) FROM certificates")
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn count_numbers(&mut self, prefix: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE substr(number, 1, length(?)) = ?")
+            .bind(prefix)
+            .bind(prefix)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn insert_certificate(&mut self, c: &CertificateRecord) -> StoreResult<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO certificates ({CERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )))
+        .bind(&c.id)
+        .bind(&c.number)
+        .bind(&c.entity_id)
+        .bind(c.status_idx)
+        .bind(c.state.as_str())
+        .bind(c.valid_from)
+        .bind(c.valid_until)
+        .bind(&c.reason)
+        .bind(&c.public_note)
+        .bind(&c.search_text)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|err| conflict(err, "a certificate with this ID or number"))?;
+        Ok(())
+    }
+
+    async fn update_certificate(&mut self, c: &CertificateRecord) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE certificates SET state = ?, valid_from = ?, valid_until = ?, reason = ?, public_note = ?, \
+             search_text = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(c.state.as_str())
+        .bind(c.valid_from)
+        .bind(c.valid_until)
+        .bind(&c.reason)
+        .bind(&c.public_note)
+        .bind(&c.search_text)
+        .bind(c.updated_at)
+        .bind(&c.id)
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!("certificate {} vanished during an update", c.id)));
+        }
+        Ok(())
+    }
+
+    async fn insert_product(
+        &mut self,
+        certificate_id: &str,
+        position: i64,
+        p: &ProductRecord,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO products (certificate_id, position, name, gtin, added_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(certificate_id)
+        .bind(position)
+        .bind(&p.name)
+        .bind(&p.gtin)
+        .bind(p.added_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (jti, certificate_id, kid, token, iat, exp) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.jti)
+        .bind(&t.certificate_id)
+        .bind(&t.kid)
+        .bind(&t.token)
+        .bind(t.iat)
+        .bind(t.exp)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|err| conflict(err, "a token with this jti"))?;
+        Ok(())
+    }
+
+    async fn insert_api_key(&mut self, key: &ApiKeyRecord, hash: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO api_keys (id, name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&key.id)
+            .bind(&key.name)
+            .bind(hash)
+            .bind(key.created_at)
+            .bind(key.revoked_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|err| conflict(err, "this API key"))?;
+        Ok(())
+    }
+
+    async fn append_audit(&mut self, entry: &AuditEntry) -> StoreResult<AuditRecord> {
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        let (prev_seq, prev_hash) = last.unwrap_or_else(|| (0, audit::GENESIS.to_owned()));
+        let seq = prev_seq + 1;
+        let details = entry.details.to_string();
+        let hash = audit::entry_hash(&prev_hash, seq, entry, &details);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.subject)
+        .bind(&details)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(AuditRecord {
+            seq,
+            at: entry.at,
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            subject: entry.subject.clone(),
+            details,
+            prev_hash,
+            hash,
+        })
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
