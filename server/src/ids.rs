@@ -39,20 +39,34 @@ pub fn normalize_certificate_id(input: &str) -> Option<String> {
     (id.len() == CERT_ID_LEN && id.bytes().all(|b| CROCKFORD.contains(&b))).then_some(id)
 }
 
+/// Why a typed or scanned GTIN was refused; pages word it in the reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GtinError {
+    #[error("a GTIN has 8, 12, 13 or 14 digits")]
+    Length,
+    #[error("GTIN check digit is {found}, the digits before it give {expected}")]
+    CheckDigit { found: u32, expected: u32 },
+}
+
 /// Validates a GTIN-8, -12, -13 or -14 and returns it as GTIN-14 (zero-padded).
 pub fn gtin14(input: &str) -> Result<String, String> {
+    parse_gtin14(input).map_err(|err| err.to_string())
+}
+
+/// [`gtin14`] with the cause as a value.
+pub fn parse_gtin14(input: &str) -> Result<String, GtinError> {
     let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
     if !matches!(digits.len(), 8 | 12 | 13 | 14) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("a GTIN has 8, 12, 13 or 14 digits".into());
+        return Err(GtinError::Length);
     }
     let padded = format!("{digits:0>14}");
     let values: Vec<u32> = padded.bytes().map(|b| u32::from(b - b'0')).collect();
-    let (check, body) = values.split_last().ok_or("empty GTIN")?;
+    let (check, body) = values.split_last().ok_or(GtinError::Length)?;
     // GS1: weights 3 and 1 alternate from the rightmost digit of the body.
     let sum: u32 = body.iter().rev().enumerate().map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d }).sum();
     let expected = (10 - sum % 10) % 10;
     if expected != *check {
-        return Err(format!("GTIN check digit is {check}, the digits before it give {expected}"));
+        return Err(GtinError::CheckDigit { found: *check, expected });
     }
     Ok(padded)
 }
@@ -114,6 +128,8 @@ mod tests {
         assert!(gtin14("5901234123458").unwrap_err().contains("check digit is 8"));
         assert!(gtin14("590123412345").is_err());
         assert!(gtin14("59012341234x7").is_err());
+        assert_eq!(parse_gtin14("5901234123458"), Err(GtinError::CheckDigit { found: 8, expected: 7 }));
+        assert_eq!(parse_gtin14("123"), Err(GtinError::Length));
     }
 
     #[test]
