@@ -8,6 +8,7 @@ pub mod http;
 pub mod ids;
 pub mod issuer;
 pub mod keys;
+pub mod qr;
 pub mod store;
 
 pub use http::{AppState, Clock, router};
