@@ -15,6 +15,7 @@ use crate::issuer::Issuer;
 pub mod admin;
 pub mod api;
 pub mod error;
+pub mod pages;
 
 /// Largest request body accepted anywhere.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(public)
         .nest("/api/v1/admin", admin::router(state.clone()))
+        .merge(pages::router())
         .fallback(|| async { error::AppError::not_found("page") })
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(SetResponseHeaderLayer::overriding(

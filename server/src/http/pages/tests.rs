@@ -1,0 +1,297 @@
+//! The pages driven in-process through the whole router, over demo data in a temporary store.
+
+use axum::Router;
+
+use super::CONTENT_SECURITY_POLICY;
+use crate::cli::demo::seed;
+use crate::http::testing::{Reply, get, state_with};
+use crate::http::{RateLimit, router};
+use crate::issuer::{NewCertificate, NewEntity, NewProduct};
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>\"' \u{202e}";
+const ESCAPED: &str = "&lt;img src=x onerror=alert(1)&gt;&quot;' \u{202e}";
+
+struct Demo {
+    app: Router,
+    /// (certificate ID, what the demo did to it)
+    certificates: Vec<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Demo {
+    fn id(&self, fate: &str) -> &str {
+        self.certificates.iter().find(|(_, f)| f == fate).map(|(id, _)| id.as_str()).unwrap()
+    }
+}
+
+async fn demo() -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(dir.path(), "https://zp.rops.lublin.pl", RateLimit::disabled()).await;
+    let now = state.now();
+    let seeded = seed(&state.issuer, dir.path(), now).await.unwrap().unwrap();
+    let mut certificates = seeded.certificates;
+    // The demo has no certificate that starts in the future; add one.
+    let entity = NewEntity {
+        name: "Warsztat Terapii Zajęciowej „Jutro”".into(),
+        legal_form: "wtz".into(),
+        domains: vec!["jutro.example.pl".into()],
+        city: Some("Lublin".into()),
+        ..NewEntity::default()
+    };
+    let entity = state.issuer.create_entity("test", entity, now).await.unwrap();
+    let start = crate::issuer::format_date(now + 20 * 86_400);
+    let input = NewCertificate {
+        entity_id: entity.id,
+        products: vec![NewProduct { name: "Kartki okolicznościowe".into(), gtin: None }],
+        valid_from: Some(start),
+    };
+    let future = state.issuer.issue("test", input, now).await.unwrap();
+    certificates.push((future.certificate.id, "future".into()));
+    Demo { app: router(state), certificates, _dir: dir }
+}
+
+fn assert_page(reply: &Reply, status: u16, path: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{path}: {}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
+    assert_eq!(reply.header("content-security-policy"), Some(CONTENT_SECURITY_POLICY), "{path}");
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"), "{path}");
+    assert_eq!(reply.header("cache-control"), Some("no-cache"), "{path}");
+    let html = reply.text();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{path}");
+    assert!(html.contains("<main id=\"main\""), "{path}");
+}
+
+#[tokio::test]
+async fn verification_page_of_each_state_says_so_in_both_languages() {
+    let demo = demo().await;
+    let cases = [
+        ("valid", "✓", "Znak ważny", "Mark valid"),
+        ("expiring soon", "✓", "Znak ważny", "Mark valid"),
+        ("expired", "✗", "Certyfikat wygasł", "Certificate expired"),
+        ("future", "◔", "Certyfikat jeszcze nieważny", "Certificate not yet valid"),
+        ("suspended", "‖", "Certyfikat zawieszony", "Certificate suspended"),
+        ("revoked", "⊘", "Certyfikat cofnięty", "Certificate revoked"),
+    ];
+    for (fate, icon, pl, en) in cases {
+        let id = demo.id(fate);
+        let path = format!("/v/{id}");
+        let reply = get(&demo.app, &path).await;
+        assert_page(&reply, 200, &path);
+        let html = reply.text();
+        assert!(html.contains("<html lang=\"pl\">"), "{fate}");
+        assert!(html.contains(&format!("<h1 id=\"verdict\">{pl}</h1>")), "{fate}: {html}");
+        assert!(html.contains(&format!("aria-hidden=\"true\">{icon}</p>")), "{fate}");
+        assert!(html.contains(&format!("src=\"/v/{id}/qr.svg\"")), "{fate}");
+        assert!(html.contains("href=\"?lang=en\""), "{fate}: a switch to English");
+
+        let path = format!("/v/{id}?lang=en");
+        let reply = get(&demo.app, &path).await;
+        assert_page(&reply, 200, &path);
+        let html = reply.text();
+        assert!(html.contains("<html lang=\"en\">"), "{fate}");
+        assert!(html.contains(&format!("<h1 id=\"verdict\">{en}</h1>")), "{fate}");
+        assert!(html.contains("href=\"?lang=pl\""), "{fate}: a switch back to Polish");
+    }
+
+    let revoked = get(&demo.app, &format!("/v/{}", demo.id("revoked"))).await.text();
+    assert!(revoked.contains("znak był używany na produktach lub usługach, których nie obejmuje"));
+    assert!(revoked.contains("Znak użyto na produktach spoza certyfikatu"));
+    let revoked_en = get(&demo.app, &format!("/v/{}?lang=en", demo.id("revoked"))).await.text();
+    assert!(revoked_en.contains("the mark was used on products or services it does not cover"));
+    let suspended = get(&demo.app, &format!("/v/{}", demo.id("suspended"))).await.text();
+    assert!(suspended.contains("Kontrola jakości w toku"));
+    let valid = get(&demo.app, &format!("/v/{}", demo.id("valid"))).await.text();
+    assert!(valid.contains("Powidła węgierkowe"));
+    assert!(valid.contains("05901234000017"));
+    assert!(valid.contains("spółdzielnia socjalna"));
+    assert!(valid.contains("5260181596"));
+}
+
+#[tokio::test]
+async fn qr_url_form_and_any_case_lead_to_the_same_page() {
+    let demo = demo().await;
+    let id = demo.id("valid");
+    for path in [format!("/V/{id}"), format!("/V/{}", id.to_lowercase()), format!("/v/{}", id.to_lowercase())]
+    {
+        let reply = get(&demo.app, &path).await;
+        assert_page(&reply, 200, &path);
+        assert!(reply.text().contains("Znak ważny"), "{path}");
+        assert!(
+            reply.text().contains(&format!("rel=\"canonical\" href=\"https://zp.rops.lublin.pl/v/{id}\""))
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_certificate_warns_of_forgery() {
+    let demo = demo().await;
+    for path in ["/v/7K3QX9M2", "/v/not-an-id", "/v/%3Cscript%3E", "/V/ZZZZZZZZ?lang=en"] {
+        let reply = get(&demo.app, path).await;
+        assert_page(&reply, 404, path);
+        let html = reply.text();
+        assert!(
+            html.contains("Certyfikat nie istnieje w rejestrze")
+                || html.contains("This certificate does not exist in the registry"),
+            "{path}"
+        );
+        assert!(html.contains("podrobiony") || html.contains("forged"), "{path}");
+        assert!(!html.contains("<script"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_names_render_as_text_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(dir.path(), "https://zp.rops.lublin.pl", RateLimit::disabled()).await;
+    let now = state.now();
+    let entity = NewEntity {
+        name: HOSTILE.into(),
+        legal_form: "social_cooperative".into(),
+        domains: vec!["example.pl".into()],
+        city: Some("<b>Lublin</b>".into()),
+        ..NewEntity::default()
+    };
+    let entity = state.issuer.create_entity("test", entity, now).await.unwrap();
+    let product = NewProduct { name: "<script>alert(1)</script>".into(), gtin: None };
+    let input = NewCertificate { entity_id: entity.id.clone(), products: vec![product], valid_from: None };
+    let id = state.issuer.issue("test", input, now).await.unwrap().certificate.id;
+    let app = router(state);
+    for path in
+        ["/?q=img".to_owned(), format!("/v/{id}"), format!("/e/{}", entity.id), format!("/v/{id}?lang=en")]
+    {
+        let reply = get(&app, &path).await;
+        assert_page(&reply, 200, &path);
+        let html = reply.text();
+        assert!(!html.contains("<img src=x"), "{path}: the name became markup");
+        assert!(!html.contains("<b>Lublin"), "{path}: the city became markup");
+        assert!(!html.contains("<script"), "{path}: a product became markup");
+        assert!(html.contains(ESCAPED), "{path}: the name is shown as text");
+        // The right-to-left override stays inside an isolate and out of the title.
+        assert!(html.contains(&format!("<bdi>{ESCAPED}</bdi>")), "{path}");
+        let title = html.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap();
+        assert!(!title.contains('\u{202e}'), "{path}: {title}");
+    }
+}
+
+#[tokio::test]
+async fn registry_search_and_entity_page() {
+    let demo = demo().await;
+    let home = get(&demo.app, "/").await;
+    assert_page(&home, 200, "/");
+    let html = home.text();
+    for words in
+        ["Smaki Roztocza", "Pszczela Dolina", "/api/v1/openapi.json", "/.well-known/jwks.json", "O znaku"]
+    {
+        assert!(html.contains(words), "{words}");
+    }
+    // Folded search: no diacritics needed.
+    let found = get(&demo.app, "/?q=chelm&lang=en").await;
+    assert_page(&found, 200, "/?q=chelm");
+    let html = found.text();
+    assert!(html.contains("Centrum Integracji Społecznej w Chełmie"));
+    assert!(!html.contains("Smaki Roztocza"));
+    assert!(html.contains("social integration centre"));
+    assert!(html.contains(&format!("href=\"/v/{}?lang=en\"", demo.id("expiring soon"))));
+    assert!(html.contains("href=\"?q=chelm&amp;lang=pl\""), "the switch keeps the query");
+    let none = get(&demo.app, "/?q=nothing-like-this").await;
+    assert!(none.text().contains("Nie znaleziono"));
+    let long = get(&demo.app, &format!("/?q={}", "a".repeat(201))).await;
+    assert_page(&long, 422, "/?q=aaa…");
+    assert!(long.text().contains("aria-invalid=\"true\""));
+    // Bad paging input is not an error.
+    assert_page(&get(&demo.app, "/?offset=-5").await, 200, "/?offset=-5");
+    assert_page(&get(&demo.app, "/?offset=%FF%FE").await, 200, "/?offset=%FF%FE");
+
+    // The entity page of the valid certificate, reached through its verification page.
+    let valid = get(&demo.app, &format!("/v/{}", demo.id("valid"))).await.text();
+    let entity_path = valid.split("href=\"/e/").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    let path = format!("/e/{entity_path}");
+    let entity = get(&demo.app, &path).await;
+    assert_page(&entity, 200, &path);
+    let html = entity.text();
+    assert!(html.contains(
+        "&lt;script type=&quot;module&quot; src=&quot;https://zp.rops.lublin.pl/widget/zp-badge.js&quot;&gt;"
+    ));
+    assert!(html.contains("&lt;zakup-prospoleczny token=&quot;eyJ"));
+    assert!(
+        html.contains(&format!(
+            "&lt;a href=&quot;https://zp.rops.lublin.pl/v/{}&quot;&gt;",
+            demo.id("valid")
+        ))
+    );
+    assert!(html.contains(&format!(
+        "&lt;iframe src=&quot;https://zp.rops.lublin.pl/embed/{}&quot;",
+        demo.id("valid")
+    )));
+    assert!(html.contains(&format!("href=\"/v/{}/qr.png\"", demo.id("valid"))));
+    assert!(!html.contains("<zakup-prospoleczny"), "the snippet is shown, not run");
+
+    let revoked = get(&demo.app, &format!("/v/{}", demo.id("revoked"))).await.text();
+    let entity_path = revoked.split("href=\"/e/").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    let html = get(&demo.app, &format!("/e/{entity_path}")).await.text();
+    assert!(html.contains("Certyfikat cofnięty"));
+    assert!(!html.contains("zp-badge.js"), "no snippet for a revoked certificate");
+
+    for path in ["/e/ENOTHERE0000", "/e/..%2F..%2Fetc", "/e/%00"] {
+        assert_page(&get(&demo.app, path).await, 404, path);
+    }
+}
+
+#[tokio::test]
+async fn qr_images() {
+    let demo = demo().await;
+    let id = demo.id("valid");
+    let svg = get(&demo.app, &format!("/v/{id}/qr.svg")).await;
+    assert_eq!(svg.status.as_u16(), 200);
+    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    assert!(svg.text().contains("<svg"));
+    let png = get(&demo.app, &format!("/v/{}/qr.png", id.to_lowercase())).await;
+    assert_eq!(png.status.as_u16(), 200);
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    let decoder = png::Decoder::new(std::io::Cursor::new(png.body));
+    let info = decoder.read_info().unwrap();
+    // Version 2 for this issuer: 25 modules, a 4-module quiet zone each side, 8 px per module.
+    assert_eq!(info.info().width, (25 + 8) * 8);
+    assert_page(&get(&demo.app, "/v/7K3QX9M2/qr.svg").await, 404, "unknown QR");
+}
+
+#[tokio::test]
+async fn gs1_digital_link() {
+    let demo = demo().await;
+    let valid = demo.id("valid");
+    for path in ["/01/05901234000017", "/01/5901234000017", "/01/05901234000017/10/LOT42?x=1"] {
+        let reply = get(&demo.app, path).await;
+        assert_eq!(reply.status.as_u16(), 303, "{path}");
+        assert_eq!(reply.header("location"), Some(format!("/v/{valid}").as_str()), "{path}");
+    }
+    let english = get(&demo.app, "/01/05901234000017?lang=en").await;
+    assert_eq!(english.header("location"), Some(format!("/v/{valid}?lang=en").as_str()));
+
+    let bad = get(&demo.app, "/01/05901234000018").await;
+    assert_page(&bad, 400, "bad check digit");
+    let html = bad.text();
+    assert!(html.contains("cyfra kontrolna"), "{html}");
+    assert!(html.contains("<strong>8</strong>") && html.contains("<strong>7</strong>"));
+    let short = get(&demo.app, "/01/123?lang=en").await;
+    assert_page(&short, 400, "short GTIN");
+    assert!(short.text().contains("8, 12, 13 or 14 digits"));
+    assert_page(&get(&demo.app, "/01/%3Cimg%3E").await, 400, "markup GTIN");
+
+    let unknown = get(&demo.app, "/01/4006381333931").await;
+    assert_page(&unknown, 404, "unlisted GTIN");
+    assert!(unknown.text().contains("Brak certyfikatu dla tego produktu"));
+}
+
+#[tokio::test]
+async fn stylesheet_is_cached_by_version() {
+    let demo = demo().await;
+    let home = get(&demo.app, "/").await.text();
+    let href = home.split("rel=\"stylesheet\" href=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+    let css = get(&demo.app, href).await;
+    assert_eq!(css.status.as_u16(), 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(css.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert!(css.text().contains(":focus-visible"));
+    let stale = get(&demo.app, "/assets/site.css?v=old").await;
+    assert_eq!(stale.header("cache-control"), Some("public, max-age=300"));
+}
