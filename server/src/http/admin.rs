@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::{CertificateView, SearchResult, search_query};
-use super::error::{ApiJson, AppError};
+use super::error::{ApiJson, AppError, ErrorEnvelope};
 use crate::ids;
 use crate::issuer::{IssuerError, NewCertificate, NewEntity, NewProduct, RevocationReason};
 use crate::store::{AuditRecord, CertState, EntityRecord};
@@ -71,7 +71,16 @@ fn created(view: impl Serialize) -> Response {
     (StatusCode::CREATED, Json(view)).into_response()
 }
 
-async fn create_entity(
+/// Registers a social-economy entity.
+#[utoipa::path(post, path = "/api/v1/admin/entities", tag = "admin", security(("bearer" = [])),
+    request_body = NewEntity,
+    responses((status = 201, description = "The entity as stored", body = EntityRecord),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "A field is invalid or the NIP is taken; `field` names it", body = ErrorEnvelope)))]
+pub async fn create_entity(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(input): ApiJson<NewEntity>,
@@ -80,16 +89,24 @@ async fn create_entity(
     Ok(created(entity))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Page {
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// 1 to 100, default 20.
     #[serde(default)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     #[serde(default)]
-    offset: Option<u32>,
+    pub offset: Option<u32>,
 }
 
-async fn list_entities(
+/// Registered entities, oldest first.
+#[utoipa::path(get, path = "/api/v1/admin/entities", tag = "admin", security(("bearer" = [])), params(Page),
+    responses((status = 200, body = Vec<EntityRecord>),
+              (status = 400, description = "Malformed query", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 422, description = "A parameter is out of range; `field` names it", body = ErrorEnvelope)))]
+pub async fn list_entities(
     State(state): State<AppState>,
     _admin: Admin,
     Query(page): Query<Page>,
@@ -99,7 +116,13 @@ async fn list_entities(
     Ok(Json(entities))
 }
 
-async fn entity(
+/// One entity, with its contact details.
+#[utoipa::path(get, path = "/api/v1/admin/entities/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Entity ID")),
+    responses((status = 200, body = EntityRecord),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+pub async fn entity(
     State(state): State<AppState>,
     _admin: Admin,
     Path(id): Path<String>,
@@ -108,7 +131,17 @@ async fn entity(
     entity.map(Json).ok_or_else(|| AppError::not_found("entity"))
 }
 
-async fn issue(
+/// Issues a certificate for a year and signs its first token.
+#[utoipa::path(post, path = "/api/v1/admin/certificates", tag = "admin", security(("bearer" = [])),
+    request_body = NewCertificate,
+    responses((status = 201, description = "The new certificate with its token", body = CertificateView),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 409, description = "No free certificate ID was drawn; retry", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "A field is invalid or the entity unknown; `field` names it", body = ErrorEnvelope)))]
+pub async fn issue(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(input): ApiJson<NewCertificate>,
@@ -117,25 +150,34 @@ async fn issue(
     Ok(created(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct CertificateFilter {
+#[into_params(parameter_in = Query)]
+pub struct CertificateFilter {
+    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers.
     #[serde(default)]
-    q: Option<String>,
-    /// Only certificates whose validity ends within this many days from now.
+    pub q: Option<String>,
+    /// Only certificates whose validity ends within this many days from now (at most 3660).
     #[serde(default)]
-    expiring_within_days: Option<u32>,
+    pub expiring_within_days: Option<u32>,
     #[serde(default)]
-    state: Option<CertState>,
+    pub state: Option<CertState>,
     #[serde(default)]
-    entity_id: Option<String>,
+    pub entity_id: Option<String>,
+    /// 1 to 100, default 20.
     #[serde(default)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     #[serde(default)]
-    offset: Option<u32>,
+    pub offset: Option<u32>,
 }
 
-async fn list_certificates(
+/// Certificates in any state, filtered.
+#[utoipa::path(get, path = "/api/v1/admin/certificates", tag = "admin", security(("bearer" = [])),
+    params(CertificateFilter),
+    responses((status = 200, body = SearchResult),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 422, description = "A parameter is invalid; `field` names it", body = ErrorEnvelope)))]
+pub async fn list_certificates(
     State(state): State<AppState>,
     _admin: Admin,
     query: Result<Query<CertificateFilter>, axum::extract::rejection::QueryRejection>,
@@ -162,7 +204,13 @@ async fn list_certificates(
     Ok(Json(SearchResult { items, limit: query.limit, offset: query.offset }))
 }
 
-async fn certificate(
+/// One certificate, in any state.
+#[utoipa::path(get, path = "/api/v1/admin/certificates/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, body = CertificateView),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such certificate", body = ErrorEnvelope)))]
+pub async fn certificate(
     State(state): State<AppState>,
     _admin: Admin,
     Path(id): Path<String>,
@@ -171,7 +219,15 @@ async fn certificate(
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-async fn renew(
+/// Extends a certificate by a year (from the end of its validity, or from today once expired) and
+/// signs a new token.
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/renew", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, body = CertificateView),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such certificate", body = ErrorEnvelope),
+              (status = 409, description = "The certificate is revoked", body = ErrorEnvelope)))]
+pub async fn renew(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
@@ -180,13 +236,26 @@ async fn renew(
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AddProducts {
-    products: Vec<NewProduct>,
+pub struct AddProducts {
+    /// Products or services to add to the certificate.
+    pub products: Vec<NewProduct>,
 }
 
-async fn add_products(
+/// Adds products to a certificate and signs a new token listing them.
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/products", tag = "admin",
+    security(("bearer" = [])), request_body = AddProducts,
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, body = CertificateView),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such certificate", body = ErrorEnvelope),
+              (status = 409, description = "The certificate is revoked", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
+pub async fn add_products(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
@@ -197,15 +266,27 @@ async fn add_products(
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Note {
+pub struct Note {
     /// Shown on the verification page.
     #[serde(default)]
-    note: Option<String>,
+    pub note: Option<String>,
 }
 
-async fn suspend(
+/// Suspends an active certificate; its status list entry changes at once.
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/suspend", tag = "admin",
+    security(("bearer" = [])), request_body = Note,
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, body = CertificateView),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such certificate", body = ErrorEnvelope),
+              (status = 409, description = "The certificate is not active", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
+pub async fn suspend(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
@@ -215,7 +296,15 @@ async fn suspend(
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-async fn reinstate(
+/// Lifts a suspension.
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/reinstate", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, body = CertificateView),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such certificate", body = ErrorEnvelope),
+              (status = 409, description = "The certificate is not suspended", body = ErrorEnvelope)))]
+pub async fn reinstate(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
@@ -224,15 +313,28 @@ async fn reinstate(
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Revoke {
-    reason: RevocationReason,
+pub struct Revoke {
+    pub reason: RevocationReason,
+    /// Shown on the verification page.
     #[serde(default)]
-    note: Option<String>,
+    pub note: Option<String>,
 }
 
-async fn revoke(
+/// Revokes a certificate for good.
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/revoke", tag = "admin",
+    security(("bearer" = [])), request_body = Revoke,
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, body = CertificateView),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such certificate", body = ErrorEnvelope),
+              (status = 409, description = "The certificate is already revoked", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
+pub async fn revoke(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
@@ -243,26 +345,40 @@ async fn revoke(
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-#[derive(Debug, Serialize)]
-struct Rotated {
-    kid: String,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Rotated {
+    /// Key ID of the new signing key.
+    pub kid: String,
 }
 
-async fn rotate_key(State(state): State<AppState>, admin: Admin) -> Result<Json<Rotated>, AppError> {
+/// Starts signing with a new key; old public keys stay in the JWKS while their tokens live.
+#[utoipa::path(post, path = "/api/v1/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Rotated),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope)))]
+pub async fn rotate_key(State(state): State<AppState>, admin: Admin) -> Result<Json<Rotated>, AppError> {
     let kid = state.issuer.rotate_key(&admin.actor, state.now()).await?;
     Ok(Json(Rotated { kid }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AuditPage {
+#[into_params(parameter_in = Query)]
+pub struct AuditPage {
+    /// Entries after this sequence number; from the start when omitted.
     #[serde(default)]
-    after: Option<i64>,
+    pub after: Option<i64>,
+    /// 1 to 1000, default 100.
     #[serde(default)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
 }
 
-async fn audit(
+/// The hash-chained audit log, oldest first.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])),
+    params(AuditPage),
+    responses((status = 200, body = Vec<AuditRecord>),
+              (status = 400, description = "Malformed query", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope)))]
+pub async fn audit(
     State(state): State<AppState>,
     _admin: Admin,
     Query(page): Query<AuditPage>,

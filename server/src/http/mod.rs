@@ -15,6 +15,7 @@ use crate::issuer::Issuer;
 pub mod admin;
 pub mod api;
 pub mod error;
+pub mod openapi;
 pub mod pages;
 
 /// Largest request body accepted anywhere.
@@ -48,7 +49,8 @@ impl AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let public = api::router().layer(
+    // The JSON API, keys and status lists may be read from any origin; admin routes never.
+    let public = api::router().merge(openapi::router()).layer(
         CorsLayer::new()
             .allow_origin(Any)
             .allow_methods([Method::GET, Method::POST])
