@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use tokio::net::TcpListener;
 
 use super::Global;
-use crate::http::{AppState, router};
+use crate::http::{AppState, RateLimit, router};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -18,6 +19,10 @@ pub struct ServeArgs {
     /// Fill an empty registry with demo data.
     #[arg(long)]
     pub demo: bool,
+    /// Requests per second one client IP may make to public routes (bursts of twice that);
+    /// 0 turns the limit off. Admin, /healthz and /metrics are never limited.
+    #[arg(long, env = "ZP_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
 }
 
 fn init_logging() {
@@ -37,7 +42,8 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let demo =
         if args.demo { super::demo::seed(&issuer, &global.data_dir, clock.now()).await? } else { None };
     let base = issuer.settings.base_url.clone();
-    let state = AppState { issuer, clock };
+    let state = AppState::new(issuer, clock, RateLimit::per_second(args.rate_limit));
+    tokio::spawn(housekeeping(state.clone()));
     println!("listening on http://{addr}");
     println!("  registry:      {base}/");
     println!("  public API:    {base}/api/v1/openapi.json");
@@ -56,11 +62,22 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     }
     use std::io::Write;
     std::io::stdout().flush().ok();
-    tracing::info!(%addr, base_url = %base, "listening");
+    tracing::info!(%addr, base_url = %base, rate_limit = state.rate_limit.limit(), "listening");
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await
         .context("server stopped with an error")
+}
+
+/// Keeps in-memory tables small: forgets idle clients of the rate limiter and drains
+/// histogram samples Prometheus has not scraped.
+async fn housekeeping(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        state.rate_limit.forget_idle();
+        state.metrics.upkeep();
+    }
 }
 
 async fn shutdown() {

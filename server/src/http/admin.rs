@@ -147,6 +147,7 @@ pub async fn issue(
     ApiJson(input): ApiJson<NewCertificate>,
 ) -> Result<Response, AppError> {
     let detail = state.issuer.issue(&admin.actor, input, state.now()).await?;
+    state.metrics.certificate_action("issue");
     Ok(created(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
@@ -233,6 +234,7 @@ pub async fn renew(
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>, AppError> {
     let detail = state.issuer.renew(&admin.actor, &cert_id(&id)?, state.now()).await?;
+    state.metrics.certificate_action("renew");
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
@@ -263,6 +265,7 @@ pub async fn add_products(
 ) -> Result<Json<CertificateView>, AppError> {
     let id = cert_id(&id)?;
     let detail = state.issuer.add_products(&admin.actor, &id, &input.products, state.now()).await?;
+    state.metrics.certificate_action("add_products");
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
@@ -293,6 +296,7 @@ pub async fn suspend(
     ApiJson(input): ApiJson<Note>,
 ) -> Result<Json<CertificateView>, AppError> {
     let detail = state.issuer.suspend(&admin.actor, &cert_id(&id)?, input.note, state.now()).await?;
+    state.metrics.certificate_action("suspend");
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
@@ -310,6 +314,7 @@ pub async fn reinstate(
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>, AppError> {
     let detail = state.issuer.reinstate(&admin.actor, &cert_id(&id)?, state.now()).await?;
+    state.metrics.certificate_action("reinstate");
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
@@ -342,6 +347,7 @@ pub async fn revoke(
 ) -> Result<Json<CertificateView>, AppError> {
     let id = cert_id(&id)?;
     let detail = state.issuer.revoke(&admin.actor, &id, input.reason, input.note, state.now()).await?;
+    state.metrics.certificate_action("revoke");
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 

@@ -5,18 +5,29 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::Response;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::issuer::Issuer;
+pub use ops::Metrics;
+pub use rate_limit::RateLimit;
 
 pub mod admin;
 pub mod api;
 pub mod error;
 pub mod openapi;
+pub mod ops;
 pub mod pages;
+pub mod rate_limit;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 
 /// Largest request body accepted anywhere.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -39,9 +50,18 @@ impl Clock {
 pub struct AppState {
     pub issuer: Arc<Issuer>,
     pub clock: Clock,
+    /// Request and certificate counters, rendered at `/metrics`; one registry per state.
+    pub metrics: Metrics,
+    /// The per-client limit on public routes (`zp serve --rate-limit`).
+    pub rate_limit: RateLimit,
 }
 
 impl AppState {
+    /// A state with fresh metrics. Tests pass [`RateLimit::disabled`].
+    pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
+        AppState { issuer, clock, metrics: Metrics::new(), rate_limit }
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
@@ -56,9 +76,11 @@ pub fn router(state: AppState) -> Router {
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE]),
     );
-    Router::new()
+    let https = state.issuer.settings.base_url.starts_with("https://");
+    let router = Router::new()
         .merge(public)
         .nest("/api/v1/admin", admin::router(state.clone()))
+        .merge(ops::router())
         .merge(pages::router())
         .fallback(|| async { error::AppError::not_found("page") })
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
@@ -70,5 +92,52 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        .layer(axum::middleware::map_response(default_csp));
+    // Over plain HTTP (local runs, tests) the header would be ignored; over HTTPS it pins it.
+    let router = if https {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ))
+    } else {
+        router
+    };
+    // Outermost: the limiter, then metrics and logs, so that those count and log refusals too.
+    router
+        .layer(axum::middleware::from_fn_with_state(state.rate_limit.clone(), rate_limit::enforce))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), ops::track))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route = ops::route_of(request),
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
+        )
         .with_state(state)
+}
+
+/// Responses that are not pages (JSON, tokens, images, metrics) load nothing and may not be
+/// framed; pages set their own policy, which this leaves alone.
+async fn default_csp(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) && !is_html(headers) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
