@@ -269,8 +269,9 @@ pub struct VerifyResponse {
 
 /// Verifies a token with the same code as the badge, then checks the certificate's state.
 #[utoipa::path(post, path = "/api/v1/verify", tag = "public", request_body = VerifyRequest,
-    responses((status = 200, body = VerifyResponse), (status = 400, body = super::error::ErrorEnvelope),
-              (status = 422, body = super::error::ErrorEnvelope)))]
+    responses((status = 200, description = "A genuine token of this issuer, with its verdict", body = VerifyResponse),
+              (status = 400, body = super::error::ErrorEnvelope),
+              (status = 422, description = "Not a genuine token: the code names the check that failed", body = super::error::ErrorEnvelope)))]
 pub async fn verify(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<VerifyRequest>,
@@ -285,23 +286,26 @@ pub async fn verify(
         }
     }
     let rules = Rules::new(state.issuer.settings.base_url.clone());
-    let invalid = |err: zp_shared::Error| {
-        let verdict = match err {
-            zp_shared::Error::Expired { .. } => "expired",
-            zp_shared::Error::NotYetValid { .. } => "not_yet_valid",
-            _ => "invalid",
-        };
-        VerifyResponse {
-            valid: false,
-            verdict: verdict.into(),
-            reasons: vec![Reason { code: err.code().into(), message: err.to_string() }],
-            certificate: None,
-            claims: None,
-        }
-    };
     let verified = match zp_shared::verify(&request.token, &keys, now, &rules) {
         Ok(verified) => verified,
-        Err(err) => return Ok(no_cache(Json(invalid(err)).into_response())),
+        // A genuine token outside its validity period is an answer, not bad input.
+        Err(err) if err.is_time() => {
+            let verdict =
+                if matches!(err, zp_shared::Error::NotYetValid { .. }) { "not_yet_valid" } else { "expired" };
+            let body = VerifyResponse {
+                valid: false,
+                verdict: verdict.into(),
+                reasons: vec![Reason { code: err.code().into(), message: err.to_string() }],
+                certificate: None,
+                claims: None,
+            };
+            return Ok(no_cache(Json(body).into_response()));
+        }
+        // Anything else means the token is not a genuine certificate of this issuer.
+        Err(err) => {
+            return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, err.code(), format!("token: {err}"))
+                .field("token"));
+        }
     };
     let id = verified.claims.sub.clone();
     let detail = state.issuer.store.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;

@@ -130,8 +130,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Turns a deserialisation error into the envelope, naming the field: serde reports missing
-/// and unknown fields at their parent's path, so the name is taken from the message.
+/// Turns a deserialisation error into the envelope, naming the field at fault.
 fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> AppError {
     let path = err.path().to_string();
     let inner = err.into_inner();
@@ -139,15 +138,13 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> AppError {
         return AppError::new(StatusCode::BAD_REQUEST, "malformed_json", inner.to_string());
     }
     let message = inner.to_string();
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split('`').next());
-    let parent = if path == "." { String::new() } else { format!("{path}.") };
-    let field = match named {
-        Some(name) => Some(format!("{parent}{name}")),
-        None if path != "." => Some(path),
-        None => None,
+    // serde reports a missing field at its parent's path; an unknown one at its own.
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    let field = match (missing, path.as_str()) {
+        (Some(name), ".") => Some(name.to_owned()),
+        (Some(name), parent) => Some(format!("{parent}.{name}")),
+        (None, ".") => None,
+        (None, path) => Some(path.to_owned()),
     };
     let error = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message);
     match field {

@@ -8,7 +8,6 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -83,7 +82,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(pages::router())
         .fallback(|| async { error::AppError::not_found("page") })
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        // A limit on what extractors read, so an oversized body gets the JSON envelope.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -6,7 +6,13 @@
 // Test code throughout, helpers included: lets the clippy.toml test allowances apply to them.
 #![cfg(test)]
 
+mod bad_input;
+mod durability;
+mod harness;
 mod interop;
+mod keys;
+mod lifecycle;
+mod pages;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

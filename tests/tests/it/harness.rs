@@ -1,0 +1,217 @@
+//! Starts the real `zp` binary on port 0 with a temporary data directory, and talks to it over
+//! HTTP and through its CLI, as an issuer's staff and the public would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+use zp_shared::{KeySet, Rules};
+
+/// Path of the `zp` binary, built once per test run.
+pub fn zp_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "zp-server", "--bin", "zp"])
+            .current_dir(&workspace)
+            .status()
+            .expect("run cargo build for the zp binary");
+        assert!(status.success(), "building the zp binary failed");
+        let exe = std::env::current_exe().unwrap();
+        // target/<profile>/deps/it-<hash> → target/<profile>/zp
+        let binary = exe.parent().unwrap().parent().unwrap().join("zp");
+        assert!(binary.is_file(), "{} was not built", binary.display());
+        binary
+    })
+}
+
+pub struct Server {
+    child: Child,
+    /// Where it listens, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// The issuer URL tokens carry (`iss`): the address of the first start, kept on restarts.
+    pub base: String,
+    pub data: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    pub admin_key: String,
+    pub http: Client,
+}
+
+impl Server {
+    /// A fresh server with an empty registry and an admin API key.
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut server = Self::spawn(&data, None, extra);
+        server._dir = Some(dir);
+        let created = server.cli_json(&["api-key", "create", "--name", "tests"]);
+        server.admin_key = created["key"].as_str().unwrap().to_owned();
+        server
+    }
+
+    /// Starts a server on a data directory; `base` is the issuer URL when it already has one.
+    pub fn spawn(data: &Path, base: Option<&str>, extra: &[&str]) -> Server {
+        let mut child = Command::new(zp_binary())
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .env("ZP_LOG", "warn")
+            // Tests send bursts from one address; the limiter has tests of its own.
+            .env("ZP_RATE_LIMIT", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start zp serve");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    sender.send(url.trim().to_owned()).ok();
+                }
+            }
+        });
+        let url =
+            receiver.recv_timeout(Duration::from_secs(60)).expect("the server did not report its address");
+        let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let base = base.map_or_else(|| url.clone(), str::to_owned);
+        let server =
+            Server { child, url, base, data: data.to_owned(), _dir: None, admin_key: String::new(), http };
+        server.wait_ready();
+        server
+    }
+
+    /// Polls until the server answers, instead of sleeping a fixed time.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.http.get(self.at("/.well-known/jwks.json")).send().is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the server at {} never became ready", self.url);
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// kill -9 (no chance to flush or finish anything), then a new process on the same data.
+    pub fn kill_hard_and_restart(mut self) -> Server {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let mut restarted = Server::spawn(&self.data, Some(&self.base), &[]);
+        restarted._dir = self._dir.take();
+        restarted.admin_key = self.admin_key.clone();
+        restarted
+    }
+
+    /// Runs `zp <args>` on this server's data directory and returns its output.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(zp_binary()).arg("--data-dir").arg(&self.data).args(args).output().expect("run zp")
+    }
+
+    /// Runs a CLI command that must succeed and print JSON.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let output = self.cli(args);
+        assert!(output.status.success(), "zp {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+            panic!("zp {args:?} printed no JSON ({err}): {}", String::from_utf8_lossy(&output.stdout))
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.http.get(self.at(path)).send().unwrap()
+    }
+
+    pub fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path);
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.json().unwrap()
+    }
+
+    pub fn admin_post(&self, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.at(&format!("/api/v1/admin{path}")))
+            .bearer_auth(&self.admin_key)
+            .json(body)
+            .send()
+            .unwrap()
+    }
+
+    /// An admin POST that must succeed; returns its JSON.
+    pub fn admin(&self, path: &str, body: &Value) -> Value {
+        let response = self.admin_post(path, body);
+        let status = response.status();
+        let text = response.text().unwrap();
+        assert!(status.is_success(), "POST {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub fn admin_get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(self.at(&format!("/api/v1/admin{path}")))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .unwrap();
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.json().unwrap()
+    }
+
+    pub fn keys(&self) -> KeySet {
+        let text = self.get("/.well-known/jwks.json").text().unwrap();
+        KeySet::from_jwks_json(&text).expect("the published JWKS loads in the shared verifier")
+    }
+
+    pub fn rules(&self) -> Rules {
+        Rules::new(self.base.clone())
+    }
+
+    /// Registers an entity through the admin API.
+    pub fn entity(&self, name: &str) -> Value {
+        self.admin(
+            "/entities",
+            &json!({
+                "name": name,
+                "legal_form": "social_cooperative",
+                "domains": ["sklep.example.pl"],
+                "city": "Lublin",
+                "voivodeship": "lubelskie",
+            }),
+        )
+    }
+
+    /// Issues a certificate through the admin API.
+    pub fn certificate(&self, entity_id: &str) -> Value {
+        self.admin(
+            "/certificates",
+            &json!({ "entity_id": entity_id, "products": [{ "name": "Powidła śliwkowe", "gtin": "5901234123457" }] }),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Stopped by its own process id.
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
