@@ -1,1 +1,97 @@
-//! The badge widget: verifies a certificate token in the browser with `zp-shared`.
+//! The live badge of the Zakup Prospołeczny mark. The loader `zp-badge.js` defines the
+//! `<zakup-prospoleczny>` element and, once per page, loads this module; each element mounts a
+//! [`Badge`] in its shadow root. Verification uses `zp-shared`, exactly as the server does.
+
+pub mod state;
+pub mod text;
+
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod components;
+#[cfg(target_arch = "wasm32")]
+mod hooks;
+
+#[cfg(target_arch = "wasm32")]
+pub use browser::*;
+
+/// Seconds since the Unix epoch by the device clock.
+#[cfg(target_arch = "wasm32")]
+pub fn device_now() -> i64 {
+    (js_sys::Date::now() / 1_000.0).floor() as i64
+}
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    use wasm_bindgen::prelude::*;
+    use yew::{AppHandle, Callback};
+
+    use crate::app::{App, AppProps};
+    use crate::components::badge::Variant;
+    use crate::text::Lang;
+
+    /// One mounted badge.
+    #[allow(missing_debug_implementations, reason = "exported to JavaScript, never printed")]
+    #[wasm_bindgen]
+    pub struct Badge {
+        handle: Option<AppHandle<App>>,
+        host: web_sys::Element,
+        issuer: String,
+    }
+
+    fn props(
+        host: &web_sys::Element,
+        issuer: &str,
+        token: &str,
+        lang: Option<String>,
+        variant: Option<String>,
+    ) -> AppProps {
+        let hostname = web_sys::window().and_then(|w| w.location().hostname().ok()).unwrap_or_default();
+        let reporter = host.clone();
+        AppProps {
+            issuer: issuer.trim_end_matches('/').to_owned().into(),
+            token: token.trim().to_owned().into(),
+            lang: Lang::parse(lang.as_deref()),
+            variant: Variant::parse(variant.as_deref()),
+            host: hostname.into(),
+            on_verdict: Callback::from(move |state: &'static str| {
+                reporter.set_attribute("data-zp-state", state).ok();
+            }),
+        }
+    }
+
+    #[wasm_bindgen]
+    impl Badge {
+        /// Renders a badge into `root` (inside the element's shadow root); `host` is the element.
+        #[wasm_bindgen(constructor)]
+        pub fn new(
+            host: web_sys::Element,
+            root: web_sys::Element,
+            issuer: String,
+            token: String,
+            lang: Option<String>,
+            variant: Option<String>,
+        ) -> Badge {
+            let props = props(&host, &issuer, &token, lang, variant);
+            let handle = yew::Renderer::<App>::with_root_and_props(root, props).render();
+            Badge { handle: Some(handle), host, issuer }
+        }
+
+        /// Re-renders after an attribute change.
+        pub fn update(&mut self, token: String, lang: Option<String>, variant: Option<String>) {
+            let props = props(&self.host, &self.issuer, &token, lang, variant);
+            if let Some(handle) = self.handle.as_mut() {
+                handle.update(props);
+            }
+        }
+
+        /// Tears the badge down when its element leaves the page.
+        pub fn unmount(&mut self) {
+            if let Some(handle) = self.handle.take() {
+                handle.destroy();
+            }
+        }
+    }
+}

@@ -18,6 +18,7 @@ commands:
   test         install what the tests need, then run every check and test
   demo         build everything and start the server with demo data
   setup        only install the tools (wasm32 target, wasm-bindgen-cli, npm packages, cargo-fuzz)
+  widget       build the badge bundle into target/widget/dist
   fuzz [SECS]  run each fuzz target for SECS seconds (default 60)
 ";
 
@@ -27,6 +28,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("demo") => demo(),
         Some("setup") => tools::setup(&root()),
+        Some("widget") => {
+            let root = root();
+            tools::setup_build(&root).and_then(|()| build_widget(&root))
+        }
         Some("fuzz") => {
             let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
             fuzz(&root(), secs)
@@ -134,9 +139,74 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     Ok(())
 }
 
+/// Builds the badge: the wasm32 library in the size-tuned profile, wasm-bindgen's ES module
+/// glue, wasm-opt when available, and the loader; the server serves the result under
+/// content-hashed names.
+pub fn build_widget(root: &Path) -> Result<()> {
+    step(
+        "build the widget (wasm32, size-tuned profile)",
+        cargo(root, &["build", "-p", "zp-widget", "--lib", "--target", tools::WASM, "--profile", "widget"]),
+    )?;
+    let wasm = root.join("target").join(tools::WASM).join("widget").join("zp_widget.wasm");
+    let dist = root.join("target").join("widget").join("dist");
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).with_context(|| format!("clearing {}", dist.display()))?;
+    }
+    std::fs::create_dir_all(&dist)?;
+    step(
+        "generate the JavaScript glue (wasm-bindgen)",
+        Command::new("wasm-bindgen")
+            .arg(&wasm)
+            .args(["--target", "web", "--no-typescript", "--out-name", "zp-widget", "--out-dir"])
+            .arg(&dist),
+    )?;
+    let bindgen_wasm = dist.join("zp-widget_bg.wasm");
+    match tools::wasm_opt(root) {
+        Some(wasm_opt) => step(
+            "optimise for size (wasm-opt -Oz)",
+            Command::new(wasm_opt)
+                .arg(&bindgen_wasm)
+                .args([
+                    "-Oz",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "--enable-reference-types",
+                    "--enable-multivalue",
+                    "-o",
+                ])
+                .arg(&bindgen_wasm),
+        )?,
+        None => println!(
+            "    wasm-opt not installed (npm package binaryen in tests/js): keeping wasm-bindgen's output"
+        ),
+    }
+    std::fs::copy(root.join("widget").join("assets").join("zp-badge.js"), dist.join("zp-badge.js"))?;
+    for name in ["zp-badge.js", "zp-widget.js", "zp-widget_bg.wasm"] {
+        let size = std::fs::metadata(dist.join(name)).map(|m| m.len()).unwrap_or_default();
+        println!("    {name}: {size} bytes");
+    }
+    Ok(())
+}
+
 fn demo() -> Result<()> {
     let root = root();
-    tools::setup(&root)?;
-    step("build", cargo(&root, &["build", "--release", "--workspace"]))?;
-    bail!("the server has no `serve` command yet")
+    tools::setup_build(&root)?;
+    build_widget(&root)?;
+    step(
+        "build the server (release)",
+        cargo(&root, &["build", "--release", "-p", "zp-server", "--bin", "zp"]),
+    )?;
+    let data = std::env::var("ZP_DATA_DIR").unwrap_or_else(|_| root.join("data").display().to_string());
+    let bind = std::env::var("ZP_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    println!("\n==> start the server on {bind} with demo data in {data} (Ctrl-C stops it)");
+    let status = Command::new(root.join("target").join("release").join("zp"))
+        .args(["--data-dir", &data, "serve", "--demo", "--bind", &bind])
+        .status()
+        .context("could not start target/release/zp")?;
+    if !status.success() {
+        bail!("the server stopped: {status}");
+    }
+    Ok(())
 }

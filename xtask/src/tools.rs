@@ -14,11 +14,32 @@ pub const WASM: &str = "wasm32-unknown-unknown";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 pub fn setup(root: &Path) -> Result<()> {
+    setup_build(root)?;
+    ensure_chromium()?;
+    ensure_cargo_fuzz()
+}
+
+/// What building and running the server with its badge needs.
+pub fn setup_build(root: &Path) -> Result<()> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen(root)?;
     ensure_node()?;
-    ensure_npm_packages(root)?;
-    ensure_cargo_fuzz()
+    ensure_npm_packages(root)
+}
+
+/// `wasm-opt` from the npm package binaryen, when installed.
+pub fn wasm_opt(root: &Path) -> Option<std::path::PathBuf> {
+    let path = root.join("tests").join("js").join("node_modules").join(".bin").join("wasm-opt");
+    path.is_file().then_some(path)
+}
+
+/// Debian's Chromium and its WebDriver, for the browser tests.
+fn ensure_chromium() -> Result<()> {
+    let have = |p: &str| Path::new(p).is_file();
+    if have("/usr/bin/chromium") && have("/usr/bin/chromedriver") {
+        return Ok(());
+    }
+    apt_install(&["chromium", "chromium-driver"])
 }
 
 /// Output of a command that may be missing: `None` when it cannot run or fails.

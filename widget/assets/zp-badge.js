@@ -1,0 +1,96 @@
+// Zakup Prospołeczny badge loader.
+//
+//   <script type="module" src="https://ISSUER/widget/zp-badge.js"></script>
+//   <zakup-prospoleczny token="eyJ…" lang="pl" variant="full">
+//     <a href="https://ISSUER/v/ID">Zakup Prospołeczny — sprawdź certyfikat</a>
+//   </zakup-prospoleczny>
+//
+// Defines the element and loads the WebAssembly verifier once per page, however many badges
+// there are. Each badge renders in its own shadow root, so the page's CSS cannot reach it. If
+// scripts or WebAssembly are blocked, the element is left alone and its link stays visible.
+
+const ISSUER = "__ZP_ISSUER__";
+const GLUE = "__ZP_GLUE__";
+const WASM = "__ZP_WASM__";
+
+const CSS = `
+:host { all: initial !important; display: inline-block !important; vertical-align: middle !important; }
+.zp { --zp-c: #4a4a4a; box-sizing: border-box; display: inline-flex; align-items: center; gap: 10px;
+  min-height: 48px; max-width: 340px; padding: 8px 14px 8px 10px; border: 2px solid var(--zp-c);
+  border-radius: 10px; background: #fff; color: var(--zp-c); text-decoration: none; cursor: pointer;
+  font: 600 15px/1.3 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
+.zp:focus-visible { outline: 3px solid #1a4fd6; outline-offset: 3px; }
+.zp:hover .zp__headline { text-decoration: underline; }
+.zp__icon { flex: none; display: inline-flex; align-items: center; justify-content: center; width: 30px;
+  height: 30px; border-radius: 50%; background: var(--zp-c); color: #fff; font-size: 17px; line-height: 1; }
+.zp__body { display: flex; flex-direction: column; min-width: 0; }
+.zp__mark { font-size: 12px; letter-spacing: .02em; text-transform: uppercase; }
+.zp__headline { font-size: 15px; font-weight: 700; }
+.zp__entity { font-size: 13px; font-weight: 500; color: #262626; overflow-wrap: anywhere; }
+.zp--compact { min-height: 40px; padding: 4px 10px 4px 6px; }
+.zp--compact .zp__mark { display: none; }
+.zp--verified { --zp-c: #136c2e; }
+.zp--expired, .zp--not-yet-valid, .zp--suspended, .zp--cannot-confirm { --zp-c: #8a4b00; }
+.zp--revoked, .zp--invalid, .zp--wrong-site { --zp-c: #a4141c; }
+`;
+
+let module;
+function load() {
+  module ??= import(new URL(GLUE, import.meta.url).href).then(async (glue) => {
+    await glue.default({ module_or_path: new URL(WASM, import.meta.url) });
+    return glue;
+  });
+  return module;
+}
+
+let sheet;
+function styles() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+  }
+  return sheet;
+}
+
+class ZakupProspoleczny extends HTMLElement {
+  static observedAttributes = ["token", "lang", "variant"];
+
+  #badge = null;
+
+  connectedCallback() {
+    this.#start();
+  }
+
+  disconnectedCallback() {
+    this.#badge?.unmount();
+    this.#badge?.free();
+    this.#badge = null;
+  }
+
+  attributeChangedCallback() {
+    this.#badge?.update(this.getAttribute("token") ?? "", this.getAttribute("lang"), this.getAttribute("variant"));
+  }
+
+  async #start() {
+    let glue;
+    try {
+      glue = await load();
+    } catch (error) {
+      // WebAssembly blocked or unreachable: keep the plain link inside the element.
+      this.setAttribute("data-zp-state", "unavailable");
+      return;
+    }
+    if (!this.isConnected || this.#badge) return;
+    const root = this.shadowRoot ?? this.attachShadow({ mode: "open" });
+    root.adoptedStyleSheets = [styles()];
+    const mount = document.createElement("span");
+    root.replaceChildren(mount);
+    this.#badge = new glue.Badge(
+      this, mount, ISSUER, this.getAttribute("token") ?? "", this.getAttribute("lang"), this.getAttribute("variant"),
+    );
+  }
+}
+
+if (!customElements.get("zakup-prospoleczny")) {
+  customElements.define("zakup-prospoleczny", ZakupProspoleczny);
+}

@@ -1,0 +1,88 @@
+//! The root component: gathers keys and the status list through [`crate::api`], computes the
+//! verdict with [`crate::state::evaluate`], and wakes up when it can next change.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+use zp_shared::Rules;
+
+use crate::api::{self, Fetch};
+use crate::components::badge::{Badge, Variant};
+use crate::hooks::use_wake::use_wake;
+use crate::state::{StatusView, Verdict, evaluate, next_change};
+use crate::text::Lang;
+
+#[derive(Debug, Properties, PartialEq, Clone)]
+pub struct AppProps {
+    /// The issuer's base URL, from the server that served the loader.
+    pub issuer: AttrValue,
+    pub token: AttrValue,
+    pub lang: Lang,
+    pub variant: Variant,
+    /// `location.hostname` of the page.
+    pub host: AttrValue,
+    /// Reports each verdict to the host element (`data-zp-state`).
+    pub on_verdict: Callback<&'static str>,
+}
+
+#[function_component(App)]
+pub fn app(props: &AppProps) -> Html {
+    let rules = Rules::new(props.issuer.to_string()).with_leeway(0);
+    let device_now = crate::device_now();
+    let wake_placeholder = use_mut_ref(|| None::<Callback<()>>);
+    let notify = Callback::from({
+        let wake = wake_placeholder.clone();
+        move |()| {
+            if let Some(wake) = wake.borrow().as_ref() {
+                wake.emit(());
+            }
+        }
+    });
+    let keys_fetch = api::keys(&props.issuer, &notify);
+    let keys_failed = keys_fetch == Fetch::Failed;
+    let keys = match keys_fetch {
+        Fetch::Ready(keys) => Some(keys),
+        Fetch::Pending | Fetch::Failed => None,
+    };
+    let preliminary =
+        evaluate(&props.token, keys.as_deref(), &rules, &StatusView::Loading, &props.host, device_now);
+    let snapshot = match (&keys, preliminary.claims()) {
+        (Some(keys), Some(claims)) => {
+            api::status_list(&claims.status.status_list.uri, keys, &rules, device_now, &notify)
+        }
+        _ => Fetch::Pending,
+    };
+    let status = match &snapshot {
+        Fetch::Ready(snapshot) => StatusView::Known(snapshot),
+        Fetch::Failed => StatusView::Unavailable,
+        Fetch::Pending => StatusView::Loading,
+    };
+    let verdict = if keys_failed {
+        Verdict::CannotConfirm(None)
+    } else {
+        evaluate(&props.token, keys.as_deref(), &rules, &status, &props.host, device_now)
+    };
+    let wake = use_wake(next_change(&verdict, &status, device_now), generation(&snapshot));
+    *wake_placeholder.borrow_mut() = Some(wake);
+    props.on_verdict.emit(verdict.name());
+    let href = verify_href(&verdict, &props.issuer);
+    html! { <Badge verdict={verdict} lang={props.lang} variant={props.variant} href={href} /> }
+}
+
+/// Changes when a new status list arrives, so the timer is re-armed for its freshness.
+fn generation(snapshot: &Fetch<Rc<crate::state::StatusSnapshot>>) -> u64 {
+    match snapshot {
+        Fetch::Ready(s) => s.fetched_at as u64,
+        _ => 0,
+    }
+}
+
+/// The verification page named in the signed token, if it is on the issuer; otherwise the
+/// issuer's registry, where anyone can search for the entity.
+fn verify_href(verdict: &Verdict, issuer: &str) -> AttrValue {
+    let registry = format!("{issuer}/");
+    match verdict.claims() {
+        Some(claims) if claims.zp.verify_url.starts_with(&registry) => claims.zp.verify_url.clone().into(),
+        _ => registry.into(),
+    }
+}

@@ -1,0 +1,56 @@
+//! The badge itself: a link to the verification page that states the verdict in words, an icon
+//! and colour, with an accessible name for screen readers.
+
+use yew::prelude::*;
+
+use crate::state::Verdict;
+use crate::text::{Lang, MARK, accessible_name, wording};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Full,
+    Compact,
+}
+
+impl Variant {
+    pub fn parse(attribute: Option<&str>) -> Self {
+        match attribute.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("compact") => Variant::Compact,
+            _ => Variant::Full,
+        }
+    }
+}
+
+#[derive(Debug, Properties, PartialEq)]
+pub struct BadgeProps {
+    pub verdict: Verdict,
+    pub lang: Lang,
+    pub variant: Variant,
+    /// Where a click or Enter leads.
+    pub href: AttrValue,
+}
+
+#[function_component(Badge)]
+pub fn badge(props: &BadgeProps) -> Html {
+    let words = wording(&props.verdict, props.lang);
+    let state = props.verdict.name();
+    let class =
+        classes!("zp", format!("zp--{state}"), (props.variant == Variant::Compact).then_some("zp--compact"));
+    let entity = props.verdict.claims().map(|c| c.zp.entity.name.clone());
+    html! {
+        <a class={class} href={props.href.clone()} target="_blank" rel="noopener"
+           lang={props.lang.code()} data-state={state}
+           aria-label={accessible_name(&props.verdict, props.lang)}>
+            <span class="zp__icon" aria-hidden="true">{ words.icon }</span>
+            <span class="zp__body">
+                <span class="zp__mark">{ MARK }</span>
+                <span class="zp__headline">{ words.headline }</span>
+                if props.variant == Variant::Full {
+                    if let Some(name) = entity {
+                        <span class="zp__entity">{ name }</span>
+                    }
+                }
+            </span>
+        </a>
+    }
+}

@@ -1,0 +1,3 @@
+//! The badge's components, one per file.
+
+pub mod badge;

@@ -1,0 +1,3 @@
+//! Hooks of the badge.
+
+pub mod use_wake;

@@ -1,0 +1,223 @@
+//! The badge's logic with fixed clocks: every verdict, expiry to the second, a clock set back,
+//! domain binding. Runs natively and, under wasm-bindgen-test, in headless Chromium.
+
+#![cfg(test)]
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use zp_shared::{
+    Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules, Status,
+    StatusClaim, StatusList, StatusListRef,
+};
+use zp_widget::state::{
+    StatusSnapshot, StatusView, Verdict, effective_now, evaluate, next_change, normalize_host,
+};
+use zp_widget::text::{Lang, accessible_name, wording};
+
+const ISSUER: &str = "https://zp.rops.example";
+const NBF: i64 = 1_790_000_000;
+const EXP: i64 = NBF + 365 * 86_400;
+const NOW: i64 = NBF + 10 * 86_400;
+const HOST: &str = "sklep.example.pl";
+
+fn key() -> IssuerKey {
+    IssuerKey::from_seed(&[9; 32]).unwrap()
+}
+
+fn keys() -> KeySet {
+    let mut keys = KeySet::new();
+    keys.insert(key().public_key().clone()).unwrap();
+    keys
+}
+
+fn rules() -> Rules {
+    Rules::new(ISSUER).with_leeway(0)
+}
+
+fn claims() -> CertificateClaims {
+    CertificateClaims {
+        iss: ISSUER.into(),
+        sub: "7K3QX9M2".into(),
+        jti: "7K3QX9M2-1".into(),
+        iat: NBF,
+        nbf: NBF,
+        exp: EXP,
+        status: StatusClaim {
+            status_list: StatusListRef { idx: 3, uri: format!("{ISSUER}/api/v1/status-lists/0") },
+        },
+        zp: Certificate {
+            number: "ZP/LU/2026/0001".into(),
+            entity: Entity {
+                name: "<img src=x onerror=alert(1)> Spółdzielnia".into(),
+                legal_form: LegalForm::SocialCooperative,
+                nip: None,
+                krs: None,
+                regon: None,
+                city: None,
+                voivodeship: None,
+            },
+            products: vec![Product { name: "Powidła".into(), gtin: None }],
+            domains: vec!["sklep.example.pl".into(), "xn--zko-zna.pl".into()],
+            verify_url: format!("{ISSUER}/v/7K3QX9M2"),
+        },
+    }
+}
+
+fn token() -> String {
+    zp_shared::token::sign(&claims(), &key()).unwrap()
+}
+
+fn snapshot(status: Status, iat: i64, fetched_at: i64) -> StatusSnapshot {
+    let mut list = StatusList::new(2, 16).unwrap();
+    list.set(3, status.value()).unwrap();
+    StatusSnapshot { list, iat, fetched_at, ttl: 300 }
+}
+
+fn verdict_at(status: &StatusView<'_>, host: &str, now: i64) -> Verdict {
+    evaluate(&token(), Some(&keys()), &rules(), status, host, now)
+}
+
+#[test]
+fn verified_only_after_a_fresh_status_check() {
+    let fresh = snapshot(Status::Valid, NOW - 10, NOW - 10);
+    assert!(matches!(verdict_at(&StatusView::Known(&fresh), HOST, NOW), Verdict::Verified(_)));
+    assert_eq!(verdict_at(&StatusView::Loading, HOST, NOW), Verdict::Checking);
+    assert!(matches!(verdict_at(&StatusView::Unavailable, HOST, NOW), Verdict::CannotConfirm(Some(_))));
+    // The list was fetched 301 s ago and could not be refreshed since: not green any more.
+    let stale = snapshot(Status::Valid, NOW - 301, NOW - 301);
+    assert!(matches!(verdict_at(&StatusView::Known(&stale), HOST, NOW), Verdict::CannotConfirm(_)));
+    let edge = snapshot(Status::Valid, NOW - 300, NOW - 300);
+    assert!(matches!(verdict_at(&StatusView::Known(&edge), HOST, NOW), Verdict::Verified(_)));
+    // Keys still loading.
+    assert_eq!(evaluate(&token(), None, &rules(), &StatusView::Loading, HOST, NOW), Verdict::Checking);
+}
+
+#[test]
+fn revoked_and_suspended_from_the_status_list() {
+    let revoked = snapshot(Status::Revoked, NOW, NOW);
+    assert!(matches!(verdict_at(&StatusView::Known(&revoked), HOST, NOW), Verdict::Revoked(_)));
+    let suspended = snapshot(Status::Suspended, NOW, NOW);
+    assert!(matches!(verdict_at(&StatusView::Known(&suspended), HOST, NOW), Verdict::Suspended(_)));
+    // A stale list that says revoked still says revoked.
+    let old = snapshot(Status::Revoked, NOW - 9_000, NOW - 9_000);
+    assert!(matches!(verdict_at(&StatusView::Known(&old), HOST, NOW), Verdict::Revoked(_)));
+    // Revoked outranks expired and wrong site.
+    assert!(matches!(verdict_at(&StatusView::Known(&revoked), "other.pl", EXP + 5), Verdict::Revoked(_)));
+}
+
+#[test]
+fn expires_at_the_second_of_exp() {
+    let at = |now: i64| {
+        let list = snapshot(Status::Valid, now, now);
+        verdict_at(&StatusView::Known(&list), HOST, now)
+    };
+    assert!(matches!(at(EXP - 1), Verdict::Verified(_)));
+    assert!(matches!(at(EXP), Verdict::Expired(_)));
+    let expired = at(EXP + 100);
+    assert_eq!(
+        expired.claims().unwrap().zp.entity.name,
+        claims().zp.entity.name,
+        "an expired badge still says whose"
+    );
+    assert!(matches!(at(NBF - 1), Verdict::NotYetValid(_)));
+    assert!(matches!(at(NBF), Verdict::Verified(_)));
+    // The badge wakes up exactly at `exp` when nothing else comes first.
+    let list = snapshot(Status::Valid, EXP - 5, EXP - 5);
+    let status = StatusView::Known(&list);
+    let verdict = verdict_at(&status, HOST, EXP - 5);
+    assert_eq!(next_change(&verdict, &status, EXP - 5), Some(5));
+}
+
+#[test]
+fn a_clock_set_back_does_not_revive_an_expired_mark() {
+    // The device says it is before expiry, but the issuer signed a status list after it.
+    let list = snapshot(Status::Valid, EXP + 3_600, NOW);
+    let status = StatusView::Known(&list);
+    assert_eq!(effective_now(NOW, &status), EXP + 3_600);
+    assert!(matches!(verdict_at(&status, HOST, NOW), Verdict::Expired(_)));
+}
+
+#[test]
+fn domain_binding() {
+    let list = snapshot(Status::Valid, NOW, NOW);
+    let status = StatusView::Known(&list);
+    for host in [
+        "sklep.example.pl",
+        "SKLEP.example.PL",
+        "www.sklep.example.pl",
+        "sklep.example.pl.",
+        "xn--zko-zna.pl",
+    ] {
+        assert!(matches!(verdict_at(&status, host, NOW), Verdict::Verified(_)), "{host}");
+    }
+    for host in ["example.pl", "sklep.example.pl.evil.com", "evil-sklep.example.pl", ""] {
+        assert!(matches!(verdict_at(&status, host, NOW), Verdict::WrongSite(_)), "{host}");
+    }
+    assert_eq!(normalize_host("WWW.Example.PL."), "example.pl");
+}
+
+#[test]
+fn forged_tampered_and_foreign_tokens_are_invalid() {
+    let list = snapshot(Status::Valid, NOW, NOW);
+    let status = StatusView::Known(&list);
+    let mut tampered = token();
+    tampered.insert(30, 'x');
+    let stranger = IssuerKey::from_seed(&[10; 32]).unwrap();
+    let foreign = zp_shared::token::sign(&claims(), &stranger).unwrap();
+    let mut other_issuer = claims();
+    other_issuer.iss = "https://evil.example".into();
+    let wrong_iss = zp_shared::token::sign(&other_issuer, &key()).unwrap();
+    for (name, bad) in [
+        ("tampered", tampered),
+        ("foreign key", foreign),
+        ("wrong issuer", wrong_iss),
+        ("garbage", "x.y.z".into()),
+        ("empty", String::new()),
+    ] {
+        let verdict = evaluate(&bad, Some(&keys()), &rules(), &status, HOST, NOW);
+        assert!(matches!(verdict, Verdict::Invalid(_)), "{name}: {verdict:?}");
+    }
+    // A malformed token is refused even before the keys arrive.
+    assert!(matches!(evaluate("x", None, &rules(), &StatusView::Loading, HOST, NOW), Verdict::Invalid(_)));
+}
+
+#[test]
+fn wording_in_both_languages_never_colour_alone() {
+    let list = snapshot(Status::Valid, NOW, NOW);
+    let verdicts = [
+        Verdict::Checking,
+        verdict_at(&StatusView::Known(&list), HOST, NOW),
+        verdict_at(&StatusView::Known(&snapshot(Status::Valid, EXP, EXP)), HOST, EXP),
+        verdict_at(&StatusView::Known(&snapshot(Status::Valid, NBF - 10, NBF - 10)), HOST, NBF - 10),
+        verdict_at(&StatusView::Known(&snapshot(Status::Revoked, NOW, NOW)), HOST, NOW),
+        verdict_at(&StatusView::Known(&snapshot(Status::Suspended, NOW, NOW)), HOST, NOW),
+        verdict_at(&StatusView::Known(&list), "other.pl", NOW),
+        evaluate("x", None, &rules(), &StatusView::Loading, HOST, NOW),
+        verdict_at(&StatusView::Unavailable, HOST, NOW),
+    ];
+    let mut names: Vec<&str> = verdicts.iter().map(Verdict::name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), verdicts.len(), "each state is distinct");
+    let mut headlines = Vec::new();
+    for verdict in &verdicts {
+        for lang in [Lang::Pl, Lang::En] {
+            let words = wording(verdict, lang);
+            assert!(!words.icon.is_empty() && !words.headline.is_empty() && !words.detail.is_empty());
+            headlines.push(words.headline);
+            let name = accessible_name(verdict, lang);
+            assert!(name.contains(words.headline) && name.contains("Zakup Prospołeczny"), "{name}");
+        }
+    }
+    let before = headlines.len();
+    headlines.sort_unstable();
+    headlines.dedup();
+    assert_eq!(headlines.len(), before, "every state has its own words in each language");
+    assert_eq!(wording(&verdicts[1], Lang::Pl).headline, "Znak ważny");
+    assert_eq!(wording(&verdicts[1], Lang::En).headline, "Mark verified");
+    assert_eq!(Lang::parse(Some("EN-gb")), Lang::En);
+    assert_eq!(Lang::parse(Some("de")), Lang::Pl);
+}
