@@ -9,6 +9,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::Global;
+use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, RateLimit, router};
 
 #[derive(Debug, Args)]
@@ -23,6 +24,9 @@ pub struct ServeArgs {
     /// 0 turns the limit off. Admin, /healthz and /metrics are never limited.
     #[arg(long, env = "ZP_RATE_LIMIT", default_value_t = 50)]
     pub rate_limit: u32,
+    /// Directory of the badge bundle (`cargo xtask widget` writes target/widget/dist).
+    #[arg(long, env = "ZP_WIDGET_DIR", default_value = "target/widget/dist")]
+    pub widget_dir: std::path::PathBuf,
 }
 
 fn init_logging() {
@@ -42,7 +46,15 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let demo =
         if args.demo { super::demo::seed(&issuer, &global.data_dir, clock.now()).await? } else { None };
     let base = issuer.settings.base_url.clone();
-    let state = AppState::new(issuer, clock, RateLimit::per_second(args.rate_limit));
+    let mut state = AppState::new(issuer, clock, RateLimit::per_second(args.rate_limit));
+    state.demo = args.demo;
+    state.widget = match WidgetBundle::load(&args.widget_dir, &base) {
+        Ok(bundle) => Some(Arc::new(bundle)),
+        Err(err) => {
+            tracing::warn!(dir = %args.widget_dir.display(), error = %err, "badge bundle not found; /widget/ answers 503");
+            None
+        }
+    };
     tokio::spawn(housekeeping(state.clone()));
     println!("listening on http://{addr}");
     println!("  registry:      {base}/");

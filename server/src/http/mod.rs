@@ -27,6 +27,7 @@ pub mod rate_limit;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+pub mod widget;
 
 /// Largest request body accepted anywhere.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -53,12 +54,16 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The per-client limit on public routes (`zp serve --rate-limit`).
     pub rate_limit: RateLimit,
+    /// The badge bundle, when it is built (`zp serve --widget-dir`).
+    pub widget: Option<Arc<widget::WidgetBundle>>,
+    /// Whether the demo pages are served (`zp serve --demo`).
+    pub demo: bool,
 }
 
 impl AppState {
     /// A state with fresh metrics. Tests pass [`RateLimit::disabled`].
     pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
-        AppState { issuer, clock, metrics: Metrics::new(), rate_limit }
+        AppState { issuer, clock, metrics: Metrics::new(), rate_limit, widget: None, demo: false }
     }
 
     pub fn now(&self) -> i64 {
@@ -81,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/admin", admin::router(state.clone()))
         .merge(ops::router())
         .merge(pages::router())
+        .merge(widget::router())
         .fallback(|| async { error::AppError::not_found("page") })
         // A limit on what extractors read, so an oversized body gets the JSON envelope.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
