@@ -21,8 +21,8 @@ pub use jwk::{Jwk, Jwks, KeySet, PublicKey, thumbprint};
 pub use signing::{IssuerKey, PrivateJwk};
 pub use status_list::{Status, StatusList, StatusListClaims, VerifiedStatusList, verify_status_list};
 pub use token::{
-    CERT_TYP, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, LegalForm, Product, Rules, StatusClaim,
-    StatusListRef, UntrustedToken, VerifiedClaims, verify,
+    AuthenticClaims, CERT_TYP, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, LegalForm, Product,
+    Rules, StatusClaim, StatusListRef, UntrustedToken, VerifiedClaims, verify,
 };
 
 /// Base64url without padding, as used in every JOSE structure.

@@ -200,12 +200,35 @@ impl<'a> UntrustedToken<'a> {
     /// Verifies the signature with a key from `keys`, then the claims against `rules` at `now`
     /// (seconds since the Unix epoch).
     pub fn verify(&self, keys: &KeySet, now: i64, rules: &Rules) -> Result<VerifiedClaims, Error> {
+        self.authenticate(keys, rules)?.at(now, rules.leeway)
+    }
+
+    /// Every check except the validity period: the token is genuine, from this issuer, and well
+    /// formed. What it yields is not yet valid claims; [`AuthenticClaims::at`] decides that.
+    pub fn authenticate(&self, keys: &KeySet, rules: &Rules) -> Result<AuthenticClaims, Error> {
         let payload = self.jws.verify_signature(keys)?;
         let claims = json::parse_object(payload, Part::Payload)?;
-        check_registered(&claims, now, rules)?;
+        check_registered(&claims, rules)?;
         let claims: CertificateClaims =
             serde_json::from_value(Value::Object(claims)).map_err(|err| Error::Claims(err.to_string()))?;
-        Ok(VerifiedClaims { kid: self.kid().to_owned(), claims })
+        Ok(AuthenticClaims { kid: self.kid().to_owned(), claims })
+    }
+}
+
+/// Claims of a genuine token whose validity period has not been checked: enough to say whose
+/// mark an expired badge was, never enough to call it valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticClaims {
+    pub kid: String,
+    pub claims: CertificateClaims,
+}
+
+impl AuthenticClaims {
+    /// Checks `nbf`, `exp` and `iat` at `now` with `leeway` seconds of tolerance.
+    pub fn at(self, now: i64, leeway: i64) -> Result<VerifiedClaims, Error> {
+        let c = &self.claims;
+        check_times(now, leeway, c.iat, c.nbf, c.exp)?;
+        Ok(VerifiedClaims { kid: self.kid, claims: self.claims })
     }
 }
 
@@ -214,16 +237,17 @@ pub fn verify(token: &str, keys: &KeySet, now: i64, rules: &Rules) -> Result<Ver
     UntrustedToken::parse(token)?.verify(keys, now, rules)
 }
 
-/// Checks `iss`, `exp`, `nbf` and `iat` with their own errors, before the typed decoding.
-fn check_registered(claims: &Map<String, Value>, now: i64, rules: &Rules) -> Result<(), Error> {
+/// Checks `iss`, and that `exp`, `nbf` and `iat` are present integers, with their own errors,
+/// before the typed decoding.
+fn check_registered(claims: &Map<String, Value>, rules: &Rules) -> Result<(), Error> {
     let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
     if iss.as_str() != Some(rules.issuer.as_str()) {
         return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: display(iss) });
     }
-    let exp = numeric_date(claims, "exp")?;
-    let nbf = numeric_date(claims, "nbf")?;
-    let iat = numeric_date(claims, "iat")?;
-    check_times(now, rules.leeway, iat, nbf, exp)
+    for name in ["exp", "nbf", "iat"] {
+        numeric_date(claims, name)?;
+    }
+    Ok(())
 }
 
 /// Time rules shared with status lists: valid while `nbf - leeway <= now < exp + leeway`.

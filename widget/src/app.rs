@@ -9,7 +9,7 @@ use zp_shared::Rules;
 use crate::api::{self, Fetch};
 use crate::components::badge::{Badge, Variant};
 use crate::hooks::use_wake::use_wake;
-use crate::state::{StatusView, Verdict, evaluate, next_change};
+use crate::state::{StatusView, Verdict, authentic_claims, evaluate, next_change};
 use crate::text::Lang;
 
 #[derive(Debug, Properties, PartialEq, Clone)]
@@ -44,9 +44,8 @@ pub fn app(props: &AppProps) -> Html {
         Fetch::Ready(keys) => Some(keys),
         Fetch::Pending | Fetch::Failed => None,
     };
-    let preliminary =
-        evaluate(&props.token, keys.as_deref(), &rules, &StatusView::Loading, &props.host, device_now);
-    let snapshot = match (&keys, preliminary.claims()) {
+    let claims = keys.as_ref().and_then(|keys| authentic_claims(&props.token, keys, &rules));
+    let snapshot = match (&keys, &claims) {
         (Some(keys), Some(claims)) => {
             api::status_list(&claims.status.status_list.uri, keys, &rules, device_now, &notify)
         }

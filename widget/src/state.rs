@@ -87,6 +87,13 @@ pub fn normalize_host(host: &str) -> String {
     host.strip_prefix("www.").map(str::to_owned).unwrap_or(host)
 }
 
+/// The claims of a genuine token of this issuer, whatever its validity period; they name the
+/// status list to fetch.
+pub fn authentic_claims(token: &str, keys: &KeySet, rules: &Rules) -> Option<CertificateClaims> {
+    let untrusted = zp_shared::UntrustedToken::parse(token).ok()?;
+    untrusted.authenticate(keys, rules).ok().map(|authentic| authentic.claims)
+}
+
 /// The badge's verdict. `keys` is `None` while the JWKS loads; `host` is the page's hostname.
 pub fn evaluate(
     token: &str,
@@ -102,21 +109,11 @@ pub fn evaluate(
         Err(err) => return Verdict::Invalid(err),
     };
     let Some(keys) = keys else { return Verdict::Checking };
-    let now = effective_now(device_now, status);
-    let (claims, time_verdict) = match untrusted.verify(keys, now, rules) {
-        Ok(verified) => (Box::new(verified.claims), None),
-        // Genuine but outside its validity: read the claims at a moment inside it, so the badge
-        // can still say whose mark it is.
-        Err(Error::Expired { exp, .. }) => match untrusted.verify(keys, exp - 1, rules) {
-            Ok(verified) => (Box::new(verified.claims), Some(true)),
-            Err(err) => return Verdict::Invalid(err),
-        },
-        Err(Error::NotYetValid { nbf, .. }) => match untrusted.verify(keys, nbf, rules) {
-            Ok(verified) => (Box::new(verified.claims), Some(false)),
-            Err(err) => return Verdict::Invalid(err),
-        },
+    let claims = match untrusted.authenticate(keys, rules) {
+        Ok(authentic) => Box::new(authentic.claims),
         Err(err) => return Verdict::Invalid(err),
     };
+    let now = effective_now(device_now, status);
     let idx = claims.status.status_list.idx;
     // Revocation outranks everything else we know about a genuine token.
     if let StatusView::Known(snapshot) = status {
@@ -127,10 +124,12 @@ pub fn evaluate(
             Ok(Status::Other(_)) | Err(_) => return Verdict::Revoked(claims),
         }
     }
-    match time_verdict {
-        Some(true) => return Verdict::Expired(claims),
-        Some(false) => return Verdict::NotYetValid(claims),
-        None => {}
+    // The mark flips at the second of `exp`: no leeway in front of a shopper.
+    if now >= claims.exp {
+        return Verdict::Expired(claims);
+    }
+    if now < claims.nbf {
+        return Verdict::NotYetValid(claims);
     }
     let host = normalize_host(host);
     if !claims.zp.domains.iter().any(|domain| normalize_host(domain) == host) {

@@ -61,7 +61,9 @@ async fn verified_badge_states_its_verdict_in_words_and_name() {
     assert_eq!(link.get_attribute("href").as_deref(), Some("https://zp.example/v/7K3QX9M2"));
     let text = link.text_content().unwrap();
     assert!(text.contains("Znak ważny") && text.contains("Spółdzielnia Socjalna „Las”"), "{text}");
-    assert!(text.contains('✓'), "an icon, not colour alone");
+    // An icon drawn for the state, besides the words: never colour alone.
+    let icon = link.query_selector(".zp__icon svg path").unwrap();
+    assert!(icon.is_some(), "the state has an icon");
     let name = link.get_attribute("aria-label").unwrap();
     assert!(name.contains("Znak ważny") && name.contains("Las"), "{name}");
 }

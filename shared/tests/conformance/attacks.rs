@@ -563,3 +563,26 @@ fn every_attack_has_its_own_error_code() {
     unique.dedup();
     assert_eq!(unique.len(), codes.len(), "{codes:?}");
 }
+
+#[test]
+fn authentic_but_expired_claims_are_not_valid_claims() {
+    let token = token();
+    let untrusted = UntrustedToken::parse(&token).unwrap();
+    let authentic = untrusted.authenticate(&keys(), &rules()).unwrap();
+    assert_eq!(authentic.claims, claims());
+    // Authenticity says nothing about time: the same claims are refused after `exp`.
+    assert_eq!(authentic.clone().at(EXP + 60, 60).unwrap_err(), Error::Expired { exp: EXP, now: EXP + 60 });
+    assert_eq!(
+        authentic.clone().at(NBF - 61, 60).unwrap_err(),
+        Error::NotYetValid { nbf: NBF, now: NBF - 61 }
+    );
+    assert_eq!(authentic.at(NOW, 60).unwrap().claims, claims());
+    // Everything but time is still checked.
+    let stranger = other_key();
+    let header = json!({ "alg": "EdDSA", "typ": "zp-cert+jwt", "kid": stranger.kid() });
+    let foreign = stranger.sign_raw(header.to_string().as_bytes(), claims_json().to_string().as_bytes());
+    assert_eq!(
+        UntrustedToken::parse(&foreign).unwrap().authenticate(&keys(), &rules()).unwrap_err(),
+        Error::UnknownKey
+    );
+}

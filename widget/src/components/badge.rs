@@ -3,6 +3,7 @@
 
 use yew::prelude::*;
 
+use crate::components::icon::Icon;
 use crate::state::Verdict;
 use crate::text::{Lang, MARK, accessible_name, wording};
 
@@ -41,7 +42,7 @@ pub fn badge(props: &BadgeProps) -> Html {
         <a class={class} href={props.href.clone()} target="_blank" rel="noopener"
            lang={props.lang.code()} data-state={state}
            aria-label={accessible_name(&props.verdict, props.lang)}>
-            <span class="zp__icon" aria-hidden="true">{ words.icon }</span>
+            <span class="zp__icon" aria-hidden="true" data-icon={words.icon}><Icon state={state} /></span>
             <span class="zp__body">
                 <span class="zp__mark">{ MARK }</span>
                 <span class="zp__headline">{ words.headline }</span>
