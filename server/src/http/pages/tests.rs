@@ -1,6 +1,7 @@
 //! The pages driven in-process through the whole router, over demo data in a temporary store.
 
 use axum::Router;
+use sha2::{Digest, Sha256};
 
 use super::CONTENT_SECURITY_POLICY;
 use crate::cli::demo::seed;
@@ -294,4 +295,142 @@ async fn stylesheet_is_cached_by_version() {
     assert!(css.text().contains(":focus-visible"));
     let stale = get(&demo.app, "/assets/site.css?v=old").await;
     assert_eq!(stale.header("cache-control"), Some("public, max-age=300"));
+}
+
+/// The text between `open` and the next `close` after it.
+fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
+    let start = text.find(open).map(|i| i + open.len()).unwrap_or_else(|| panic!("no {open:?} in {text}"));
+    let rest = &text[start..];
+    &rest[..rest.find(close).unwrap_or_else(|| panic!("no {close:?} after {open:?}"))]
+}
+
+/// The demo cases that can reach the no-script badges, with the script badge's words.
+const BADGE_WORDS: [(&str, &str, &str); 6] = [
+    ("valid", "Znak ważny", "Mark verified"),
+    ("expiring soon", "Znak ważny", "Mark verified"),
+    ("expired", "Certyfikat wygasł", "Certificate expired"),
+    ("future", "Certyfikat jeszcze nieważny", "Certificate not yet valid"),
+    ("suspended", "Certyfikat zawieszony", "Certificate suspended"),
+    ("revoked", "Certyfikat cofnięty", "Certificate revoked"),
+];
+
+fn assert_frameable(reply: &Reply, status: u16, path: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{path}: {}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
+    assert_eq!(reply.header("cache-control"), Some("no-cache"), "{path}");
+    assert_eq!(reply.header("x-frame-options"), None, "{path}: any site may frame it");
+    let csp = reply.header("content-security-policy").unwrap();
+    assert!(csp.starts_with("default-src 'none';"), "{path}: {csp}");
+    assert!(csp.contains("frame-ancestors *"), "{path}: {csp}");
+    // The one inline style is allowed by its hash, and nothing else runs.
+    let html = reply.text();
+    let style = between(&html, "<style>", "</style>");
+    let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, Sha256::digest(style));
+    assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{path}: {csp}");
+    assert!(!html.contains("<script"), "{path}");
+    assert!(!html.contains(" style="), "{path}: no inline style attributes");
+}
+
+#[tokio::test]
+async fn embed_page_states_the_verdict_and_may_be_framed() {
+    let demo = demo().await;
+    for (fate, pl, en) in BADGE_WORDS {
+        let id = demo.id(fate);
+        let path = format!("/embed/{}", id.to_lowercase());
+        let reply = get(&demo.app, &path).await;
+        assert_frameable(&reply, 200, &path);
+        let html = reply.text();
+        assert!(html.contains("<html lang=\"pl\">"), "{fate}");
+        // The link's own text states the verdict and whose mark it is.
+        let link = between(&html, "<a ", "</a>");
+        assert!(link.contains(&format!("href=\"https://zp.rops.lublin.pl/v/{id}\"")), "{fate}: {link}");
+        assert!(link.contains("target=\"_blank\" rel=\"noopener\""), "{fate}: {link}");
+        assert!(link.contains(&format!(">{pl}<")), "{fate}: {link}");
+        assert!(link.contains("Zakup Prospołeczny"), "{fate}");
+        assert!(link.contains("(otwiera się w nowej karcie)"), "{fate}");
+
+        let path = format!("/embed/{id}?lang=en");
+        let reply = get(&demo.app, &path).await;
+        assert_frameable(&reply, 200, &path);
+        let html = reply.text();
+        assert!(html.contains("<html lang=\"en\">"), "{fate}");
+        let link = between(&html, "<a ", "</a>");
+        assert!(link.contains(&format!(">{en}<")), "{fate}: {link}");
+        assert!(link.contains(&format!("href=\"https://zp.rops.lublin.pl/v/{id}?lang=en\"")), "{fate}");
+    }
+    let valid = get(&demo.app, &format!("/embed/{}", demo.id("valid"))).await.text();
+    assert!(valid.contains("<bdi>Spółdzielnia Socjalna „Smaki Roztocza”</bdi>"));
+
+    for path in ["/embed/7K3QX9M2", "/embed/%3Cscript%3E", "/embed/ZZZZZZZZ?lang=en"] {
+        let reply = get(&demo.app, path).await;
+        assert_frameable(&reply, 404, path);
+        let html = reply.text();
+        assert!(
+            html.contains(">Certyfikatu nie ma w rejestrze<")
+                || html.contains(">Certificate not in the registry<"),
+            "{path}: {html}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn svg_badge_states_the_verdict() {
+    let demo = demo().await;
+    for (fate, pl, en) in BADGE_WORDS {
+        let id = demo.id(fate);
+        for (query, words) in [("", pl), ("?lang=en", en)] {
+            let path = format!("/badge/{id}.svg{query}");
+            let reply = get(&demo.app, &path).await;
+            assert_eq!(reply.status.as_u16(), 200, "{path}");
+            assert_eq!(reply.header("content-type"), Some("image/svg+xml"), "{path}");
+            assert_eq!(reply.header("cache-control"), Some("no-cache"), "{path}");
+            assert_eq!(reply.header("access-control-allow-origin"), Some("*"), "{path}");
+            let svg = reply.text();
+            assert!(
+                svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"320\" height=\"64\""),
+                "{path}"
+            );
+            assert!(svg.ends_with("</svg>"), "{path}");
+            assert_eq!(svg.matches("<text ").count(), svg.matches("</text>").count(), "{path}");
+            let title = between(&svg, "<title id=\"zp-title\">", "</title>");
+            assert!(title.starts_with(&format!("Zakup Prospołeczny: {words} — ")), "{path}: {title}");
+            assert!(svg.contains(&format!(">{words}</text>")), "{path}");
+        }
+    }
+    let lower = get(&demo.app, &format!("/badge/{}.svg", demo.id("valid").to_lowercase())).await;
+    assert_eq!(lower.status.as_u16(), 200);
+
+    let unknown = get(&demo.app, "/badge/7K3QX9M2.svg").await;
+    assert_eq!(unknown.status.as_u16(), 404);
+    assert_eq!(unknown.header("content-type"), Some("image/svg+xml"));
+    assert!(unknown.text().contains(">Certyfikatu nie ma w rejestrze</text>"));
+    assert_eq!(get(&demo.app, "/badge/7K3QX9M2").await.status.as_u16(), 404);
+}
+
+#[tokio::test]
+async fn svg_badge_escapes_hostile_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(dir.path(), "https://zp.rops.lublin.pl", RateLimit::disabled()).await;
+    let now = state.now();
+    for name in [HOSTILE.to_owned(), format!("{HOSTILE} and a much longer tail to be cut off")] {
+        let entity = NewEntity {
+            name,
+            legal_form: "social_cooperative".into(),
+            domains: vec!["example.pl".into()],
+            ..NewEntity::default()
+        };
+        let entity = state.issuer.create_entity("test", entity, now).await.unwrap();
+        let product = NewProduct { name: "Chleb".into(), gtin: None };
+        let input = NewCertificate { entity_id: entity.id, products: vec![product], valid_from: None };
+        let id = state.issuer.issue("test", input, now).await.unwrap().certificate.id;
+        let app = router(state.clone());
+        let svg = get(&app, &format!("/badge/{id}.svg")).await.text();
+        assert!(!svg.contains("<img"), "{svg}");
+        assert!(!svg.contains('\u{202e}'), "bidirectional controls are dropped");
+        let title = between(&svg, "<title id=\"zp-title\">", "</title>");
+        assert!(title.contains("&lt;img src=x onerror=alert(1)&gt;&quot;&apos;"), "{title}");
+        let embed = get(&app, &format!("/embed/{id}")).await.text();
+        assert!(!embed.contains("<img"), "{embed}");
+        assert!(embed.contains(&format!("<bdi>{ESCAPED}")), "{embed}");
+    }
 }

@@ -1,0 +1,383 @@
+//! Badges for sites that cannot run the script badge: `/embed/{ID}`, a small page to show in an
+//! iframe, and `/badge/{ID}.svg`, an image for the simplest sites. Both state the certificate's
+//! verdict in the registry now, with the words, icon and colour of the script badge, and caches
+//! must revalidate them, so a suspension or revocation shows at once.
+
+use std::sync::LazyLock;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use sha2::{Digest, Sha256};
+
+use super::layout::{plain, text, truncate};
+use super::{Lang, Params, encode_component, html};
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::ids;
+use crate::issuer::Verdict;
+use crate::store::{CertificateDetail, StoreError};
+
+/// The mark's name, the same in both languages.
+pub const MARK: &str = "Zakup Prospołeczny";
+
+/// What a badge shows: a certificate's verdict, that the registry has no such certificate, or
+/// that the registry could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    Verdict(Verdict),
+    Unknown,
+    CannotConfirm,
+}
+
+impl Shown {
+    /// The headline, worded as the script badge words it.
+    pub fn headline(self, lang: Lang) -> &'static str {
+        match self {
+            Shown::Verdict(Verdict::Valid) => lang.pick("Znak ważny", "Mark verified"),
+            Shown::Verdict(Verdict::Expired) => lang.pick("Certyfikat wygasł", "Certificate expired"),
+            Shown::Verdict(Verdict::NotYetValid) => {
+                lang.pick("Certyfikat jeszcze nieważny", "Certificate not yet valid")
+            }
+            Shown::Verdict(Verdict::Suspended) => lang.pick("Certyfikat zawieszony", "Certificate suspended"),
+            Shown::Verdict(Verdict::Revoked) => lang.pick("Certyfikat cofnięty", "Certificate revoked"),
+            Shown::Unknown => lang.pick("Certyfikatu nie ma w rejestrze", "Certificate not in the registry"),
+            Shown::CannotConfirm => lang.pick("Nie można teraz potwierdzić", "Cannot confirm now"),
+        }
+    }
+
+    /// The line under the headline when there is no entity to name.
+    fn note(self, lang: Lang) -> &'static str {
+        match self {
+            Shown::CannotConfirm => {
+                lang.pick("Rejestr chwilowo nie odpowiada.", "The registry is not answering.")
+            }
+            _ => lang.pick("Znak może być podrobiony.", "The mark may be forged."),
+        }
+    }
+
+    /// The state colour of the script badge; it meets WCAG AA as text on white.
+    pub fn colour(self) -> &'static str {
+        match self {
+            Shown::Verdict(Verdict::Valid) => "#136c2e",
+            Shown::Verdict(Verdict::Expired | Verdict::NotYetValid | Verdict::Suspended)
+            | Shown::CannotConfirm => "#8a4b00",
+            Shown::Verdict(Verdict::Revoked) | Shown::Unknown => "#a4141c",
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Shown::Verdict(Verdict::Valid) => "ok",
+            Shown::Verdict(Verdict::Expired | Verdict::NotYetValid | Verdict::Suspended)
+            | Shown::CannotConfirm => "warn",
+            Shown::Verdict(Verdict::Revoked) | Shown::Unknown => "bad",
+        }
+    }
+
+    /// The icon of the script badge: strokes on a 20×20 grid, drawn in white over the colour.
+    fn glyph(self) -> &'static str {
+        match self {
+            Shown::Verdict(Verdict::Valid) => r#"<path d="M5 10.5l3.2 3.2L15 7"/>"#,
+            Shown::Verdict(Verdict::Revoked) => r#"<path d="M6 6l8 8M14 6l-8 8"/>"#,
+            Shown::Verdict(Verdict::Expired | Verdict::NotYetValid) => {
+                r#"<circle cx="10" cy="10" r="5.5"/><path d="M10 7v3.3l2.2 1.5"/>"#
+            }
+            Shown::Verdict(Verdict::Suspended) => r#"<path d="M8 6v8M12 6v8"/>"#,
+            Shown::Unknown => r#"<path d="M10 5.5v5.5"/><path d="M10 14.2v.3"/>"#,
+            Shown::CannotConfirm => {
+                r#"<path d="M7.6 7.6a2.5 2.5 0 1 1 3.4 2.3c-.7.3-1 .8-1 1.5v.4"/><path d="M10 14.2v.3"/>"#
+            }
+        }
+    }
+}
+
+/// Looks up a certificate by an ID in any case.
+async fn lookup(state: &AppState, raw: &str) -> Result<Option<CertificateDetail>, StoreError> {
+    match ids::normalize_certificate_id(raw) {
+        Some(id) => state.issuer.store.certificate(&id).await,
+        None => Ok(None),
+    }
+}
+
+/// What a badge needs to know, whatever the lookup found.
+struct Subject {
+    shown: Shown,
+    entity: Option<String>,
+    status: StatusCode,
+    /// The verification page, in the reader's language.
+    link: String,
+}
+
+async fn subject(state: &AppState, raw: &str, lang: Lang) -> Subject {
+    let suffix = if lang == Lang::En { "?lang=en" } else { "" };
+    match lookup(state, raw).await {
+        Ok(Some(detail)) => Subject {
+            shown: Shown::Verdict(Verdict::of(&detail.certificate, state.now())),
+            entity: Some(detail.entity.name),
+            status: StatusCode::OK,
+            link: format!("{}{suffix}", state.issuer.verify_url(&detail.certificate.id)),
+        },
+        found => {
+            let (shown, status) = match found {
+                Err(err) => {
+                    tracing::error!(error = %err, "badge: store read failed");
+                    (Shown::CannotConfirm, StatusCode::INTERNAL_SERVER_ERROR)
+                }
+                Ok(_) => (Shown::Unknown, StatusCode::NOT_FOUND),
+            };
+            let shown_id: String = raw.chars().take(40).collect();
+            let link =
+                format!("{}/v/{}{suffix}", state.issuer.settings.base_url, encode_component(&shown_id));
+            Subject { shown, entity: None, status, link }
+        }
+    }
+}
+
+// ---- /embed/{ID} ------------------------------------------------------------------------------
+
+/// The embed page's only style, inline so the badge is one request; the policy names its hash.
+const EMBED_CSS: &str = "\
+*{box-sizing:border-box}\
+html,body{margin:0;background:transparent}\
+body{padding:4px;font:15px/1.3 system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",\"DejaVu Sans\",sans-serif}\
+.zp{--c:#4a4a4a;display:flex;align-items:center;gap:10px;width:100%;max-width:340px;min-height:48px;\
+padding:8px 12px 8px 10px;border:2px solid var(--c);border-radius:10px;background:#fff;color:var(--c);\
+text-decoration:none}\
+.zp:focus-visible{outline:3px solid #1a4fd6;outline-offset:2px}\
+.zp:hover .headline{text-decoration:underline}\
+.ok{--c:#136c2e}.warn{--c:#8a4b00}.bad{--c:#a4141c}\
+.icon{flex:none;display:flex;align-items:center;justify-content:center;width:34px;height:34px;\
+border-radius:50%;background:var(--c);color:#fff}\
+.text{display:flex;flex-direction:column;min-width:0}\
+.mark{font-size:12px;font-weight:600;letter-spacing:.02em;text-transform:uppercase}\
+.headline{font-size:16px;font-weight:700}\
+.entity{font-size:13px;font-weight:500;color:#262626;overflow:hidden;overflow-wrap:anywhere;\
+display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2}\
+.more{font-size:12px;font-weight:500;color:#0b4fb3;text-decoration:underline}\
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}\
+@media (forced-colors:active){.zp{border-color:LinkText}\
+.icon{forced-color-adjust:none;background:CanvasText;color:Canvas}}";
+
+/// `default-src 'none'` with the inline style allowed by its hash; any site may frame it.
+static EMBED_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(EMBED_CSS.as_bytes()));
+    let policy = format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; frame-ancestors *"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors *"))
+});
+
+pub async fn embed(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Response {
+    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
+    let lang = params.lang();
+    let subject = subject(&state, &raw, lang).await;
+    let mut response = html(subject.status, lang, embed_page(&subject, lang));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, EMBED_CSP.clone());
+    response
+}
+
+fn embed_page(subject: &Subject, lang: Lang) -> Markup {
+    let shown = subject.shown;
+    let headline = shown.headline(lang);
+    let title = match &subject.entity {
+        Some(name) => format!("{MARK}: {headline} — {}", plain(name)),
+        None => format!("{MARK}: {headline}"),
+    };
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (title) }
+                style { (PreEscaped(EMBED_CSS)) }
+            }
+            body {
+                a class={ "zp " (shown.class()) } href=(subject.link) target="_blank" rel="noopener" {
+                    span.icon aria-hidden="true" { (icon_svg(shown, 22)) }
+                    span.text {
+                        span.mark { (MARK) span.vh { ": " } }
+                        span.headline { (headline) span.vh { ". " } }
+                        @match &subject.entity {
+                            Some(name) => span.entity { (text(&truncate(name, 90))) span.vh { ". " } },
+                            None => span.entity { (shown.note(lang)) " " },
+                        }
+                        span.more {
+                            (lang.pick("Sprawdź w rejestrze", "Check in the registry"))
+                            span.vh { (lang.pick(" (otwiera się w nowej karcie)", " (opens in a new tab)")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn icon_svg(shown: Shown, size: u32) -> Markup {
+    html! {
+        svg viewBox="0 0 20 20" width=(size) height=(size) focusable="false" fill="none" stroke="currentColor"
+            stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" {
+            (PreEscaped(shown.glyph()))
+        }
+    }
+}
+
+// ---- /badge/{ID}.svg --------------------------------------------------------------------------
+
+pub async fn badge_svg(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Response {
+    let file = path.map(|Path(file)| file).unwrap_or_default();
+    let Some(raw) = file.strip_suffix(".svg") else {
+        return AppError::not_found("page").into_response();
+    };
+    let lang = params.lang();
+    let subject = subject(&state, raw, lang).await;
+    let mut response = (subject.status, svg(&subject, lang)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+    response
+}
+
+/// Characters allowed in XML 1.0 text, without bidirectional controls, escaped.
+fn xml_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in plain(value).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(' '),
+            c if (c as u32) < 0x20 || matches!(c, '\u{fffe}' | '\u{ffff}') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// At most `max` characters, cut at a word when that keeps most of it, with an ellipsis.
+fn shorten(value: &str, max: usize) -> String {
+    let value = value.trim();
+    if value.chars().count() <= max {
+        return value.to_owned();
+    }
+    let cut: String = value.chars().take(max).collect();
+    let ends_a_word = value.chars().nth(max) == Some(' ');
+    let at_word = cut.rfind(' ').filter(|&i| !ends_a_word && cut[..i].chars().count() >= max * 2 / 3);
+    let mut kept = at_word.map_or(cut.as_str(), |i| &cut[..i]).trim_end_matches([' ', ',', '-', '—', '–']);
+    // A one-letter word ("w", "i") left dangling before the ellipsis goes too.
+    if let Some((before, last)) = kept.rsplit_once(' ')
+        && at_word.is_some()
+        && last.chars().count() == 1
+    {
+        kept = before;
+    }
+    format!("{kept}…")
+}
+
+/// Widest entity name that fits the 320-pixel badge at 12 px.
+const SVG_NAME_CHARS: usize = 38;
+
+fn svg(subject: &Subject, lang: Lang) -> String {
+    let shown = subject.shown;
+    let colour = shown.colour();
+    let headline = shown.headline(lang);
+    let (title, last_line) = match &subject.entity {
+        Some(name) => {
+            (format!("{MARK}: {headline} — {}", plain(name)), shorten(&plain(name), SVG_NAME_CHARS))
+        }
+        None => (format!("{MARK}: {headline}. {}", shown.note(lang)), shown.note(lang).to_owned()),
+    };
+    // The longest headlines get a smaller size, so that they stay inside the frame.
+    let headline_size = match headline.chars().count() {
+        0..=22 => "15",
+        23..=26 => "14",
+        _ => "13",
+    };
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"320\" height=\"64\" viewBox=\"0 0 320 64\" \
+         role=\"img\" aria-labelledby=\"zp-title\" lang=\"{code}\">\
+         <title id=\"zp-title\">{title}</title>\
+         <rect x=\"1\" y=\"1\" width=\"318\" height=\"62\" rx=\"10\" fill=\"#fff\" stroke=\"{colour}\" stroke-width=\"2\"/>\
+         <circle cx=\"32\" cy=\"32\" r=\"19\" fill=\"{colour}\"/>\
+         <g transform=\"translate(19 19) scale(1.3)\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2.2\" \
+         stroke-linecap=\"round\" stroke-linejoin=\"round\">{glyph}</g>\
+         <g font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'DejaVu Sans', sans-serif\" \
+         aria-hidden=\"true\">\
+         <text x=\"62\" y=\"20\" font-size=\"11\" font-weight=\"600\" letter-spacing=\".3\" fill=\"{colour}\">{mark}</text>\
+         <text x=\"62\" y=\"38\" font-size=\"{headline_size}\" font-weight=\"700\" fill=\"{colour}\">{headline}</text>\
+         <text x=\"62\" y=\"55\" font-size=\"12\" fill=\"#262626\">{last_line}</text>\
+         </g></svg>",
+        code = lang.code(),
+        title = xml_text(&title),
+        glyph = shown.glyph(),
+        mark = xml_text(&MARK.to_uppercase()),
+        headline = xml_text(headline),
+        last_line = xml_text(&last_line),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escaping_drops_what_xml_cannot_carry() {
+        assert_eq!(
+            xml_text("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;"
+        );
+        assert_eq!(xml_text("a\u{0}b\u{1b}c\td\u{202e}e"), "abc de");
+    }
+
+    #[test]
+    fn names_are_shortened_at_a_word() {
+        assert_eq!(shorten("Smaki Roztocza", 38), "Smaki Roztocza");
+        assert_eq!(
+            shorten("Spółdzielnia Socjalna „Smaki Roztocza” w Zamościu i okolicach", 38),
+            "Spółdzielnia Socjalna „Smaki Roztocza”…"
+        );
+        assert_eq!(shorten(&"x".repeat(50), 10), format!("{}…", "x".repeat(10)));
+        assert_eq!(shorten("żółw żółw żółw", 6), "żółw…");
+        assert_eq!(shorten("Fundacja Ceramiki Lubelskiej", 17), "Fundacja Ceramiki…");
+        assert_eq!(shorten("Centrum Integracji Społecznej w Chełmie", 38), "Centrum Integracji Społecznej…");
+    }
+
+    #[test]
+    fn every_state_has_words_and_a_colour() {
+        let all = [
+            Shown::Verdict(Verdict::Valid),
+            Shown::Verdict(Verdict::Expired),
+            Shown::Verdict(Verdict::NotYetValid),
+            Shown::Verdict(Verdict::Suspended),
+            Shown::Verdict(Verdict::Revoked),
+            Shown::Unknown,
+            Shown::CannotConfirm,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in all.iter().skip(i + 1) {
+                assert_ne!(a.headline(Lang::Pl), b.headline(Lang::Pl));
+                assert_ne!(a.headline(Lang::En), b.headline(Lang::En));
+            }
+            assert!(a.colour().starts_with('#'));
+        }
+    }
+}
