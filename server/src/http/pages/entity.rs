@@ -13,6 +13,7 @@ use super::layout::{
 use super::verify::products;
 use super::{Lang, Params, href, html};
 use crate::http::AppState;
+use crate::http::widget::WidgetBundle;
 use crate::issuer::{Verdict, format_date};
 use crate::store::{CertificateDetail, EntityRecord, SearchQuery};
 
@@ -58,7 +59,7 @@ pub async fn page(
                 p { (lang.pick("Ten podmiot nie ma jeszcze certyfikatu.", "This entity has no certificate yet.")) }
             }
             @for detail in &certificates {
-                (certificate(detail, base_url, now, lang))
+                (certificate(detail, base_url, now, lang, state.widget.as_deref()))
             }
         }
         p.meta {
@@ -102,7 +103,13 @@ fn details(entity: &EntityRecord, lang: Lang) -> Markup {
     }
 }
 
-fn certificate(detail: &CertificateDetail, base_url: &str, now: i64, lang: Lang) -> Markup {
+fn certificate(
+    detail: &CertificateDetail,
+    base_url: &str,
+    now: i64,
+    lang: Lang,
+    widget: Option<&WidgetBundle>,
+) -> Markup {
     let c = &detail.certificate;
     let verdict = Verdict::of(c, now);
     let heading_id = format!("cert-{}", c.id);
@@ -130,7 +137,7 @@ fn certificate(detail: &CertificateDetail, base_url: &str, now: i64, lang: Lang)
                         "Certificate revoked: the mark may no longer be shown on a website or on products.",
                     ))
                 },
-                (Some(token), _) => (embed(detail, &token.token, base_url, lang)),
+                (Some(token), _) => (embed(detail, &token.token, base_url, lang, widget)),
                 (None, _) => {},
             }
         }
@@ -142,23 +149,67 @@ fn snippet_escape(value: &str) -> String {
     value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The two-line badge snippet, with a plain link inside the element that stays visible where
-/// scripts or WebAssembly are blocked.
-pub fn badge_snippet(base_url: &str, id: &str, number: &str, token: &str, lang: Lang) -> String {
-    let base = snippet_escape(base_url);
+/// The badge element, with a plain link inside that stays visible where scripts or WebAssembly
+/// are blocked.
+fn element_snippet(base_url: &str, id: &str, number: &str, token: &str, lang: Lang) -> String {
     let link_text = match lang {
         Lang::Pl => format!("Zakup Prospołeczny: sprawdź certyfikat {}", snippet_escape(number)),
         Lang::En => format!("Zakup Prospołeczny: check certificate {}", snippet_escape(number)),
     };
     let lang_suffix = if lang == Lang::En { "?lang=en" } else { "" };
     format!(
-        "<script type=\"module\" src=\"{base}/widget/zp-badge.js\"></script>\n\
-         <zakup-prospoleczny token=\"{token}\" lang=\"{code}\">\n  \
+        "<zakup-prospoleczny token=\"{token}\" lang=\"{code}\">\n  \
          <a href=\"{base}/v/{id}{lang_suffix}\">{link_text}</a>\n\
          </zakup-prospoleczny>",
+        base = snippet_escape(base_url),
         token = snippet_escape(token),
         code = lang.code(),
         id = snippet_escape(id),
+    )
+}
+
+/// The two-line badge snippet: the loader under its stable name, which follows updates, and the
+/// element.
+pub fn badge_snippet(base_url: &str, id: &str, number: &str, token: &str, lang: Lang) -> String {
+    format!(
+        "<script type=\"module\" src=\"{}/widget/zp-badge.js\"></script>\n{}",
+        snippet_escape(base_url),
+        element_snippet(base_url, id, number, token, lang)
+    )
+}
+
+/// The same badge with the loader pinned: its content-hashed name and Subresource Integrity
+/// hash, so the browser runs exactly this version or nothing.
+pub fn pinned_badge_snippet(
+    base_url: &str,
+    widget: &WidgetBundle,
+    id: &str,
+    number: &str,
+    token: &str,
+    lang: Lang,
+) -> String {
+    format!(
+        "<script type=\"module\" src=\"{}/widget/{}\" integrity=\"{}\" crossorigin=\"anonymous\"></script>\n{}",
+        snippet_escape(base_url),
+        snippet_escape(&widget.loader.name),
+        snippet_escape(&widget.loader_integrity),
+        element_snippet(base_url, id, number, token, lang)
+    )
+}
+
+/// A linked image of the badge, for sites that allow neither scripts nor frames.
+pub fn image_snippet(base_url: &str, id: &str, number: &str, lang: Lang) -> String {
+    let lang_suffix = if lang == Lang::En { "?lang=en" } else { "" };
+    let alt = match lang {
+        Lang::Pl => "Znak Zakup Prospołeczny — sprawdź certyfikat",
+        Lang::En => "Zakup Prospołeczny mark — check certificate",
+    };
+    format!(
+        "<a href=\"{base}/v/{id}{lang_suffix}\"><img src=\"{base}/badge/{id}.svg{lang_suffix}\" \
+         alt=\"{alt} {number}\" width=\"320\" height=\"64\"></a>",
+        base = snippet_escape(base_url),
+        id = snippet_escape(id),
+        number = snippet_escape(number),
     )
 }
 
@@ -178,10 +229,18 @@ pub fn iframe_snippet(base_url: &str, id: &str, number: &str, lang: Lang) -> Str
     )
 }
 
-fn embed(detail: &CertificateDetail, token: &str, base_url: &str, lang: Lang) -> Markup {
+fn embed(
+    detail: &CertificateDetail,
+    token: &str,
+    base_url: &str,
+    lang: Lang,
+    widget: Option<&WidgetBundle>,
+) -> Markup {
     let c = &detail.certificate;
     let snippet = badge_snippet(base_url, &c.id, &c.number, token, lang);
+    let pinned = widget.map(|widget| pinned_badge_snippet(base_url, widget, &c.id, &c.number, token, lang));
     let iframe = iframe_snippet(base_url, &c.id, &c.number, lang);
+    let image = image_snippet(base_url, &c.id, &c.number, lang);
     let qr_svg = format!("/v/{}/qr.svg", c.id);
     let qr_png = format!("/v/{}/qr.png", c.id);
     html! {
@@ -195,6 +254,20 @@ fn embed(detail: &CertificateDetail, token: &str, base_url: &str, lang: Lang) ->
             ))
         }
         pre.snippet { code { (snippet) } }
+        @if let Some(pinned) = pinned {
+            h4 { (lang.pick("Wersja przypięta (Subresource Integrity)", "Pinned version (Subresource Integrity)")) }
+            p {
+                (lang.pick(
+                    "Kod powyżej zawsze ładuje najnowszą wersję znaku. Ten poniżej ładuje jedną, przypiętą wersję, \
+                     która nigdy się nie zmienia: przeglądarka sprawdza jej skrót (atrybut integrity) i nie uruchomi \
+                     innego pliku. Aby przejść na nowszą wersję, wklej ponownie kod z tej strony.",
+                    "The code above always loads the newest version of the badge. The one below loads a single \
+                     pinned version that never changes: the browser checks its hash (the integrity attribute) and \
+                     runs no other file. To move to a newer version, paste the code from this page again.",
+                ))
+            }
+            pre.snippet { code { (pinned) } }
+        }
         h4 { (lang.pick("Wersja bez skryptów (iframe)", "Without scripts (iframe)")) }
         p {
             (lang.pick(
@@ -203,6 +276,16 @@ fn embed(detail: &CertificateDetail, token: &str, base_url: &str, lang: Lang) ->
             ))
         }
         pre.snippet { code { (iframe) } }
+        h4 { (lang.pick("Obrazek znaku (SVG)", "Badge image (SVG)")) }
+        p {
+            (lang.pick(
+                "Dla najprostszych stron: obrazek pokazuje stan certyfikatu w chwili wyświetlenia i prowadzi do \
+                 strony weryfikacji.",
+                "For the simplest sites: the image shows the certificate's status when it is displayed and \
+                 leads to the verification page.",
+            ))
+        }
+        pre.snippet { code { (image) } }
         h4 { (lang.pick("Kod QR na opakowania", "QR code for packaging")) }
         ul.links {
             li { a href=(qr_svg) download=(format!("zp-{}.svg", c.id)) { (lang.pick("Pobierz kod QR (SVG, do druku)", "Download the QR code (SVG, for print)")) } }
@@ -247,5 +330,12 @@ mod tests {
         assert!(snippet.contains("token=\"t&quot;\""));
         let iframe = iframe_snippet("https://zp.rops.lublin.pl", "7K3QX9M2", "ZP/LU/2026/0007", Lang::Pl);
         assert!(iframe.starts_with("<iframe src=\"https://zp.rops.lublin.pl/embed/7K3QX9M2\" title=\""));
+        let image = image_snippet("https://zp.rops.lublin.pl", "7K3QX9M2", "ZP/\"LU", Lang::En);
+        assert_eq!(
+            image,
+            "<a href=\"https://zp.rops.lublin.pl/v/7K3QX9M2?lang=en\"><img \
+             src=\"https://zp.rops.lublin.pl/badge/7K3QX9M2.svg?lang=en\" alt=\"Zakup Prospołeczny mark — check \
+             certificate ZP/&quot;LU\" width=\"320\" height=\"64\"></a>"
+        );
     }
 }

@@ -1,12 +1,15 @@
 //! The pages driven in-process through the whole router, over demo data in a temporary store.
 
+use std::sync::Arc;
+
 use axum::Router;
 use sha2::{Digest, Sha256};
 
 use super::CONTENT_SECURITY_POLICY;
 use crate::cli::demo::seed;
 use crate::http::testing::{Reply, get, state_with};
-use crate::http::{RateLimit, router};
+use crate::http::widget::WidgetBundle;
+use crate::http::{AppState, RateLimit, router};
 use crate::issuer::{NewCertificate, NewEntity, NewProduct};
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>\"' \u{202e}";
@@ -26,8 +29,14 @@ impl Demo {
 }
 
 async fn demo() -> Demo {
+    demo_with(|_, _| {}).await
+}
+
+/// The demo data, with `configure` given the state and the data directory before the router is
+/// made.
+async fn demo_with(configure: impl FnOnce(&mut AppState, &std::path::Path)) -> Demo {
     let dir = tempfile::tempdir().unwrap();
-    let state = state_with(dir.path(), "https://zp.rops.lublin.pl", RateLimit::disabled()).await;
+    let mut state = state_with(dir.path(), "https://zp.rops.lublin.pl", RateLimit::disabled()).await;
     let now = state.now();
     let seeded = seed(&state.issuer, dir.path(), now).await.unwrap().unwrap();
     let mut certificates = seeded.certificates;
@@ -48,6 +57,7 @@ async fn demo() -> Demo {
     };
     let future = state.issuer.issue("test", input, now).await.unwrap();
     certificates.push((future.certificate.id, "future".into()));
+    configure(&mut state, dir.path());
     Demo { app: router(state), certificates, _dir: dir }
 }
 
@@ -433,4 +443,47 @@ async fn svg_badge_escapes_hostile_names() {
         assert!(!embed.contains("<img"), "{embed}");
         assert!(embed.contains(&format!("<bdi>{ESCAPED}")), "{embed}");
     }
+}
+
+#[tokio::test]
+async fn entity_page_offers_a_pinned_snippet_when_the_bundle_is_built() {
+    let mut bundle = None;
+    let pinned = demo_with(|state, dir| {
+        let dist = dir.join("dist");
+        std::fs::create_dir(&dist).unwrap();
+        let loader = "const I = \"__ZP_ISSUER__\"; import(\"./__ZP_GLUE__\"); fetch(\"./__ZP_WASM__\");";
+        std::fs::write(dist.join("zp-badge.js"), loader).unwrap();
+        std::fs::write(dist.join("zp-widget.js"), "export default function init() {}").unwrap();
+        std::fs::write(dist.join("zp-widget_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        let loaded = Arc::new(WidgetBundle::load(&dist, "https://zp.rops.lublin.pl").unwrap());
+        state.widget = Some(loaded.clone());
+        bundle = Some(loaded);
+    })
+    .await;
+    let bundle = bundle.unwrap();
+    let valid = get(&pinned.app, &format!("/v/{}", pinned.id("valid"))).await.text();
+    let entity_path = format!("/e/{}", between(&valid, "href=\"/e/", "\""));
+    let html = get(&pinned.app, &entity_path).await.text();
+    assert!(bundle.loader.name.starts_with("zp-badge-"));
+    assert!(html.contains(&format!(
+        "&lt;script type=&quot;module&quot; src=&quot;https://zp.rops.lublin.pl/widget/{}&quot; \
+         integrity=&quot;{}&quot; crossorigin=&quot;anonymous&quot;&gt;&lt;/script&gt;",
+        bundle.loader.name, bundle.loader_integrity
+    )));
+    assert!(bundle.loader_integrity.starts_with("sha384-"));
+    assert!(html.contains("nigdy się nie zmienia"));
+    // The plain snippet that follows updates is still there, first.
+    let stable = html.find("/widget/zp-badge.js&quot;").unwrap();
+    assert!(stable < html.find("integrity=").unwrap());
+    assert!(html.contains(&format!(
+        "&lt;img src=&quot;https://zp.rops.lublin.pl/badge/{}.svg&quot;",
+        pinned.id("valid")
+    )));
+
+    // Without a bundle there is no pinned version to offer.
+    let plain = demo().await;
+    let valid = get(&plain.app, &format!("/v/{}", plain.id("valid"))).await.text();
+    let html = get(&plain.app, &format!("/e/{}", between(&valid, "href=\"/e/", "\""))).await.text();
+    assert!(html.contains("/widget/zp-badge.js"));
+    assert!(!html.contains("integrity="));
 }
