@@ -1,5 +1,6 @@
 //! Demo data for a first run: fictional entities with a certificate in each state a shopper
-//! can meet — valid, expiring in a few days, expired, suspended, revoked.
+//! can meet — valid, expiring in a few days, expired, suspended, revoked — and a valid one for
+//! another website only, whose badge on the demo shop shows a mark copied to the wrong site.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -33,7 +34,7 @@ pub async fn seed(issuer: &Issuer, data_dir: &Path, now: i64) -> Result<Option<D
     }
     let day = 86_400;
     // (entity, products, first day of validity, then what happens to it)
-    let plan: [(NewEntity, Vec<NewProduct>, i64, &str); 5] = [
+    let plan: [(NewEntity, Vec<NewProduct>, i64, &str); 6] = [
         (
             entity(
                 "Spółdzielnia Socjalna „Smaki Roztocza”",
@@ -97,6 +98,22 @@ pub async fn seed(issuer: &Issuer, data_dir: &Path, now: i64) -> Result<Option<D
             vec![product("Miód wielokwiatowy", Some("5901234000048"))],
             now - 90 * day,
             "revoked",
+        ),
+        (
+            // Its badge may only be shown on its own shop, not on this machine.
+            NewEntity {
+                domains: vec!["innysklep.pl".into()],
+                ..entity(
+                    "Spółdzielnia Socjalna „Lniany Splot”",
+                    "social_cooperative",
+                    "5372184654",
+                    "Biała Podlaska",
+                    &[],
+                )
+            },
+            vec![product("Ręczniki lniane tkane ręcznie", Some("5901234000055"))],
+            now - 20 * day,
+            "other domain",
         ),
     ];
     let mut certificates = Vec::new();

@@ -60,6 +60,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     println!("  registry:      {base}/");
     println!("  public API:    {base}/api/v1/openapi.json");
     println!("  keys (JWKS):   {base}/.well-known/jwks.json");
+    if args.demo {
+        println!("  demo shop:     {base}/demo");
+    }
     if let Some(demo) = &demo {
         println!("demo data loaded:");
         for (id, fate) in &demo.certificates {

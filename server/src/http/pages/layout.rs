@@ -46,24 +46,7 @@ pub fn shell(page: &Page<'_>, main: Markup) -> Markup {
                             span.mark aria-hidden="true" { "♥" }
                             " " (site)
                         }
-                        nav.langs aria-label=(lang.pick("Język", "Language")) {
-                            ul {
-                                li {
-                                    @if lang.is_pl() {
-                                        span aria-current="true" { "Polski" }
-                                    } @else {
-                                        a href=(page.params.switch_href(Lang::Pl)) hreflang="pl" lang="pl" { "Polski" }
-                                    }
-                                }
-                                li {
-                                    @if lang.is_pl() {
-                                        a href=(page.params.switch_href(Lang::En)) hreflang="en" lang="en" { "English" }
-                                    } @else {
-                                        span aria-current="true" { "English" }
-                                    }
-                                }
-                            }
-                        }
+                        (lang_switch(lang, page.params))
                     }
                 }
                 main #main tabindex="-1" { (main) }
@@ -76,6 +59,30 @@ pub fn shell(page: &Page<'_>, main: Markup) -> Markup {
                         li { a href=(href("/", &[], lang)) { (lang.pick("Wyszukiwarka rejestru", "Search the registry")) } }
                         li { a href="/api/v1/openapi.json" { (lang.pick("Publiczne API (OpenAPI)", "Public API (OpenAPI)")) } }
                         li { a href="/.well-known/jwks.json" { (lang.pick("Klucze publiczne (JWKS)", "Public keys (JWKS)")) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The language switch: links to this same page in the other language.
+pub fn lang_switch(lang: Lang, params: &Params) -> Markup {
+    html! {
+        nav.langs aria-label=(lang.pick("Język", "Language")) {
+            ul {
+                li {
+                    @if lang.is_pl() {
+                        span aria-current="true" { "Polski" }
+                    } @else {
+                        a href=(params.switch_href(Lang::Pl)) hreflang="pl" lang="pl" { "Polski" }
+                    }
+                }
+                li {
+                    @if lang.is_pl() {
+                        a href=(params.switch_href(Lang::En)) hreflang="en" lang="en" { "English" }
+                    } @else {
+                        span aria-current="true" { "English" }
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! Server-rendered pages for shoppers and procurement officers: the registry with search, the
 //! verification page a QR code leads to, entity pages with the embed snippets, QR images, the
-//! GS1 Digital Link resolver and the badges without scripts (iframe page and SVG image). Polish
-//! by default, English with `?lang=en`; no scripts.
+//! GS1 Digital Link resolver, the badges without scripts (iframe page and SVG image) and the demo
+//! shop. Polish by default, English with `?lang=en`; no scripts but the demo shop's badges.
 //!
 //! Every stored string is rendered as escaped text by maud and wrapped in `<bdi>`, so neither
 //! markup nor bidirectional-override characters in a name can change the page around it.
@@ -21,6 +21,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
 
+mod demo;
 mod embed;
 mod entity;
 mod gs1;
@@ -63,9 +64,10 @@ pub fn router() -> Router<AppState> {
         ))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         // Added after the layers above, so these keep their own headers: the embed page may be
-        // framed by any site, the badge image loaded from any.
+        // framed by any site, the badge image loaded from any, and the demo shop runs the widget.
         .route("/embed/{id}", get(embed::embed))
         .route("/badge/{file}", get(embed::badge_svg))
+        .route("/demo", get(demo::page))
 }
 
 async fn stylesheet(params: Params) -> Response {

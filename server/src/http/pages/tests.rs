@@ -4,19 +4,21 @@ use std::sync::Arc;
 
 use axum::Router;
 use sha2::{Digest, Sha256};
+use zp_shared::{KeySet, Rules};
 
 use super::CONTENT_SECURITY_POLICY;
 use crate::cli::demo::seed;
 use crate::http::testing::{Reply, get, state_with};
 use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, RateLimit, router};
-use crate::issuer::{NewCertificate, NewEntity, NewProduct};
+use crate::issuer::{Issuer, NewCertificate, NewEntity, NewProduct};
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>\"' \u{202e}";
 const ESCAPED: &str = "&lt;img src=x onerror=alert(1)&gt;&quot;' \u{202e}";
 
 struct Demo {
     app: Router,
+    issuer: Arc<Issuer>,
     /// (certificate ID, what the demo did to it)
     certificates: Vec<(String, String)>,
     _dir: tempfile::TempDir,
@@ -58,7 +60,7 @@ async fn demo_with(configure: impl FnOnce(&mut AppState, &std::path::Path)) -> D
     let future = state.issuer.issue("test", input, now).await.unwrap();
     certificates.push((future.certificate.id, "future".into()));
     configure(&mut state, dir.path());
-    Demo { app: router(state), certificates, _dir: dir }
+    Demo { issuer: state.issuer.clone(), app: router(state), certificates, _dir: dir }
 }
 
 fn assert_page(reply: &Reply, status: u16, path: &str) {
@@ -443,6 +445,103 @@ async fn svg_badge_escapes_hostile_names() {
         assert!(!embed.contains("<img"), "{embed}");
         assert!(embed.contains(&format!("<bdi>{ESCAPED}")), "{embed}");
     }
+}
+
+/// The badge elements of a page: (token, the element's content).
+fn badge_elements(html: &str) -> Vec<(String, String)> {
+    html.split("<zakup-prospoleczny ")
+        .skip(1)
+        .map(|element| {
+            let token = between(element, "token=\"", "\"").to_owned();
+            let content = between(element, ">", "</zakup-prospoleczny>").to_owned();
+            (token, content)
+        })
+        .collect()
+}
+
+async fn key_set(issuer: &Issuer) -> KeySet {
+    let mut keys = KeySet::new();
+    for jwk in issuer.jwks(issuer_now()).await.unwrap().keys {
+        let bytes = zp_shared::base64url::decode(&jwk.x).unwrap();
+        keys.insert(zp_shared::PublicKey::from_bytes(&bytes).unwrap()).unwrap();
+    }
+    keys
+}
+
+fn issuer_now() -> i64 {
+    crate::http::Clock::default().now()
+}
+
+#[tokio::test]
+async fn demo_shop_exists_only_under_demo() {
+    let plain = demo().await;
+    let reply = get(&plain.app, "/demo").await;
+    assert_eq!(reply.status.as_u16(), 404);
+    assert!(!reply.text().contains("zakup-prospoleczny"));
+}
+
+#[tokio::test]
+async fn demo_shop_shows_a_real_badge_for_each_case() {
+    let demo = demo_with(|state, _| state.demo = true).await;
+    let reply = get(&demo.app, "/demo").await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        reply.header("content-security-policy"),
+        Some(
+            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' \
+             https://zp.rops.lublin.pl; img-src 'self' data:; style-src 'self'; frame-src 'self'; base-uri \
+             'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+    );
+    let html = reply.text();
+    assert!(html.contains("Sklep Dobre Zakupy"));
+    assert!(html.contains("href=\"?lang=en\""), "a switch to English");
+    // The loader is the only script, and nothing runs inline.
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(html.contains("<script type=\"module\" src=\"/widget/zp-badge.js\"></script>"));
+    assert!(html.contains("zbuduj go poleceniem") || html.contains("Zbuduj go poleceniem"), "no bundle here");
+
+    let badges = badge_elements(&html);
+    assert_eq!(badges.len(), 7, "{html}");
+    let keys = key_set(&demo.issuer).await;
+    let rules = Rules::new("https://zp.rops.lublin.pl");
+    let now = issuer_now();
+    let mut forged = 0;
+    let mut elsewhere = 0;
+    for (token, content) in &badges {
+        assert!(token.starts_with("eyJ") && token.split('.').count() == 3, "{token}");
+        assert!(content.trim_start().starts_with("<a href=\"/v/"), "a fallback link: {content}");
+        match zp_shared::verify(token, &keys, now, &rules) {
+            Err(zp_shared::Error::BadSignature) => forged += 1,
+            Ok(verified) if !verified.claims.zp.domains.iter().any(|d| d == "127.0.0.1") => elsewhere += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(forged, 1, "one badge has a forged signature");
+    assert_eq!(elsewhere, 1, "one badge is for another site");
+    for words in [
+        "Certyfikat ważny",
+        "Certyfikat wygasa za",
+        "Certyfikat wygasł",
+        "Certyfikat zawieszony",
+        "Certyfikat cofnięty",
+        "Podrobiony podpis",
+        "Znak skopiowany z innej strony",
+        "innysklep.pl",
+    ] {
+        assert!(html.contains(words), "{words}");
+    }
+    // The badges without scripts, for the valid certificate.
+    let valid = demo.id("valid");
+    assert!(html.contains(&format!("<iframe src=\"/embed/{valid}\"")), "{html}");
+    assert!(html.contains(&format!("<img src=\"/badge/{valid}.svg\"")), "{html}");
+
+    let english = get(&demo.app, "/demo?lang=en").await.text();
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(english.contains("Forged signature"));
+    assert!(badge_elements(&english).iter().all(|(_, content)| content.contains("?lang=en")));
+    assert_eq!(english.matches("lang=\"en\">").count(), 1 + 7, "the page and each badge");
 }
 
 #[tokio::test]
