@@ -108,6 +108,7 @@ fn test() -> Result<()> {
                 "zp-shared",
                 "-p",
                 "zp-widget",
+                "--all-targets",
                 "--target",
                 tools::WASM,
                 "--",
@@ -116,11 +117,18 @@ fn test() -> Result<()> {
             ],
         ),
     )?;
-    step("tests (native)", cargo(&root, &["test", "--workspace"]))?;
+    build_widget(&root)?;
+    step(
+        "tests (native: units, conformance, integration and browser end-to-end)",
+        cargo(&root, &["test", "--workspace"]),
+    )?;
     step(
         "shared conformance suite on wasm32 (Node.js engine, wasm-bindgen-test)",
         cargo(&root, &["test", "-p", "zp-shared", "--target", tools::WASM, "--test", "conformance"]),
     )?;
+    let mut widget_tests = cargo(&root, &["test", "-p", "zp-widget", "--target", tools::WASM, "--tests"]);
+    widget_tests.env("CHROMEDRIVER", "/usr/bin/chromedriver");
+    step("widget logic and rendering on wasm32 (headless Chromium, wasm-bindgen-test)", widget_tests)?;
     fuzz(&root, 15)?;
     println!("\nAll checks passed in {:.0} s.", started.elapsed().as_secs_f64());
     Ok(())
@@ -183,10 +191,26 @@ pub fn build_widget(root: &Path) -> Result<()> {
         ),
     }
     std::fs::copy(root.join("widget").join("assets").join("zp-badge.js"), dist.join("zp-badge.js"))?;
+    report_sizes(&dist)
+}
+
+/// Prints what a browser transfers for the badge: raw, gzip -9 and brotli -q 11 sizes.
+fn report_sizes(dist: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut totals = (0, 0, 0);
+    println!("    {:<22} {:>9} {:>9} {:>9}", "file", "raw", "gzip", "brotli");
     for name in ["zp-badge.js", "zp-widget.js", "zp-widget_bg.wasm"] {
-        let size = std::fs::metadata(dist.join(name)).map(|m| m.len()).unwrap_or_default();
-        println!("    {name}: {size} bytes");
+        let bytes = std::fs::read(dist.join(name))?;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gzip.write_all(&bytes)?;
+        let gzip = gzip.finish()?.len();
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+        brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotli, &params)?;
+        println!("    {name:<22} {:>9} {:>9} {:>9}", bytes.len(), gzip, brotli.len());
+        totals = (totals.0 + bytes.len(), totals.1 + gzip, totals.2 + brotli.len());
     }
+    println!("    {:<22} {:>9} {:>9} {:>9}", "total (JS + wasm)", totals.0, totals.1, totals.2);
     Ok(())
 }
 

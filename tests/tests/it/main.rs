@@ -7,11 +7,12 @@
 #![cfg(test)]
 
 mod bad_input;
+mod browser;
 mod durability;
 mod harness;
 mod interop;
 mod keys;
-mod lifecycle;
+pub mod lifecycle;
 mod pages;
 
 use std::io::Write;

@@ -1,0 +1,230 @@
+// End-to-end checks of the badge in Debian's Chromium, driven by playwright-core, against the
+// real server. One browser for every scenario; reads its plan as JSON on stdin and prints what
+// it saw as JSON on stdout, for the Rust test to judge.
+
+import { chromium } from "playwright-core";
+
+const plan = JSON.parse(await new Promise((resolve) => {
+  let text = "";
+  process.stdin.on("data", (chunk) => (text += chunk));
+  process.stdin.on("end", () => resolve(text));
+}));
+const base = plan.base;
+const log = (...args) => process.stderr.write(args.join(" ") + "\n");
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+});
+
+const escape = (text) => text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+const badge = (token, extra = "") =>
+  `<zakup-prospoleczny token="${escape(token)}" ${extra}><a class="fallback" href="${base}/">Zakup Prospołeczny: sprawdź certyfikat</a></zakup-prospoleczny>`;
+const page_html = ({ body, head = "" }) =>
+  `<!doctype html><html lang="pl"><head><meta charset="utf-8"><title>Test</title>${head}` +
+  `<script type="module" src="${base}/widget/zp-badge.js"></script></head><body>${body}</body></html>`;
+
+/** Opens a page whose HTML (and headers) the test chooses, served at the server's origin. */
+async function open(context, path, html, headers = {}) {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => log("pageerror", path, error.message));
+  await page.route(`${base}${path}`, (route) =>
+    route.fulfill({ status: 200, headers: { "content-type": "text/html; charset=utf-8", ...headers }, body: html }));
+  await page.goto(`${base}${path}`);
+  return page;
+}
+
+/** Waits until no badge on the page is still checking, then reads each one. */
+async function settle(page, timeout = 15000) {
+  await page.waitForFunction(() => {
+    const all = [...document.querySelectorAll("zakup-prospoleczny")];
+    return all.length > 0 && all.every((e) => {
+      const state = e.getAttribute("data-zp-state");
+      return state && state !== "checking";
+    });
+  }, null, { timeout });
+  return page.evaluate(() => [...document.querySelectorAll("zakup-prospoleczny")].map((e) => {
+    const link = e.shadowRoot?.querySelector("a");
+    return {
+      state: e.getAttribute("data-zp-state"),
+      text: e.shadowRoot?.textContent ?? null,
+      label: link?.getAttribute("aria-label") ?? null,
+      href: link?.getAttribute("href") ?? null,
+    };
+  }));
+}
+
+const result = {};
+const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+
+// 1. One badge per state.
+{
+  const body = plan.badges.map((b) => `<p id="${b.name}">${badge(b.token, b.extra ?? "")}</p>`).join("\n");
+  const page = await open(context, "/__e2e/states", page_html({ body }));
+  const seen = await settle(page);
+  result.states = plan.badges.map((b, i) => ({ name: b.name, ...seen[i] }));
+  await page.screenshot({ path: `${plan.out_dir}/badge-states.png`, fullPage: true });
+  await page.close();
+}
+
+// 2. The status list is unreachable and nothing is cached: the badge says it cannot confirm.
+{
+  const page = await context.newPage();
+  await page.route(/\/api\/v1\/status-lists\//, (route) => route.abort("connectionrefused"));
+  await page.route(`${base}/__e2e/offline`, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html", body: page_html({ body: badge(plan.valid_token) }) }));
+  await page.goto(`${base}/__e2e/offline`);
+  result.offline = (await settle(page))[0];
+  await page.close();
+}
+
+// 3. Twenty badges: one wasm fetch, one JWKS fetch, one status-list fetch.
+{
+  const counts = { wasm: 0, lists: 0, jwks: 0, glue: 0 };
+  const page = await context.newPage();
+  page.on("request", (request) => {
+    const url = request.url();
+    if (url.endsWith(".wasm")) counts.wasm += 1;
+    if (url.includes("/api/v1/status-lists/")) counts.lists += 1;
+    if (url.endsWith("/.well-known/jwks.json")) counts.jwks += 1;
+    if (/zp-widget-[0-9a-f]+\.js$/.test(url)) counts.glue += 1;
+  });
+  const body = Array.from({ length: 20 }, () => badge(plan.valid_token)).join("\n");
+  await page.route(`${base}/__e2e/twenty`, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html", body: page_html({ body }) }));
+  await page.goto(`${base}/__e2e/twenty`);
+  const seen = await settle(page);
+  result.twenty = { ...counts, states: seen.map((s) => s.state) };
+  await page.close();
+}
+
+// 4. A page whose CSP blocks WebAssembly still shows the verification link.
+{
+  const csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'";
+  const page = await open(context, "/__e2e/strict-csp", page_html({ body: badge(plan.valid_token) }),
+    { "content-security-policy": csp });
+  await page.waitForFunction(() => document.querySelector("zakup-prospoleczny")?.getAttribute("data-zp-state"),
+    null, { timeout: 15000 });
+  result.strict_csp = await page.evaluate(() => {
+    const element = document.querySelector("zakup-prospoleczny");
+    const link = element.querySelector("a.fallback");
+    const box = link.getBoundingClientRect();
+    return {
+      state: element.getAttribute("data-zp-state"),
+      shadow: element.shadowRoot !== null,
+      link_visible: box.width > 0 && box.height > 0 && getComputedStyle(link).visibility !== "hidden",
+      link_href: link.getAttribute("href"),
+    };
+  });
+  await page.close();
+}
+
+// 5. Hostile host CSS does not change the badge.
+{
+  const measure = async (path, head) => {
+    const page = await open(context, path, page_html({ head, body: `<div>${badge(plan.valid_token)}</div>` }));
+    await settle(page);
+    const box = await page.evaluate(() => {
+      const element = document.querySelector("zakup-prospoleczny");
+      const link = element.shadowRoot.querySelector("a");
+      const headline = element.shadowRoot.querySelector(".zp__headline");
+      const rect = link.getBoundingClientRect();
+      return {
+        width: Math.round(rect.width), height: Math.round(rect.height),
+        font_size: getComputedStyle(headline).fontSize, color: getComputedStyle(link).color,
+        border: getComputedStyle(link).borderTopWidth,
+      };
+    });
+    await page.locator("zakup-prospoleczny").screenshot({ path: `${plan.out_dir}/badge${path.replace(/\//g, "-")}.png` });
+    await page.close();
+    return box;
+  };
+  const plain = await measure("/__e2e/plain", "");
+  const hostile = await measure("/__e2e/hostile-css",
+    `<style>* { all: unset !important; } html, body, div { font-size: 64px !important; color: magenta !important; ` +
+    `line-height: 5 !important; } zakup-prospoleczny { font-size: 90px; color: lime; border: 9px solid red; }</style>`);
+  result.hostile_css = { plain, hostile };
+}
+
+// 6. An entity name carrying markup renders as text.
+{
+  const page = await open(context, "/__e2e/xss", page_html({ body: badge(plan.hostile_token) }));
+  const seen = (await settle(page))[0];
+  result.xss = {
+    ...seen,
+    images: await page.evaluate(() => document.querySelector("zakup-prospoleczny").shadowRoot.querySelectorAll("img").length),
+    fired: await page.evaluate(() => window.__zp_xss === 1),
+  };
+  await page.close();
+}
+
+// 7. Keyboard: Tab reaches the badge, Enter opens the verification page.
+{
+  const page = await open(context, "/__e2e/keyboard", page_html({ body: `<button>before</button>${badge(plan.valid_token)}` }));
+  await settle(page);
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => {
+    const element = document.activeElement;
+    const inner = element?.shadowRoot?.activeElement;
+    return { host: element?.tagName?.toLowerCase() ?? null, label: inner?.getAttribute("aria-label") ?? null };
+  });
+  const [opened] = await Promise.all([context.waitForEvent("page"), page.keyboard.press("Enter")]);
+  await opened.waitForLoadState();
+  result.keyboard = { ...focused, opened: opened.url(), opened_title: await opened.title() };
+  await opened.close();
+  await page.close();
+}
+
+// 8. 200% zoom (a 2× device on a half-width window): the badge still fits and reads in full.
+{
+  const zoomed = await browser.newContext({ viewport: { width: 480, height: 800 }, deviceScaleFactor: 2 });
+  const page = await open(zoomed, "/__e2e/zoom", page_html({ body: badge(plan.valid_token) }));
+  await settle(page);
+  result.zoom = await page.evaluate(() => {
+    const link = document.querySelector("zakup-prospoleczny").shadowRoot.querySelector("a");
+    const rect = link.getBoundingClientRect();
+    return { right: Math.round(rect.right), viewport: window.innerWidth, overflow: link.scrollWidth > link.clientWidth + 1 };
+  });
+  await page.screenshot({ path: `${plan.out_dir}/badge-zoom-200.png` });
+  await zoomed.close();
+}
+
+// 9. Revocation through the admin API shows on the open page within the status list's ttl.
+{
+  const page = await open(context, "/__e2e/revocation", page_html({ body: badge(plan.revocation.token) }));
+  const before = (await settle(page))[0].state;
+  const started = Date.now();
+  const response = await fetch(`${base}/api/v1/admin/certificates/${plan.revocation.id}/revoke`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${plan.admin_key}`, "content-type": "application/json" },
+    body: JSON.stringify({ reason: "misuse" }),
+  });
+  let after = null;
+  try {
+    await page.waitForFunction(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state") === "revoked",
+      null, { timeout: (plan.revocation.ttl + 10) * 1000 });
+    after = "revoked";
+  } catch {
+    after = await page.evaluate(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state"));
+  }
+  result.revocation = { before, after, admin_status: response.status, seconds: (Date.now() - started) / 1000 };
+  await page.close();
+}
+
+// 10. The demo shop page, photographed for people to look at.
+if (plan.demo_url) {
+  const page = await context.newPage();
+  await page.goto(plan.demo_url);
+  try {
+    result.demo = await settle(page);
+  } catch (error) {
+    result.demo = { error: String(error) };
+  }
+  await page.screenshot({ path: `${plan.out_dir}/demo-shop.png`, fullPage: true });
+  await page.close();
+}
+
+await browser.close();
+process.stdout.write(JSON.stringify(result));
