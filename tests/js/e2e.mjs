@@ -191,6 +191,61 @@ const context = await browser.newContext({ viewport: { width: 1000, height: 900 
   await zoomed.close();
 }
 
+// 9a. Attribute changes re-render; removing the element tears the badge down.
+{
+  const errors = [];
+  const page = await open(context, "/__e2e/attributes", page_html({ body: `<div id="slot">${badge(plan.valid_token)}</div>` }));
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => { if (message.type() === "error") errors.push(message.text()); });
+  const first = (await settle(page))[0].state;
+  await page.evaluate((token) => document.querySelector("zakup-prospoleczny").setAttribute("token", token), plan.revoked_token);
+  await page.waitForFunction(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state") === "revoked",
+    null, { timeout: 10000 }).catch(() => {});
+  const changed = (await settle(page))[0];
+  await page.evaluate(() => document.querySelector("zakup-prospoleczny").setAttribute("lang", "en"));
+  await page.waitForFunction(() => document.querySelector("zakup-prospoleczny").shadowRoot.textContent.includes("Certificate revoked"),
+    null, { timeout: 10000 }).catch(() => {});
+  const english = (await settle(page))[0];
+  const removed = await page.evaluate(async () => {
+    const element = document.querySelector("zakup-prospoleczny");
+    element.remove();
+    // Yew tears the app down on its next turn.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return element.shadowRoot.textContent.length;
+  });
+  await page.evaluate((html) => { document.querySelector("#slot").innerHTML = html; }, badge(plan.valid_token));
+  const readded = (await settle(page))[0].state;
+  result.attributes = { first, changed: changed.state, english: english.text, removed_text: removed, readded, errors };
+  await page.close();
+}
+
+// 9b. The badge flips to expired at the second of `exp` while the page stays open (the page's
+// clock is the test's, set to the server's; the server runs ahead to just before the expiry).
+if (plan.expiry) {
+  const clocked = await browser.newContext();
+  const page = await clocked.newPage();
+  await page.clock.install({ time: Date.now() + plan.expiry.offset_ms });
+  const path = "/__e2e/expiry";
+  await page.route(`${plan.expiry.base}${path}`, (route) => route.fulfill({
+    status: 200, contentType: "text/html",
+    body: page_html({ body: badge(plan.expiry.token) }).replace(`${base}/widget/`, `${plan.expiry.base}/widget/`),
+  }));
+  await page.goto(`${plan.expiry.base}${path}`);
+  const state = () => page.evaluate(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state"));
+  const settled = (await settle(page))[0].state;
+  await page.clock.pauseAt(plan.expiry.exp_ms - 1000);
+  await page.waitForTimeout(50);
+  const second_before = await state();
+  await page.clock.runFor(990);
+  await page.waitForTimeout(50);
+  const just_before = await state();
+  await page.clock.runFor(20);
+  await page.waitForFunction(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state") === "expired",
+    null, { timeout: 5000 }).catch(() => {});
+  result.expiry = { settled, second_before, just_before, after: await state() };
+  await clocked.close();
+}
+
 // 9. Revocation through the admin API shows on the open page within the status list's ttl.
 {
   const page = await open(context, "/__e2e/revocation", page_html({ body: badge(plan.revocation.token) }));

@@ -61,7 +61,10 @@ pub fn app(props: &AppProps) -> Html {
     } else {
         evaluate(&props.token, keys.as_deref(), &rules, &status, &props.host, device_now)
     };
-    let wake = use_wake(next_change(&verdict, &status, device_now), generation(&snapshot));
+    // To the millisecond: the verdict changes at a whole second of the device clock.
+    let wake_in_ms = next_change(&verdict, &status, device_now)
+        .map(|secs| (device_now + secs) * 1_000 - js_sys::Date::now() as i64 + 1);
+    let wake = use_wake(wake_in_ms, generation(&snapshot));
     *wake_placeholder.borrow_mut() = Some(wake);
     props.on_verdict.emit(verdict.name());
     let href = verify_href(&verdict, &props.issuer);

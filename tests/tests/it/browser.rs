@@ -95,6 +95,24 @@ fn badge_in_a_real_browser() {
     ]);
     let out_dir = workspace().join("test-output");
     std::fs::create_dir_all(&out_dir).unwrap();
+    // A server whose clock runs to 20 s before the next midnight (UTC), with a certificate that
+    // ends at that midnight: the open page must flip to expired at that second.
+    let midnight = (now() + 60).div_euclid(day) * day + day;
+    let offset = midnight - 20 - now();
+    let clocked =
+        Server::start_with(&["--widget-dir", dist.to_str().unwrap(), "--clock-offset", &offset.to_string()]);
+    let clocked_entity = entity(&clocked, "Spółdzielnia Socjalna „Północ”", &["127.0.0.1"]);
+    let date = time_date(midnight);
+    let year: i64 = date[..4].parse().unwrap();
+    let start = match &date[4..] {
+        "-02-29" => format!("{}-03-01", year - 1),
+        rest => format!("{}{rest}", year - 1),
+    };
+    let ending = clocked.admin(
+        "/certificates",
+        &json!({ "entity_id": clocked_entity, "products": [{ "name": "Chleb" }], "valid_from": start }),
+    );
+    assert_eq!(ending["valid_until_unix"], midnight);
     let demo_dir = tempfile::tempdir().unwrap();
     let demo = Server::spawn(
         &demo_dir.path().join("data"),
@@ -110,6 +128,13 @@ fn badge_in_a_real_browser() {
         "hostile_token": token(&xss),
         "revocation": { "token": token(&to_revoke), "id": to_revoke["id"], "ttl": TTL },
         "demo_url": demo.at("/demo"),
+        "revoked_token": token(&revoked),
+        "expiry": {
+            "base": clocked.url,
+            "token": token(&ending),
+            "offset_ms": offset * 1000,
+            "exp_ms": midnight * 1000,
+        },
     });
     let output = run_node_json("e2e.mjs", &plan);
     assert!(output.success, "e2e.mjs failed: {}", output.stderr);
@@ -171,6 +196,21 @@ fn badge_in_a_real_browser() {
     assert_eq!(revocation["before"], "verified");
     assert_eq!(revocation["after"], "revoked", "{revocation}");
     assert!(revocation["seconds"].as_f64().unwrap() <= TTL as f64 + 3.0, "shown within ttl: {revocation}");
+
+    let attributes = &seen["attributes"];
+    assert_eq!(attributes["first"], "verified", "{attributes}");
+    assert_eq!(attributes["changed"], "revoked", "a new token attribute re-renders: {attributes}");
+    assert!(attributes["english"].as_str().unwrap().contains("Certificate revoked"), "{attributes}");
+    assert_eq!(attributes["removed_text"], 0, "a removed badge is torn down: {attributes}");
+    assert_eq!(attributes["readded"], "verified", "{attributes}");
+    assert_eq!(attributes["errors"], json!([]), "{attributes}");
+
+    let expiry = &seen["expiry"];
+    assert_eq!(expiry["settled"], "verified", "{expiry}");
+    assert_eq!(expiry["second_before"], "verified", "{expiry}");
+    assert_eq!(expiry["just_before"], "verified", "10 ms before exp: {expiry}");
+    assert_eq!(expiry["after"], "expired", "10 ms after exp: {expiry}");
+    drop(clocked);
 
     let demo_states: Vec<&str> = seen["demo"]
         .as_array()

@@ -7,9 +7,9 @@ use yew::prelude::*;
 /// Longest timer a browser keeps exactly (2^31 - 1 ms); later changes wake up in steps.
 const MAX_DELAY_MS: i64 = 2_147_483_647;
 
-/// Returns a callback that re-renders the component, and arms a timer for `after_secs`.
+/// Returns a callback that re-renders the component, and arms a timer for `after_ms`.
 #[hook]
-pub fn use_wake(after_secs: Option<i64>, generation: u64) -> Callback<()> {
+pub fn use_wake(after_ms: Option<i64>, generation: u64) -> Callback<()> {
     let tick = use_state(|| 0u64);
     let wake = {
         let tick = tick.clone();
@@ -17,11 +17,8 @@ pub fn use_wake(after_secs: Option<i64>, generation: u64) -> Callback<()> {
     };
     {
         let wake = wake.clone();
-        use_effect_with((after_secs, generation, *tick), move |(after, _, _)| {
-            let timer = after.map(|secs| {
-                let ms = (secs.saturating_mul(1_000)).clamp(0, MAX_DELAY_MS) as u32;
-                Timeout::new(ms, move || wake.emit(()))
-            });
+        use_effect_with((after_ms, generation, *tick), move |(after, _, _)| {
+            let timer = after.map(|ms| Timeout::new(ms.clamp(0, MAX_DELAY_MS) as u32, move || wake.emit(())));
             move || drop(timer)
         });
     }
