@@ -58,6 +58,35 @@ async function settle(page, timeout = 15000) {
 const result = {};
 const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
 
+// 0. The badge flips to expired at the second of `exp` while the page stays open. The page's
+// clock is set to the server's, which runs ahead to just before the expiry; this runs first,
+// while that moment is furthest away.
+if (plan.expiry) {
+  const clocked = await browser.newContext();
+  const page = await clocked.newPage();
+  const margin_ms = plan.expiry.exp_ms - (Date.now() + plan.expiry.offset_ms);
+  await page.clock.install({ time: Date.now() + plan.expiry.offset_ms });
+  const path = "/__e2e/expiry";
+  await page.route(`${plan.expiry.base}${path}`, (route) => route.fulfill({
+    status: 200, contentType: "text/html",
+    body: page_html({ body: badge(plan.expiry.token) }).replace(`${base}/widget/`, `${plan.expiry.base}/widget/`),
+  }));
+  await page.goto(`${plan.expiry.base}${path}`);
+  const state = () => page.evaluate(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state"));
+  const settled = (await settle(page))[0].state;
+  await page.clock.pauseAt(plan.expiry.exp_ms - 1000);
+  await page.waitForTimeout(50);
+  const second_before = await state();
+  await page.clock.runFor(990);
+  await page.waitForTimeout(50);
+  const just_before = await state();
+  await page.clock.runFor(20);
+  await page.waitForFunction(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state") === "expired",
+    null, { timeout: 5000 }).catch(() => {});
+  result.expiry = { settled, second_before, just_before, after: await state(), margin_ms };
+  await clocked.close();
+}
+
 // 1. One badge per state.
 {
   const body = plan.badges.map((b) => `<p id="${b.name}">${badge(b.token, b.extra ?? "")}</p>`).join("\n");
@@ -217,33 +246,6 @@ const context = await browser.newContext({ viewport: { width: 1000, height: 900 
   const readded = (await settle(page))[0].state;
   result.attributes = { first, changed: changed.state, english: english.text, removed_text: removed, readded, errors };
   await page.close();
-}
-
-// 9b. The badge flips to expired at the second of `exp` while the page stays open (the page's
-// clock is the test's, set to the server's; the server runs ahead to just before the expiry).
-if (plan.expiry) {
-  const clocked = await browser.newContext();
-  const page = await clocked.newPage();
-  await page.clock.install({ time: Date.now() + plan.expiry.offset_ms });
-  const path = "/__e2e/expiry";
-  await page.route(`${plan.expiry.base}${path}`, (route) => route.fulfill({
-    status: 200, contentType: "text/html",
-    body: page_html({ body: badge(plan.expiry.token) }).replace(`${base}/widget/`, `${plan.expiry.base}/widget/`),
-  }));
-  await page.goto(`${plan.expiry.base}${path}`);
-  const state = () => page.evaluate(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state"));
-  const settled = (await settle(page))[0].state;
-  await page.clock.pauseAt(plan.expiry.exp_ms - 1000);
-  await page.waitForTimeout(50);
-  const second_before = await state();
-  await page.clock.runFor(990);
-  await page.waitForTimeout(50);
-  const just_before = await state();
-  await page.clock.runFor(20);
-  await page.waitForFunction(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state") === "expired",
-    null, { timeout: 5000 }).catch(() => {});
-  result.expiry = { settled, second_before, just_before, after: await state() };
-  await clocked.close();
 }
 
 // 9. Revocation through the admin API shows on the open page within the status list's ttl.

@@ -95,10 +95,10 @@ fn badge_in_a_real_browser() {
     ]);
     let out_dir = workspace().join("test-output");
     std::fs::create_dir_all(&out_dir).unwrap();
-    // A server whose clock runs to 20 s before the next midnight (UTC), with a certificate that
-    // ends at that midnight: the open page must flip to expired at that second.
-    let midnight = (now() + 60).div_euclid(day) * day + day;
-    let offset = midnight - 20 - now();
+    // A server whose clock runs to two minutes before the next midnight (UTC), with a certificate
+    // that ends at that midnight: the open page must flip to expired at that second.
+    let midnight = (now() + 300).div_euclid(day) * day + day;
+    let offset = midnight - 120 - now();
     let clocked =
         Server::start_with(&["--widget-dir", dist.to_str().unwrap(), "--clock-offset", &offset.to_string()]);
     let clocked_entity = entity(&clocked, "Spółdzielnia Socjalna „Północ”", &["127.0.0.1"]);
