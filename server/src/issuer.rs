@@ -825,3 +825,43 @@ impl Issuer {
         Ok(Some(token))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kids(jwks: &Jwks) -> Vec<String> {
+        jwks.keys.iter().map(|k| k.kid.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn retired_keys_stay_published_until_their_last_token_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        let issuer = &state.issuer;
+        let now = state.now();
+        let entity = NewEntity {
+            name: "Spółdzielnia Socjalna „Klucz”".into(),
+            legal_form: "social_cooperative".into(),
+            domains: vec!["klucz.pl".into()],
+            ..NewEntity::default()
+        };
+        let entity = issuer.create_entity("test", entity, now).await.unwrap();
+        let products = vec![NewProduct { name: "Chleb".into(), gtin: None }];
+        let input = NewCertificate { entity_id: entity.id, products, valid_from: None };
+        let issued = issuer.issue("test", input, now).await.unwrap();
+        let first = issued.token.unwrap();
+        let unused = issuer.rotate_key("test", now).await.unwrap();
+        let active = issuer.rotate_key("test", now).await.unwrap();
+        assert_eq!(
+            kids(&issuer.jwks(now).await.unwrap()),
+            [active.clone(), unused.clone(), first.kid.clone()]
+        );
+        // After the grace for cached status lists, a key that signed no token leaves; the first key
+        // stays while its token is valid.
+        let later = now + RETIRED_KEY_GRACE + 10;
+        assert_eq!(kids(&issuer.jwks(later).await.unwrap()), [active.clone(), first.kid.clone()]);
+        // Once that token has expired, only the signing key is left.
+        assert_eq!(kids(&issuer.jwks(first.exp).await.unwrap()), [active]);
+    }
+}
