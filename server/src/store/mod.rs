@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+mod rows;
 pub mod sqlite;
 
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
+use super::rows::*;
 use super::*;
 use crate::audit;
 
@@ -50,127 +51,6 @@ impl SqliteStore {
     }
 }
 
-#[derive(FromRow)]
-struct EntityRow {
-    id: String,
-    name: String,
-    legal_form: String,
-    nip: Option<String>,
-    regon: Option<String>,
-    krs: Option<String>,
-    city: Option<String>,
-    voivodeship: Option<String>,
-    domains: String,
-    contact: Option<String>,
-    created_at: i64,
-}
-
-impl EntityRow {
-    fn into_record(self) -> StoreResult<EntityRecord> {
-        let domains = serde_json::from_str(&self.domains)
-            .map_err(|err| StoreError::Corrupt(format!("domains of entity {}: {err}", self.id)))?;
-        Ok(EntityRecord {
-            id: self.id,
-            name: self.name,
-            legal_form: self.legal_form,
-            nip: self.nip,
-            regon: self.regon,
-            krs: self.krs,
-            city: self.city,
-            voivodeship: self.voivodeship,
-            domains,
-            contact: self.contact,
-            created_at: self.created_at,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct CertificateRow {
-    id: String,
-    number: String,
-    entity_id: String,
-    status_idx: i64,
-    state: String,
-    valid_from: i64,
-    valid_until: i64,
-    reason: Option<String>,
-    public_note: Option<String>,
-    search_text: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl CertificateRow {
-    fn into_record(self) -> StoreResult<CertificateRecord> {
-        Ok(CertificateRecord {
-            state: CertState::parse(&self.state)?,
-            id: self.id,
-            number: self.number,
-            entity_id: self.entity_id,
-            status_idx: self.status_idx,
-            valid_from: self.valid_from,
-            valid_until: self.valid_until,
-            reason: self.reason,
-            public_note: self.public_note,
-            search_text: self.search_text,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct ProductRow {
-    name: String,
-    gtin: Option<String>,
-    added_at: i64,
-}
-
-#[derive(FromRow)]
-struct TokenRow {
-    jti: String,
-    certificate_id: String,
-    kid: String,
-    token: String,
-    iat: i64,
-    exp: i64,
-}
-
-#[derive(FromRow)]
-struct AuditRow {
-    seq: i64,
-    at: i64,
-    actor: String,
-    action: String,
-    subject: String,
-    details: String,
-    prev_hash: String,
-    hash: String,
-}
-
-#[derive(FromRow)]
-struct ApiKeyRow {
-    id: String,
-    name: String,
-    created_at: i64,
-    revoked_at: Option<i64>,
-}
-
-const CERT_COLUMNS: &str = "id, number, entity_id, status_idx, state, valid_from, valid_until, reason, \
-                            public_note, search_text, created_at, updated_at";
-
-fn products_from(rows: Vec<ProductRow>) -> Vec<ProductRecord> {
-    rows.into_iter().map(|r| ProductRecord { name: r.name, gtin: r.gtin, added_at: r.added_at }).collect()
-}
-
-fn conflict(err: sqlx::Error, what: impl Into<String>) -> StoreError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
-        _ => StoreError::Database(err),
-    }
-}
-
 impl SqliteStore {
     async fn detail(&self, row: CertificateRow) -> StoreResult<CertificateDetail> {
         let certificate = row.into_record()?;
@@ -192,14 +72,7 @@ impl SqliteStore {
         .bind(&certificate.id)
         .fetch_optional(&self.pool)
         .await?
-        .map(|t| TokenRecord {
-            jti: t.jti,
-            certificate_id: t.certificate_id,
-            kid: t.kid,
-            token: t.token,
-            iat: t.iat,
-            exp: t.exp,
-        });
+        .map(TokenRow::into_record);
         Ok(CertificateDetail { certificate, entity, products: products_from(products), token })
     }
 }
@@ -323,19 +196,7 @@ impl Store for SqliteStore {
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditRecord {
-                seq: r.seq,
-                at: r.at,
-                actor: r.actor,
-                action: r.action,
-                subject: r.subject,
-                details: r.details,
-                prev_hash: r.prev_hash,
-                hash: r.hash,
-            })
-            .collect())
+        Ok(rows.into_iter().map(AuditRow::into_record).collect())
     }
 
     async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
@@ -345,12 +206,7 @@ impl Store for SqliteStore {
         .bind(hash)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| ApiKeyRecord {
-            id: r.id,
-            name: r.name,
-            created_at: r.created_at,
-            revoked_at: r.revoked_at,
-        }))
+        .map(ApiKeyRow::into_record))
     }
 
     async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>> {
