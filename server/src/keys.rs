@@ -1,8 +1,11 @@
-//! The issuer's signing keys, one private JWK file each in `<data dir>/keys`, mode 0600.
+//! The issuer's signing keys, one private JWK file each in the key directory (`<data dir>/keys`
+//! or `--keys-dir`), mode 0600.
 //!
 //! The newest key signs; older keys stay published until the last token they signed has
 //! expired. Replicas (and the CLI) that share the directory see a rotation at their next use,
-//! because the ring re-reads the directory whenever its listing changes.
+//! because the ring re-reads the directory whenever its listing changes. Creating keys takes a
+//! lock on `.lock` in the directory, so replicas starting together on an empty directory make
+//! one first key, not one each.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -54,11 +57,25 @@ impl KeyRing {
         fs::create_dir_all(dir).map_err(io(dir))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
         let ring = KeyRing { dir: dir.to_owned(), loaded: RwLock::new(Loaded::default()) };
-        ring.refresh()?;
+        let _lock = ring.lock()?;
         if ring.keys()?.is_empty() {
-            ring.rotate(now)?;
+            ring.rotate_locked(now)?;
         }
         Ok(ring)
+    }
+
+    /// Holds the directory's key-creation lock until dropped; other processes wait for it.
+    fn lock(&self) -> Result<fs::File, KeyError> {
+        let path = self.dir.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
+        file.lock().map_err(io(&path))?;
+        Ok(file)
     }
 
     fn listing(&self) -> Result<Vec<String>, KeyError> {
@@ -117,6 +134,11 @@ impl KeyRing {
 
     /// Generates a new signing key; earlier keys keep verifying what they signed.
     pub fn rotate(&self, now: i64) -> Result<RingKey, KeyError> {
+        let _lock = self.lock()?;
+        self.rotate_locked(now)
+    }
+
+    fn rotate_locked(&self, now: i64) -> Result<RingKey, KeyError> {
         // Never reuse a second: file names order the keys.
         let latest = self.keys()?.last().map_or(i64::MIN, |k| k.created);
         let created = now.max(latest + 1);
@@ -147,7 +169,11 @@ mod tests {
         let keys_dir = dir.path().join("keys");
         let ring = KeyRing::open(&keys_dir, 1_000).unwrap();
         let first = ring.active().unwrap();
-        let file = fs::read_dir(&keys_dir).unwrap().next().unwrap().unwrap().path();
+        let file = fs::read_dir(&keys_dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|ext| ext == "jwk"))
+            .unwrap();
         assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
         let second = ring.rotate(1_000).unwrap();
         assert_ne!(first.key.kid(), second.key.kid());
@@ -159,5 +185,19 @@ mod tests {
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         let other = KeyRing { dir: keys_dir.clone(), loaded: RwLock::new(Loaded::default()) };
         assert!(matches!(other.keys().unwrap_err(), KeyError::Permissions { mode: 0o644, .. }));
+    }
+
+    #[test]
+    fn rings_opened_together_on_an_empty_directory_make_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys_dir = dir.path().join("keys");
+        let kids: Vec<String> = std::thread::scope(|scope| {
+            let opening: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| KeyRing::open(&keys_dir, 1_000).unwrap().active().unwrap()))
+                .collect();
+            opening.into_iter().map(|h| h.join().unwrap().key.kid().to_owned()).collect()
+        });
+        assert!(kids.iter().all(|kid| *kid == kids[0]), "{kids:?}");
+        assert_eq!(KeyRing::open(&keys_dir, 2_000).unwrap().keys().unwrap().len(), 1);
     }
 }

@@ -33,12 +33,17 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct Global {
-    /// Data directory: the SQLite database and the signing keys.
+    /// Data directory: the SQLite database and the signing keys, unless the options below put
+    /// them elsewhere.
     #[arg(long, env = "ZP_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
     /// Database URL (`sqlite:PATH`); default: zp.sqlite3 in the data directory.
     #[arg(long, env = "ZP_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// Directory of the signing keys; default: `keys` in the data directory. Replicas share one
+    /// (a shared volume), so that each signs with a key every replica's JWKS lists.
+    #[arg(long, env = "ZP_KEYS_DIR", global = true)]
+    pub keys_dir: Option<PathBuf>,
     /// The issuer's public base URL, e.g. https://zp.rops.lublin.pl. Fixed when the data
     /// directory is first used; tokens carry it as `iss`.
     #[arg(long, env = "ZP_BASE_URL", global = true)]
@@ -128,11 +133,16 @@ impl Global {
         Ok(Arc::new(store))
     }
 
+    /// The signing keys' directory.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.keys_dir.clone().unwrap_or_else(|| self.data_dir.join("keys"))
+    }
+
     /// Opens the store and keys. `fallback_base_url` is used only when neither the flag nor the
     /// data directory names one (the server passes the address it listens on).
     pub async fn open(&self, fallback_base_url: Option<String>) -> Result<Issuer> {
         let store = self.open_store().await?;
-        let keys = KeyRing::open(&self.data_dir.join("keys"), self.clock().now())?;
+        let keys = KeyRing::open(&self.keys_dir(), self.clock().now())?;
         let base_url = resolve_base_url(store.as_ref(), self.base_url.as_deref(), fallback_base_url).await?;
         let region = self.region.trim().to_uppercase();
         if region.len() != 2 || !region.bytes().all(|b| b.is_ascii_uppercase()) {

@@ -17,6 +17,7 @@ pub async fn state_with(dir: &Path, base_url: &str, rate_limit: RateLimit) -> Ap
     let global = Global {
         data_dir: dir.to_path_buf(),
         database_url: None,
+        keys_dir: None,
         base_url: Some(base_url.to_owned()),
         region: "LU".into(),
         status_ttl: 300,
