@@ -12,6 +12,7 @@ use crate::http::Clock;
 use crate::issuer::{Issuer, IssuerError, IssuerSettings};
 use crate::keys::KeyRing;
 use crate::store::Store;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 
 pub mod apikey;
@@ -37,7 +38,8 @@ pub struct Global {
     /// them elsewhere.
     #[arg(long, env = "ZP_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
-    /// Database URL (`sqlite:PATH`); default: zp.sqlite3 in the data directory.
+    /// Database URL: `sqlite:PATH`, or `postgres://USER@HOST:PORT/DB` for several replicas on one
+    /// database; default: zp.sqlite3 in the data directory.
     #[arg(long, env = "ZP_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Directory of the signing keys; default: `keys` in the data directory. Replicas share one
@@ -125,12 +127,18 @@ impl Global {
 
     pub async fn open_store(&self) -> Result<Arc<dyn Store>> {
         create_private_dir(&self.data_dir)?;
-        let store = match &self.database_url {
-            None => SqliteStore::open(&self.data_dir.join("zp.sqlite3")).await?,
-            Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await?,
-            Some(url) => bail!("unsupported database URL {url:?}: use sqlite:PATH"),
+        let store: Arc<dyn Store> = match &self.database_url {
+            None => Arc::new(SqliteStore::open(&self.data_dir.join("zp.sqlite3")).await?),
+            Some(url) if url.starts_with("sqlite:") => Arc::new(SqliteStore::open_url(url).await?),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Arc::new(
+                PgStore::open(url).await.with_context(|| format!("opening {}", redact_password(url)))?,
+            ),
+            Some(url) => bail!(
+                "unsupported database URL {:?}: use sqlite:PATH or postgres://USER@HOST:PORT/DATABASE",
+                redact_password(url)
+            ),
         };
-        Ok(Arc::new(store))
+        Ok(store)
     }
 
     /// The signing keys' directory.
@@ -164,6 +172,20 @@ fn create_private_dir(dir: &std::path::Path) -> Result<()> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// A database URL fit for messages: any password replaced by `***`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// Checks and normalises a base URL: http(s), a host, no query or fragment, no trailing slash.
@@ -218,6 +240,16 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact_password("postgres://zp:s3cret@db.internal:5432/zp?sslmode=disable"),
+            "postgres://zp:***@db.internal:5432/zp?sslmode=disable"
+        );
+        assert_eq!(redact_password("postgres://zp@db/zp"), "postgres://zp@db/zp");
+        assert_eq!(redact_password("sqlite:data/zp.sqlite3"), "sqlite:data/zp.sqlite3");
     }
 
     #[test]

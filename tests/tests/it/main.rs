@@ -2,6 +2,8 @@
 //!
 //! Tests that run JavaScript need Node.js and the packages of `tests/js`, installed from the
 //! workspace root with `npm ci --prefix tests/js`. Without them those tests fail; they never skip.
+//! Tests on PostgreSQL start a throwaway cluster with `scripts/postgres.sh`, which installs
+//! PostgreSQL from Debian's packages when it is missing.
 
 // Test code throughout, helpers included: lets the clippy.toml test allowances apply to them.
 #![cfg(test)]
@@ -14,6 +16,8 @@ mod interop;
 mod keys;
 pub mod lifecycle;
 mod pages;
+mod postgres;
+mod store;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,539 @@
+//! One store test suite, written against `&dyn Store` and run against SQLite and PostgreSQL:
+//! the issuer relies on both backends keeping the same promises. Stores are opened through the
+//! CLI's `--database-url` handling, as the server opens them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::json;
+use zp_server::audit::{ChainCheck, ChainVerifier, GENESIS};
+use zp_server::cli::Global;
+use zp_server::store::*;
+
+/// A database of one backend, empty at first; `open` may be called again for another handle
+/// on the same data, as another replica or the CLI would have.
+struct Backend {
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Backend {
+    fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("zp.sqlite3").display());
+        Backend { url, dir }
+    }
+
+    fn postgres() -> Backend {
+        Backend { url: crate::postgres::database("store"), dir: tempfile::tempdir().unwrap() }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        let global = Global {
+            data_dir: self.dir.path().join("data"),
+            database_url: Some(self.url.clone()),
+            keys_dir: None,
+            base_url: None,
+            region: "LU".into(),
+            status_ttl: 300,
+            clock_offset: 0,
+        };
+        global.open_store().await.unwrap()
+    }
+}
+
+/// Each test once per backend: `store::sqlite::NAME` and `store::postgres::NAME`.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Backend::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Backend::postgres()).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    meta_is_set_and_replaced,
+    entities_read_back_and_nip_is_unique,
+    certificates_products_and_tokens,
+    duplicates_are_conflicts,
+    status_indexes_and_entries,
+    numbers_are_counted_by_exact_prefix,
+    search_filters,
+    gtin_lookup_prefers_active_certificates,
+    api_keys_by_hash,
+    audit_entries_chain,
+    uncommitted_transactions_leave_nothing,
+    writers_on_two_handles_are_serialised,
+);
+
+fn entity(id: &str, name: &str, nip: Option<&str>) -> EntityRecord {
+    EntityRecord {
+        id: id.into(),
+        name: name.into(),
+        legal_form: "social_cooperative".into(),
+        nip: nip.map(str::to_owned),
+        regon: Some("123456785".into()),
+        krs: None,
+        city: Some("Lublin".into()),
+        voivodeship: Some("lubelskie".into()),
+        domains: vec!["sklep.example.pl".into(), "example.pl".into()],
+        contact: Some("biuro@example.pl".into()),
+        created_at: 1_760_000_000,
+    }
+}
+
+fn certificate(id: &str, number: &str, entity_id: &str, status_idx: i64) -> CertificateRecord {
+    CertificateRecord {
+        id: id.into(),
+        number: number.into(),
+        entity_id: entity_id.into(),
+        status_idx,
+        state: CertState::Active,
+        valid_from: 1_767_225_600,
+        valid_until: 1_798_761_600,
+        reason: None,
+        public_note: None,
+        search_text: format!("{} {} powidla", id.to_lowercase(), number.to_lowercase()),
+        created_at: 1_767_225_600,
+        updated_at: 1_767_225_600,
+    }
+}
+
+fn token(jti: &str, certificate_id: &str, kid: &str, iat: i64, exp: i64) -> TokenRecord {
+    TokenRecord {
+        jti: jti.into(),
+        certificate_id: certificate_id.into(),
+        kid: kid.into(),
+        token: format!("header.{jti}.signature"),
+        iat,
+        exp,
+    }
+}
+
+fn audit(action: &str, subject: &str) -> AuditEntry {
+    AuditEntry {
+        at: 1_767_225_600,
+        actor: "cli:tests".into(),
+        action: action.into(),
+        subject: subject.into(),
+        details: json!({ "note": "zażółć gęślą jaźń", "n": 1 }),
+    }
+}
+
+/// Commits one entity, for tests about what hangs off it.
+async fn with_entity(store: &dyn Store, id: &str) -> EntityRecord {
+    let record = entity(id, &format!("Podmiot {id}"), None);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_entity(&record).await.unwrap();
+    tx.commit().await.unwrap();
+    record
+}
+
+/// Commits certificates without products or tokens.
+async fn with_certificates(store: &dyn Store, certificates: &[CertificateRecord]) {
+    let mut tx = store.begin().await.unwrap();
+    for c in certificates {
+        tx.insert_certificate(c).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn meta_is_set_and_replaced(backend: Backend) {
+    let store = backend.open().await;
+    assert_eq!(store.meta("base_url").await.unwrap(), None);
+    let mut tx = store.begin().await.unwrap();
+    tx.set_meta("base_url", "https://zp.example.pl").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.meta("base_url").await.unwrap().as_deref(), Some("https://zp.example.pl"));
+    let mut tx = store.begin().await.unwrap();
+    tx.set_meta("base_url", "https://zp.example.org").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.meta("base_url").await.unwrap().as_deref(), Some("https://zp.example.org"));
+    // Another handle on the same database (a replica) reads the same value.
+    assert_eq!(
+        backend.open().await.meta("base_url").await.unwrap().as_deref(),
+        Some("https://zp.example.org")
+    );
+}
+
+async fn entities_read_back_and_nip_is_unique(backend: Backend) {
+    let store = backend.open().await;
+    let zeta = entity("EZETA", "Żak i Spółka", Some("5260250995"));
+    let alfa = entity("EALFA", "Alfa Spółdzielnia", None);
+    let beta = EntityRecord {
+        regon: None,
+        city: None,
+        voivodeship: None,
+        contact: None,
+        ..entity("EBETA", "Beta", None)
+    };
+    let mut tx = store.begin().await.unwrap();
+    for e in [&zeta, &alfa, &beta] {
+        tx.insert_entity(e).await.unwrap();
+    }
+    assert_eq!(tx.entity("EZETA").await.unwrap().as_ref(), Some(&zeta), "visible inside its transaction");
+    tx.commit().await.unwrap();
+    assert_eq!(store.entity("EZETA").await.unwrap(), Some(zeta.clone()));
+    assert_eq!(store.entity("EBETA").await.unwrap(), Some(beta.clone()));
+    assert_eq!(store.entity("ENONE").await.unwrap(), None);
+    let names: Vec<String> = store.entities(10, 0).await.unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["Alfa Spółdzielnia", "Beta", "Żak i Spółka"], "ordered by name");
+    let page: Vec<String> = store.entities(1, 1).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(page, ["EBETA"]);
+
+    let mut tx = store.begin().await.unwrap();
+    let same_nip = entity("EOTHER", "Inny", Some("5260250995"));
+    assert!(matches!(tx.insert_entity(&same_nip).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+    // Entities without a NIP never clash.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_entity(&entity("ENONIP", "Bez NIP", None)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.entities(10, 0).await.unwrap().len(), 4);
+}
+
+async fn certificates_products_and_tokens(backend: Backend) {
+    let store = backend.open().await;
+    let owner = with_entity(store.as_ref(), "EOWNER").await;
+    let mut record = certificate("7K3QX9M2", "ZP/LU/2026/0001", "EOWNER", 0);
+    let products = [
+        ProductRecord {
+            name: "Powidła śliwkowe".into(), gtin: Some("05901234123457".into()), added_at: 10
+        },
+        ProductRecord { name: "Catering".into(), gtin: None, added_at: 11 },
+    ];
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_certificate(&record).await.unwrap();
+    for (position, product) in products.iter().enumerate() {
+        tx.insert_product(&record.id, position as i64, product).await.unwrap();
+    }
+    // Two tokens in the same second: the later insertion is the newest.
+    tx.insert_token(&token("7K3QX9M2-A", &record.id, "kid-1", 100, 1_798_761_600)).await.unwrap();
+    tx.insert_token(&token("7K3QX9M2-B", &record.id, "kid-2", 100, 1_798_761_600)).await.unwrap();
+    assert_eq!(tx.certificate(&record.id).await.unwrap().as_ref(), Some(&record));
+    assert_eq!(tx.products(&record.id).await.unwrap(), products);
+    tx.commit().await.unwrap();
+
+    let detail = store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(detail.certificate, record);
+    assert_eq!(detail.entity, owner);
+    assert_eq!(detail.products, products);
+    assert_eq!(detail.token.as_ref().map(|t| t.jti.as_str()), Some("7K3QX9M2-B"));
+    assert_eq!(detail.token.unwrap().token, "header.7K3QX9M2-B.signature");
+    assert_eq!(store.certificate("00000000").await.unwrap(), None);
+    assert_eq!(store.last_token_exp("kid-1").await.unwrap(), Some(1_798_761_600));
+    assert_eq!(store.last_token_exp("kid-unknown").await.unwrap(), None);
+
+    // A later token by time wins over insertion order.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_token(&token("7K3QX9M2-C", &record.id, "kid-1", 200, 1_830_297_600)).await.unwrap();
+    tx.insert_token(&token("7K3QX9M2-D", &record.id, "kid-2", 150, 1_798_761_600)).await.unwrap();
+    record.state = CertState::Revoked;
+    record.reason = Some("misuse".into());
+    record.public_note = Some("Decyzja z 2 lutego".into());
+    record.updated_at += 60;
+    tx.update_certificate(&record).await.unwrap();
+    tx.commit().await.unwrap();
+    let detail = store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(detail.certificate, record);
+    assert_eq!(detail.token.map(|t| t.jti), Some("7K3QX9M2-C".to_owned()));
+    assert_eq!(store.last_token_exp("kid-1").await.unwrap(), Some(1_830_297_600));
+
+    let mut tx = store.begin().await.unwrap();
+    let missing = certificate("ZZZZZZZZ", "ZP/LU/2026/0099", "EOWNER", 99);
+    assert!(matches!(tx.update_certificate(&missing).await, Err(StoreError::Corrupt(_))));
+}
+
+async fn duplicates_are_conflicts(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EOWNER").await;
+    let first = certificate("AAAAAAAA", "ZP/LU/2026/0001", "EOWNER", 0);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_certificate(&first).await.unwrap();
+    tx.insert_token(&token("AAAAAAAA-1", "AAAAAAAA", "kid", 1, 2)).await.unwrap();
+    tx.insert_api_key(
+        &ApiKeyRecord { id: "K1".into(), name: "a".into(), created_at: 1, revoked_at: None },
+        "h1",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // Each clash in a transaction of its own: after a failed statement PostgreSQL accepts
+    // nothing more in that transaction, and the issuer starts a new one to retry.
+    let clashes = [
+        certificate("AAAAAAAA", "ZP/LU/2026/0002", "EOWNER", 1),
+        certificate("BBBBBBBB", "ZP/LU/2026/0001", "EOWNER", 1),
+        certificate("BBBBBBBB", "ZP/LU/2026/0002", "EOWNER", 0),
+    ];
+    for clash in &clashes {
+        let mut tx = store.begin().await.unwrap();
+        let result = tx.insert_certificate(clash).await;
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{clash:?}: {result:?}");
+    }
+    let mut tx = store.begin().await.unwrap();
+    let result = tx.insert_token(&token("AAAAAAAA-1", "AAAAAAAA", "kid", 3, 4)).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    let other = ApiKeyRecord { id: "K2".into(), name: "b".into(), created_at: 1, revoked_at: None };
+    let result = tx.insert_api_key(&other, "h1").await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    drop(tx);
+    // Nothing of the clashes stayed, and writing goes on.
+    assert_eq!(store.max_status_idx().await.unwrap(), Some(0));
+    with_certificates(store.as_ref(), &[certificate("BBBBBBBB", "ZP/LU/2026/0002", "EOWNER", 1)]).await;
+    assert_eq!(store.max_status_idx().await.unwrap(), Some(1));
+}
+
+async fn status_indexes_and_entries(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EOWNER").await;
+    assert_eq!(store.max_status_idx().await.unwrap(), None);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.next_status_idx().await.unwrap(), 0);
+    drop(tx);
+    let mut certificates: Vec<CertificateRecord> = (0..4)
+        .map(|i| certificate(&format!("CERT000{i}"), &format!("ZP/LU/2026/000{i}"), "EOWNER", i))
+        .collect();
+    certificates[1].state = CertState::Suspended;
+    certificates[3].state = CertState::Revoked;
+    with_certificates(store.as_ref(), &certificates).await;
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.next_status_idx().await.unwrap(), 4);
+    drop(tx);
+    assert_eq!(store.max_status_idx().await.unwrap(), Some(3));
+    let mut entries = store.status_entries().await.unwrap();
+    entries.sort_by_key(|(idx, _)| *idx);
+    assert_eq!(entries, [(1, CertState::Suspended), (3, CertState::Revoked)], "only certificates not active");
+}
+
+async fn numbers_are_counted_by_exact_prefix(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EOWNER").await;
+    let numbers =
+        ["ZP/LU/2026/0001", "ZP/LU/2026/0002", "ZP/LU/2025/0001", "ZP/MA/2026/0001", "ZP/LUX/2026/0001"];
+    let certificates: Vec<CertificateRecord> = numbers
+        .iter()
+        .enumerate()
+        .map(|(i, n)| certificate(&format!("NUMB000{i}"), n, "EOWNER", i as i64))
+        .collect();
+    with_certificates(store.as_ref(), &certificates).await;
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.count_numbers("ZP/LU/2026/").await.unwrap(), 2);
+    assert_eq!(tx.count_numbers("ZP/LU/2025/").await.unwrap(), 1);
+    assert_eq!(tx.count_numbers("ZP/LU/2027/").await.unwrap(), 0);
+    // The prefix is text, not a pattern.
+    assert_eq!(tx.count_numbers("ZP/L_/2026/").await.unwrap(), 0);
+    assert_eq!(tx.count_numbers("ZP/%").await.unwrap(), 0);
+}
+
+async fn search_filters(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EONE").await;
+    with_entity(store.as_ref(), "ETWO").await;
+    let day = 86_400;
+    let mut records = vec![
+        certificate("SRCH0001", "ZP/LU/2026/0001", "EONE", 0),
+        certificate("SRCH0002", "ZP/LU/2026/0002", "EONE", 1),
+        certificate("SRCH0003", "ZP/LU/2026/0003", "ETWO", 2),
+        certificate("SRCH0004", "ZP/LU/2026/0004", "ETWO", 3),
+    ];
+    records[0].search_text = "zloty sloik powidla sliwkowe lublin".into();
+    records[1].search_text = "zloty sloik miod 100%_naturalny".into();
+    records[2].search_text = "piekarnia chleb zytni lublin".into();
+    records[3].search_text = "piekarnia bulki 100 procent".into();
+    for (i, r) in records.iter_mut().enumerate() {
+        r.valid_until = 1_800_000_000 + i as i64 * 10 * day;
+    }
+    records[2].state = CertState::Revoked;
+    with_certificates(store.as_ref(), &records).await;
+    let ids = |found: Vec<CertificateDetail>| -> Vec<String> {
+        found.into_iter().map(|d| d.certificate.id).collect()
+    };
+    let query = |terms: &[&str]| SearchQuery {
+        terms: terms.iter().map(|t| t.to_string()).collect(),
+        limit: 50,
+        ..SearchQuery::default()
+    };
+
+    // Newest validity end first.
+    assert_eq!(
+        ids(store.search(&query(&[])).await.unwrap()),
+        ["SRCH0004", "SRCH0003", "SRCH0002", "SRCH0001"]
+    );
+    assert_eq!(ids(store.search(&query(&["lublin"])).await.unwrap()), ["SRCH0003", "SRCH0001"]);
+    assert_eq!(ids(store.search(&query(&["zloty", "powidla"])).await.unwrap()), ["SRCH0001"], "every term");
+    assert_eq!(ids(store.search(&query(&["sloik", "chleb"])).await.unwrap()), Vec::<String>::new());
+    // Wildcards in terms match only themselves.
+    assert_eq!(ids(store.search(&query(&["100%"])).await.unwrap()), ["SRCH0002"]);
+    assert_eq!(ids(store.search(&query(&["%_"])).await.unwrap()), ["SRCH0002"]);
+    assert_eq!(ids(store.search(&query(&["1_0"])).await.unwrap()), Vec::<String>::new());
+    assert_eq!(
+        ids(store.search(&query(&["'; DROP TABLE certificates; --"])).await.unwrap()),
+        Vec::<String>::new()
+    );
+
+    let by_entity = SearchQuery { entity_id: Some("ETWO".into()), ..query(&[]) };
+    assert_eq!(ids(store.search(&by_entity).await.unwrap()), ["SRCH0004", "SRCH0003"]);
+    let ending =
+        SearchQuery { ending: Some((1_800_000_000 + 10 * day, 1_800_000_000 + 30 * day)), ..query(&[]) };
+    assert_eq!(ids(store.search(&ending).await.unwrap()), ["SRCH0003", "SRCH0002"], "[from, to)");
+    let revoked = SearchQuery { state: Some(CertState::Revoked), ..query(&[]) };
+    assert_eq!(ids(store.search(&revoked).await.unwrap()), ["SRCH0003"]);
+    let all = SearchQuery {
+        entity_id: Some("ETWO".into()),
+        state: Some(CertState::Active),
+        ending: Some((0, i64::MAX)),
+        ..query(&["piekarnia"])
+    };
+    assert_eq!(ids(store.search(&all).await.unwrap()), ["SRCH0004"]);
+    let page = SearchQuery { limit: 2, offset: 1, ..query(&[]) };
+    assert_eq!(ids(store.search(&page).await.unwrap()), ["SRCH0003", "SRCH0002"]);
+    // Results come with their entity.
+    let found = store.search(&query(&["powidla"])).await.unwrap();
+    assert_eq!(found[0].entity.id, "EONE");
+}
+
+async fn gtin_lookup_prefers_active_certificates(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EOWNER").await;
+    let mut revoked_later = certificate("GTIN0001", "ZP/LU/2026/0001", "EOWNER", 0);
+    revoked_later.state = CertState::Revoked;
+    revoked_later.valid_until += 1_000_000;
+    let active = certificate("GTIN0002", "ZP/LU/2026/0002", "EOWNER", 1);
+    let gtin = "05901234123457";
+    let mut tx = store.begin().await.unwrap();
+    for c in [&revoked_later, &active] {
+        tx.insert_certificate(c).await.unwrap();
+        let product = ProductRecord { name: "Powidła".into(), gtin: Some(gtin.into()), added_at: 1 };
+        tx.insert_product(&c.id, 0, &product).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(store.certificate_by_gtin(gtin).await.unwrap().as_deref(), Some("GTIN0002"));
+    assert_eq!(store.certificate_by_gtin("00000000000000").await.unwrap(), None);
+}
+
+async fn api_keys_by_hash(backend: Backend) {
+    let store = backend.open().await;
+    let live = ApiKeyRecord { id: "KLIVE".into(), name: "panel".into(), created_at: 5, revoked_at: None };
+    let revoked =
+        ApiKeyRecord { id: "KOLD".into(), name: "stary".into(), created_at: 1, revoked_at: Some(3) };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_api_key(&live, &"a".repeat(64)).await.unwrap();
+    tx.insert_api_key(&revoked, &"b".repeat(64)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.api_key_by_hash(&"a".repeat(64)).await.unwrap(), Some(live));
+    assert_eq!(store.api_key_by_hash(&"b".repeat(64)).await.unwrap(), Some(revoked));
+    assert_eq!(store.api_key_by_hash(&"c".repeat(64)).await.unwrap(), None);
+}
+
+async fn audit_entries_chain(backend: Backend) {
+    let store = backend.open().await;
+    assert_eq!(store.audit_head().await.unwrap(), 0);
+    let mut tx = store.begin().await.unwrap();
+    let first = tx.append_audit(&audit("entity.create", "E1")).await.unwrap();
+    let second = tx.append_audit(&audit("certificate.issue", "C1")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = backend.open().await.begin().await.unwrap();
+    let third = tx.append_audit(&audit("certificate.revoke", "C1")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!((first.seq, second.seq, third.seq), (1, 2, 3));
+    assert_eq!(first.prev_hash, GENESIS);
+    assert_eq!(second.prev_hash, first.hash);
+    assert_eq!(third.prev_hash, second.hash, "a second handle links to the committed head");
+    assert_eq!(store.audit_head().await.unwrap(), 3);
+    let all = store.audit_log(0, 100).await.unwrap();
+    assert_eq!(all, [first.clone(), second.clone(), third.clone()], "stored exactly as returned");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&all[0].details).unwrap(), audit("", "").details);
+    assert_eq!(store.audit_log(1, 1).await.unwrap(), [second]);
+    assert!(store.audit_log(3, 10).await.unwrap().is_empty());
+    let mut verifier = ChainVerifier::default();
+    for record in &all {
+        verifier.push(record).unwrap();
+    }
+    assert_eq!(verifier.finish(), ChainCheck::Valid { entries: 3, head: third.hash });
+}
+
+async fn uncommitted_transactions_leave_nothing(backend: Backend) {
+    let store = backend.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.set_meta("base_url", "https://zp.example.pl").await.unwrap();
+    tx.insert_entity(&entity("EGHOST", "Widmo", Some("5260250995"))).await.unwrap();
+    tx.insert_certificate(&certificate("GHOST001", "ZP/LU/2026/0001", "EGHOST", 0)).await.unwrap();
+    let product = ProductRecord { name: "Nic".into(), gtin: Some("05901234123457".into()), added_at: 1 };
+    tx.insert_product("GHOST001", 0, &product).await.unwrap();
+    tx.insert_token(&token("GHOST001-1", "GHOST001", "kid", 1, 2)).await.unwrap();
+    let key = ApiKeyRecord { id: "KGHOST".into(), name: "x".into(), created_at: 1, revoked_at: None };
+    tx.insert_api_key(&key, "hash").await.unwrap();
+    tx.append_audit(&audit("entity.create", "EGHOST")).await.unwrap();
+    drop(tx);
+
+    assert_eq!(store.meta("base_url").await.unwrap(), None);
+    assert_eq!(store.entity("EGHOST").await.unwrap(), None);
+    assert!(store.entities(10, 0).await.unwrap().is_empty());
+    assert_eq!(store.certificate("GHOST001").await.unwrap(), None);
+    assert_eq!(store.certificate_by_gtin("05901234123457").await.unwrap(), None);
+    assert_eq!(store.max_status_idx().await.unwrap(), None);
+    assert_eq!(store.last_token_exp("kid").await.unwrap(), None);
+    assert_eq!(store.api_key_by_hash("hash").await.unwrap(), None);
+    assert_eq!(store.audit_head().await.unwrap(), 0);
+    // The write lock went with it: the same writes commit now, also through another handle.
+    let mut tx = backend.open().await.begin().await.unwrap();
+    tx.insert_entity(&entity("EGHOST", "Widmo", Some("5260250995"))).await.unwrap();
+    let entry = tx.append_audit(&audit("entity.create", "EGHOST")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(entry.seq, 1);
+    assert!(store.entity("EGHOST").await.unwrap().is_some());
+}
+
+/// What the issuer does for a certificate, on one of several handles at once: allocate a status
+/// index and a number from committed data, insert, append to the audit chain.
+async fn writers_on_two_handles_are_serialised(backend: Backend) {
+    let handles = [backend.open().await, backend.open().await];
+    with_entity(handles[0].as_ref(), "EOWNER").await;
+    let writers: Vec<_> = (0..40)
+        .map(|i| {
+            let store = Arc::clone(&handles[i % 2]);
+            tokio::spawn(async move {
+                let mut tx = store.begin().await.unwrap();
+                let idx = tx.next_status_idx().await.unwrap();
+                let number = format!("ZP/LU/2026/{:04}", tx.count_numbers("ZP/LU/2026/").await.unwrap() + 1);
+                // Let the other writers run while this one holds the lock.
+                tokio::task::yield_now().await;
+                let record = certificate(&format!("W{i:07}"), &number, "EOWNER", idx);
+                tx.insert_certificate(&record).await.unwrap();
+                tx.append_audit(&audit("certificate.issue", &record.id)).await.unwrap();
+                tx.commit().await.unwrap();
+                (idx, number)
+            })
+        })
+        .collect();
+    let mut indexes = BTreeSet::new();
+    let mut numbers = BTreeSet::new();
+    for writer in writers {
+        let (idx, number) = writer.await.unwrap();
+        indexes.insert(idx);
+        numbers.insert(number);
+    }
+    assert_eq!(indexes, (0..40).collect::<BTreeSet<i64>>());
+    assert_eq!(numbers, (1..=40).map(|n| format!("ZP/LU/2026/{n:04}")).collect::<BTreeSet<_>>());
+    let mut verifier = ChainVerifier::default();
+    for record in handles[1].audit_log(0, 100).await.unwrap() {
+        verifier.push(&record).unwrap();
+    }
+    assert!(matches!(verifier.finish(), ChainCheck::Valid { entries: 40, .. }));
+}
