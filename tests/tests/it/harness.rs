@@ -38,6 +38,9 @@ pub struct Server {
     /// The issuer URL tokens carry (`iss`): the address of the first start, kept on restarts.
     pub base: String,
     pub data: PathBuf,
+    /// Global options given to every `zp` run on this server's data (serve and CLI alike): the
+    /// database, key directory and issuer URL of a replica.
+    pub global: Vec<String>,
     _dir: Option<tempfile::TempDir>,
     pub admin_key: String,
     pub http: Client,
@@ -61,9 +64,28 @@ impl Server {
 
     /// Starts a server on a data directory; `base` is the issuer URL when it already has one.
     pub fn spawn(data: &Path, base: Option<&str>, extra: &[&str]) -> Server {
+        Self::spawn_global(data, Vec::new(), base, extra)
+    }
+
+    /// Starts a replica: the database at `database_url`, the keys in `keys_dir` and the issuer
+    /// URL `base` are shared with the other replicas; `data` is its own. No admin key is set.
+    pub fn spawn_with_db(data: &Path, database_url: &str, keys_dir: &Path, base: &str) -> Server {
+        let global = vec![
+            "--database-url".to_owned(),
+            database_url.to_owned(),
+            "--keys-dir".to_owned(),
+            keys_dir.to_str().unwrap().to_owned(),
+            "--base-url".to_owned(),
+            base.to_owned(),
+        ];
+        Self::spawn_global(data, global, Some(base), &[])
+    }
+
+    fn spawn_global(data: &Path, global: Vec<String>, base: Option<&str>, extra: &[&str]) -> Server {
         let mut child = Command::new(zp_binary())
             .arg("--data-dir")
             .arg(data)
+            .args(&global)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
             .env("ZP_LOG", "warn")
@@ -86,8 +108,16 @@ impl Server {
             receiver.recv_timeout(Duration::from_secs(60)).expect("the server did not report its address");
         let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let base = base.map_or_else(|| url.clone(), str::to_owned);
-        let server =
-            Server { child, url, base, data: data.to_owned(), _dir: None, admin_key: String::new(), http };
+        let server = Server {
+            child,
+            url,
+            base,
+            data: data.to_owned(),
+            global,
+            _dir: None,
+            admin_key: String::new(),
+            http,
+        };
         server.wait_ready();
         server
     }
@@ -113,7 +143,7 @@ impl Server {
     pub fn kill_hard_and_restart(mut self) -> Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let mut restarted = Server::spawn(&self.data, Some(&self.base), &[]);
+        let mut restarted = Server::spawn_global(&self.data, self.global.clone(), Some(&self.base), &[]);
         restarted._dir = self._dir.take();
         restarted.admin_key = self.admin_key.clone();
         restarted
@@ -121,7 +151,13 @@ impl Server {
 
     /// Runs `zp <args>` on this server's data directory and returns its output.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(zp_binary()).arg("--data-dir").arg(&self.data).args(args).output().expect("run zp")
+        Command::new(zp_binary())
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(&self.global)
+            .args(args)
+            .output()
+            .expect("run zp")
     }
 
     /// Runs a CLI command that must succeed and print JSON.

@@ -7,18 +7,18 @@ use zp_shared::{Status, verify_status_list};
 use crate::harness::{Server, now};
 
 /// What every public source must say about a certificate at one moment.
-struct Expect {
+pub(crate) struct Expect {
     verdict: &'static str,
     status: Status,
     /// Words of the verification page (Polish, the default).
     page: &'static str,
 }
 
-const VALID: Expect = Expect { verdict: "valid", status: Status::Valid, page: "Znak ważny" };
+pub(crate) const VALID: Expect = Expect { verdict: "valid", status: Status::Valid, page: "Znak ważny" };
 const SUSPENDED: Expect = Expect { verdict: "suspended", status: Status::Suspended, page: "zawieszony" };
-const REVOKED: Expect = Expect { verdict: "revoked", status: Status::Revoked, page: "cofnięty" };
+pub(crate) const REVOKED: Expect = Expect { verdict: "revoked", status: Status::Revoked, page: "cofnięty" };
 
-fn agree(server: &Server, id: &str, token: &str, expect: &Expect) {
+pub(crate) fn agree(server: &Server, id: &str, token: &str, expect: &Expect) {
     // The check API.
     let view = server.get_json(&format!("/api/v1/certificates/{id}"));
     assert_eq!(view["status"], expect.verdict, "check API for {id}");

@@ -17,6 +17,7 @@ mod keys;
 pub mod lifecycle;
 mod pages;
 mod postgres;
+mod replicas;
 mod store;
 
 use std::io::Write;
