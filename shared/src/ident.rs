@@ -24,7 +24,11 @@ pub fn nip(input: &str) -> Result<String, Error> {
 pub fn regon(input: &str) -> Result<String, Error> {
     let digits = digits(IdentKind::Regon, input, &[9, 14], "9 or 14")?;
     if digits.len() == 14 {
-        regon_check(digits.get(..9).unwrap_or_default(), &REGON9_WEIGHTS)?;
+        let entity = digits.get(..9).unwrap_or_default();
+        if entity.iter().all(|d| *d == 0) {
+            return Err(Error::IdentZero { kind: IdentKind::Regon });
+        }
+        regon_check(entity, &REGON9_WEIGHTS)?;
         regon_check(&digits, &REGON14_WEIGHTS)?;
     } else {
         regon_check(&digits, &REGON9_WEIGHTS)?;

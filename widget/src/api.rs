@@ -11,19 +11,29 @@ use wasm_bindgen_futures::JsFuture;
 use yew::Callback;
 use zp_shared::{KeySet, Rules};
 
-use crate::state::StatusSnapshot;
+use crate::state::{Clock, RETRY_SECS, StatusSnapshot};
 
 /// A page-wide cached fetch.
 struct Slot<T> {
     value: Option<T>,
-    failed: bool,
+    /// Monotonic time (ms) of the last failure, while the last attempt failed.
+    failed_ms: Option<i64>,
     in_flight: bool,
+    /// Whether the value was fetched again because a token named a key it lacked.
+    refreshed: bool,
     waiters: Vec<Callback<()>>,
 }
 
 impl<T> Default for Slot<T> {
     fn default() -> Self {
-        Slot { value: None, failed: false, in_flight: false, waiters: Vec::new() }
+        Slot { value: None, failed_ms: None, in_flight: false, refreshed: false, waiters: Vec::new() }
+    }
+}
+
+impl<T> Slot<T> {
+    /// A failed fetch is tried again after a pause, never in a tight loop.
+    fn may_retry(&self, now_ms: i64) -> bool {
+        self.failed_ms.is_none_or(|failed| now_ms - failed >= RETRY_SECS * 1_000)
     }
 }
 
@@ -40,10 +50,15 @@ pub enum Fetch<T> {
     Ready(T),
 }
 
-async fn fetch_text(url: &str) -> Result<String, String> {
+/// GET `url`; `revalidate` asks caches on the way to check with the server first.
+async fn fetch_text(url: &str, revalidate: bool) -> Result<String, String> {
     let window = web_sys::window().ok_or("no window")?;
-    let response =
-        JsFuture::from(window.fetch_with_str(url)).await.map_err(|_| "network error".to_owned())?;
+    let init = web_sys::RequestInit::new();
+    if revalidate {
+        init.set_cache(web_sys::RequestCache::NoCache);
+    }
+    let promise = window.fetch_with_str_and_init(url, &init);
+    let response = JsFuture::from(promise).await.map_err(|_| "network error".to_owned())?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response".to_owned())?;
     if !response.ok() {
         return Err(format!("HTTP {}", response.status()));
@@ -58,37 +73,46 @@ fn notify_all(waiters: Vec<Callback<()>>) {
     }
 }
 
-/// The issuer's published keys, fetched once per page.
-pub fn keys(issuer: &str, notify: &Callback<()>) -> Fetch<Rc<KeySet>> {
+/// The issuer's published keys, fetched once per page — and once more, bypassing caches, when a
+/// token names a key the set lacks (a rotation since the set was cached).
+pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<KeySet>> {
+    let now_ms = crate::clock().monotonic_ms as i64;
     let start = KEYS.with_borrow_mut(|slots| {
         let slot = slots.entry(issuer.to_owned()).or_default();
-        if let Some(keys) = &slot.value {
-            return Err(Fetch::Ready(Rc::clone(keys)));
-        }
-        if slot.failed {
-            return Err(Fetch::Failed);
-        }
-        slot.waiters.push(notify.clone());
         if slot.in_flight {
+            slot.waiters.push(notify.clone());
             return Err(Fetch::Pending);
         }
+        match &slot.value {
+            Some(keys) if kid.is_none_or(|kid| keys.get(kid).is_some()) || slot.refreshed => {
+                return Err(Fetch::Ready(Rc::clone(keys)));
+            }
+            Some(_) => slot.refreshed = true,
+            None if !slot.may_retry(now_ms) => return Err(Fetch::Failed),
+            None => {}
+        }
         slot.in_flight = true;
-        Ok(())
+        slot.waiters.push(notify.clone());
+        Ok(slot.refreshed)
     });
-    if let Err(known) = start {
-        return known;
-    }
+    let revalidate = match start {
+        Err(known) => return known,
+        Ok(revalidate) => revalidate,
+    };
     let issuer = issuer.to_owned();
     wasm_bindgen_futures::spawn_local(async move {
-        let result = fetch_text(&format!("{issuer}/.well-known/jwks.json"))
+        let result = fetch_text(&format!("{issuer}/.well-known/jwks.json"), revalidate)
             .await
             .and_then(|text| KeySet::from_jwks_json(&text).map_err(|err| err.to_string()));
         let waiters = KEYS.with_borrow_mut(|slots| {
             let slot = slots.entry(issuer.clone()).or_default();
             slot.in_flight = false;
             match result {
-                Ok(keys) => slot.value = Some(Rc::new(keys)),
-                Err(_) => slot.failed = true,
+                Ok(keys) => {
+                    slot.value = Some(Rc::new(keys));
+                    slot.failed_ms = None;
+                }
+                Err(_) => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
             }
             std::mem::take(&mut slot.waiters)
         });
@@ -104,18 +128,19 @@ pub fn status_list(
     uri: &str,
     keys: &Rc<KeySet>,
     rules: &Rules,
-    device_now: i64,
+    clock: &Clock,
     notify: &Callback<()>,
 ) -> Fetch<Rc<StatusSnapshot>> {
+    let now_ms = clock.monotonic_ms as i64;
     let start = LISTS.with_borrow_mut(|slots| {
         let slot = slots.entry(uri.to_owned()).or_default();
-        let fresh = slot.value.as_ref().is_some_and(|s| device_now - s.fetched_at < s.ttl as i64);
-        let known = match (&slot.value, slot.failed) {
+        let fresh = slot.value.as_ref().is_some_and(|s| s.fresh_for_ms(clock) > 0);
+        let known = match (&slot.value, slot.failed_ms) {
             (Some(snapshot), _) => Fetch::Ready(Rc::clone(snapshot)),
-            (None, true) => Fetch::Failed,
-            (None, false) => Fetch::Pending,
+            (None, Some(_)) => Fetch::Failed,
+            (None, None) => Fetch::Pending,
         };
-        if fresh || slot.in_flight {
+        if fresh || slot.in_flight || !slot.may_retry(now_ms) {
             if slot.in_flight {
                 slot.waiters.push(notify.clone());
             }
@@ -131,13 +156,14 @@ pub fn status_list(
     };
     let (uri, keys, rules) = (uri.to_owned(), Rc::clone(keys), rules.clone());
     wasm_bindgen_futures::spawn_local(async move {
-        let result = fetch_text(&uri).await.and_then(|text| {
-            let now = crate::device_now();
-            zp_shared::verify_status_list(&text, &keys, now, &rules, &uri)
+        // Revalidated, so a cache can never hand back a list older than its ttl as new.
+        let result = fetch_text(&uri, true).await.and_then(|text| {
+            let clock = crate::clock();
+            zp_shared::verify_status_list(&text, &keys, clock.device_secs(), &rules, &uri)
                 .map(|verified| StatusSnapshot {
                     list: verified.list,
                     iat: verified.iat,
-                    fetched_at: now,
+                    fetched_ms: clock.monotonic_ms as i64,
                     ttl: verified.ttl,
                 })
                 .map_err(|err| err.to_string())
@@ -148,9 +174,9 @@ pub fn status_list(
             match result {
                 Ok(snapshot) => {
                     slot.value = Some(Rc::new(snapshot));
-                    slot.failed = false;
+                    slot.failed_ms = None;
                 }
-                Err(_) => slot.failed = true,
+                Err(_) => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
             }
             std::mem::take(&mut slot.waiters)
         });

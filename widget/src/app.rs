@@ -9,7 +9,7 @@ use zp_shared::Rules;
 use crate::api::{self, Fetch};
 use crate::components::badge::{Badge, Variant};
 use crate::hooks::use_wake::use_wake;
-use crate::state::{StatusView, Verdict, authentic_claims, evaluate, next_change};
+use crate::state::{StatusView, Verdict, authentic_claims, evaluate, next_change_ms};
 use crate::text::Lang;
 
 #[derive(Debug, Properties, PartialEq, Clone)]
@@ -28,7 +28,8 @@ pub struct AppProps {
 #[function_component(App)]
 pub fn app(props: &AppProps) -> Html {
     let rules = Rules::new(props.issuer.to_string()).with_leeway(0);
-    let device_now = crate::device_now();
+    let clock = crate::clock();
+    let kid = zp_shared::UntrustedToken::parse(&props.token).ok().map(|t| t.kid().to_owned());
     let wake_placeholder = use_mut_ref(|| None::<Callback<()>>);
     let notify = Callback::from({
         let wake = wake_placeholder.clone();
@@ -38,7 +39,7 @@ pub fn app(props: &AppProps) -> Html {
             }
         }
     });
-    let keys_fetch = api::keys(&props.issuer, &notify);
+    let keys_fetch = api::keys(&props.issuer, kid.as_deref(), &notify);
     let keys_failed = keys_fetch == Fetch::Failed;
     let keys = match keys_fetch {
         Fetch::Ready(keys) => Some(keys),
@@ -47,7 +48,7 @@ pub fn app(props: &AppProps) -> Html {
     let claims = keys.as_ref().and_then(|keys| authentic_claims(&props.token, keys, &rules));
     let snapshot = match (&keys, &claims) {
         (Some(keys), Some(claims)) => {
-            api::status_list(&claims.status.status_list.uri, keys, &rules, device_now, &notify)
+            api::status_list(&claims.status.status_list.uri, keys, &rules, &clock, &notify)
         }
         _ => Fetch::Pending,
     };
@@ -59,11 +60,10 @@ pub fn app(props: &AppProps) -> Html {
     let verdict = if keys_failed {
         Verdict::CannotConfirm(None)
     } else {
-        evaluate(&props.token, keys.as_deref(), &rules, &status, &props.host, device_now)
+        evaluate(&props.token, keys.as_deref(), &rules, &status, &props.host, &clock)
     };
-    // To the millisecond: the verdict changes at a whole second of the device clock.
-    let wake_in_ms = next_change(&verdict, &status, device_now)
-        .map(|secs| (device_now + secs) * 1_000 - js_sys::Date::now() as i64 + 1);
+    let retry_keys = keys_failed.then_some(crate::state::RETRY_SECS * 1_000);
+    let wake_in_ms = next_change_ms(&verdict, &status, &clock).or(retry_keys);
     let wake = use_wake(wake_in_ms, generation(&snapshot));
     *wake_placeholder.borrow_mut() = Some(wake);
     props.on_verdict.emit(verdict.name());
@@ -74,7 +74,7 @@ pub fn app(props: &AppProps) -> Html {
 /// Changes when a new status list arrives, so the timer is re-armed for its freshness.
 fn generation(snapshot: &Fetch<Rc<crate::state::StatusSnapshot>>) -> u64 {
     match snapshot {
-        Fetch::Ready(s) => s.fetched_at as u64,
+        Fetch::Ready(s) => s.fetched_ms as u64,
         _ => 0,
     }
 }

@@ -17,10 +17,12 @@ mod hooks;
 #[cfg(target_arch = "wasm32")]
 pub use browser::*;
 
-/// Seconds since the Unix epoch by the device clock.
+/// The device's wall clock and the page's monotonic clock, now.
 #[cfg(target_arch = "wasm32")]
-pub fn device_now() -> i64 {
-    (js_sys::Date::now() / 1_000.0).floor() as i64
+pub fn clock() -> state::Clock {
+    let monotonic_ms =
+        web_sys::window().and_then(|w| w.performance()).map_or_else(js_sys::Date::now, |p| p.now());
+    state::Clock { device_ms: js_sys::Date::now(), monotonic_ms }
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -51,15 +51,54 @@ impl Verdict {
     }
 }
 
+/// Longest `ttl` honoured: a list claiming more is refetched this often anyway.
+pub const MAX_TTL: u64 = 86_400;
+/// Seconds before a failed fetch is tried again.
+pub const RETRY_SECS: i64 = 30;
+
+/// The badge's two clocks, in milliseconds. The device's wall clock can be set back or be wrong;
+/// the monotonic one (`performance.now()`) only moves forward, so ages are measured with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// Milliseconds since the Unix epoch by the device.
+    pub device_ms: f64,
+    /// Milliseconds on a clock that never goes back (since the page loaded, in a browser).
+    pub monotonic_ms: f64,
+}
+
+impl Clock {
+    /// A clock whose two readings agree, as in tests that set one time.
+    pub fn at(unix_secs: i64) -> Self {
+        let ms = unix_secs as f64 * 1_000.0;
+        Clock { device_ms: ms, monotonic_ms: ms }
+    }
+
+    pub fn device_secs(&self) -> i64 {
+        (self.device_ms / 1_000.0).floor() as i64
+    }
+}
+
 /// A verified status list as the badge last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusSnapshot {
     pub list: StatusList,
-    /// Signed `iat` of the list.
+    /// Signed `iat` of the list: the issuer's word for "now" when it was made.
     pub iat: i64,
-    /// When this page fetched it (device clock, seconds).
-    pub fetched_at: i64,
+    /// Monotonic time of the fetch, in milliseconds.
+    pub fetched_ms: i64,
     pub ttl: u64,
+}
+
+impl StatusSnapshot {
+    /// Milliseconds since the fetch, never negative.
+    pub fn age_ms(&self, clock: &Clock) -> i64 {
+        (clock.monotonic_ms as i64).saturating_sub(self.fetched_ms).max(0)
+    }
+
+    /// Milliseconds of freshness the list has left (negative once stale).
+    pub fn fresh_for_ms(&self, clock: &Clock) -> i64 {
+        (self.ttl.min(MAX_TTL) as i64 * 1_000).saturating_sub(self.age_ms(clock))
+    }
 }
 
 /// The state of the status list for a badge.
@@ -71,13 +110,22 @@ pub enum StatusView<'a> {
     Known(&'a StatusSnapshot),
 }
 
-/// The time the badge uses: never earlier than the signed `iat` of the last status list, so a
-/// device clock set back cannot revive an expired mark.
-pub fn effective_now(device_now: i64, status: &StatusView<'_>) -> i64 {
+/// The time the badge uses, in milliseconds: the later of the device clock and the signed `iat`
+/// of the last status list plus the monotonic time since it was fetched — so a device clock set
+/// back, before or after the fetch, cannot revive an expired mark.
+pub fn effective_now_ms(clock: &Clock, status: &StatusView<'_>) -> i64 {
+    let device = clock.device_ms as i64;
     match status {
-        StatusView::Known(snapshot) => device_now.max(snapshot.iat),
-        _ => device_now,
+        StatusView::Known(snapshot) => {
+            device.max(snapshot.iat.saturating_mul(1_000).saturating_add(snapshot.age_ms(clock)))
+        }
+        _ => device,
     }
+}
+
+/// [`effective_now_ms`] in whole seconds, as claims count time.
+pub fn effective_now(clock: &Clock, status: &StatusView<'_>) -> i64 {
+    effective_now_ms(clock, status).div_euclid(1_000)
 }
 
 /// Normalises a host as the issuer does for the domain list: lowercase, no trailing dot, no
@@ -101,7 +149,7 @@ pub fn evaluate(
     rules: &Rules,
     status: &StatusView<'_>,
     host: &str,
-    device_now: i64,
+    clock: &Clock,
 ) -> Verdict {
     // Structure and header first: a malformed or hostile token needs no keys to refuse.
     let untrusted = match zp_shared::UntrustedToken::parse(token) {
@@ -113,7 +161,7 @@ pub fn evaluate(
         Ok(authentic) => Box::new(authentic.claims),
         Err(err) => return Verdict::Invalid(err),
     };
-    let now = effective_now(device_now, status);
+    let now = effective_now(clock, status);
     let idx = claims.status.status_list.idx;
     // Revocation outranks everything else we know about a genuine token.
     if let StatusView::Known(snapshot) = status {
@@ -138,30 +186,30 @@ pub fn evaluate(
     match status {
         StatusView::Loading => Verdict::Checking,
         StatusView::Unavailable => Verdict::CannotConfirm(Some(claims)),
-        StatusView::Known(snapshot)
-            if device_now.max(snapshot.fetched_at) - snapshot.fetched_at > snapshot.ttl as i64 =>
-        {
+        StatusView::Known(snapshot) if snapshot.fresh_for_ms(clock) < 0 => {
             Verdict::CannotConfirm(Some(claims))
         }
         StatusView::Known(_) => Verdict::Verified(claims),
     }
 }
 
-/// Seconds until the verdict can next change by itself (expiry, start of validity, the status
-/// list going stale), so the badge can wake up exactly then.
-pub fn next_change(verdict: &Verdict, status: &StatusView<'_>, device_now: i64) -> Option<i64> {
-    let claims = verdict.claims()?;
-    let now = effective_now(device_now, status);
+/// Milliseconds until the verdict can next change by itself (expiry or start of validity to the
+/// second, the status list going stale, a retry after a failed fetch), so the badge wakes then.
+pub fn next_change_ms(verdict: &Verdict, status: &StatusView<'_>, clock: &Clock) -> Option<i64> {
     let mut next = Vec::new();
-    if now < claims.nbf {
-        next.push(claims.nbf - now);
+    match status {
+        StatusView::Known(snapshot) => next.push(snapshot.fresh_for_ms(clock).max(0) + 1),
+        StatusView::Unavailable => next.push(RETRY_SECS * 1_000),
+        StatusView::Loading => {}
     }
-    if now < claims.exp {
-        next.push(claims.exp - now);
-    }
-    if let StatusView::Known(snapshot) = status {
-        let stale_at = snapshot.fetched_at + snapshot.ttl as i64;
-        next.push((stale_at - device_now).max(1));
+    if let Some(claims) = verdict.claims() {
+        let now_ms = effective_now_ms(clock, status);
+        for instant in [claims.nbf, claims.exp] {
+            let at_ms = instant.saturating_mul(1_000);
+            if now_ms < at_ms {
+                next.push(at_ms - now_ms + 1);
+            }
+        }
     }
     next.into_iter().min()
 }

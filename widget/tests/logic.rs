@@ -13,7 +13,7 @@ use zp_shared::{
     StatusClaim, StatusList, StatusListRef,
 };
 use zp_widget::state::{
-    StatusSnapshot, StatusView, Verdict, effective_now, evaluate, next_change, normalize_host,
+    Clock, StatusSnapshot, StatusView, Verdict, effective_now, evaluate, next_change_ms, normalize_host,
 };
 use zp_widget::text::{Lang, accessible_name, wording};
 
@@ -73,11 +73,11 @@ fn token() -> String {
 fn snapshot(status: Status, iat: i64, fetched_at: i64) -> StatusSnapshot {
     let mut list = StatusList::new(2, 16).unwrap();
     list.set(3, status.value()).unwrap();
-    StatusSnapshot { list, iat, fetched_at, ttl: 300 }
+    StatusSnapshot { list, iat, fetched_ms: fetched_at * 1_000, ttl: 300 }
 }
 
 fn verdict_at(status: &StatusView<'_>, host: &str, now: i64) -> Verdict {
-    evaluate(&token(), Some(&keys()), &rules(), status, host, now)
+    evaluate(&token(), Some(&keys()), &rules(), status, host, &Clock::at(now))
 }
 
 #[test]
@@ -92,7 +92,10 @@ fn verified_only_after_a_fresh_status_check() {
     let edge = snapshot(Status::Valid, NOW - 300, NOW - 300);
     assert!(matches!(verdict_at(&StatusView::Known(&edge), HOST, NOW), Verdict::Verified(_)));
     // Keys still loading.
-    assert_eq!(evaluate(&token(), None, &rules(), &StatusView::Loading, HOST, NOW), Verdict::Checking);
+    assert_eq!(
+        evaluate(&token(), None, &rules(), &StatusView::Loading, HOST, &Clock::at(NOW)),
+        Verdict::Checking
+    );
 }
 
 #[test]
@@ -128,7 +131,7 @@ fn expires_at_the_second_of_exp() {
     let list = snapshot(Status::Valid, EXP - 5, EXP - 5);
     let status = StatusView::Known(&list);
     let verdict = verdict_at(&status, HOST, EXP - 5);
-    assert_eq!(next_change(&verdict, &status, EXP - 5), Some(5));
+    assert_eq!(next_change_ms(&verdict, &status, &Clock::at(EXP - 5)), Some(5_001));
 }
 
 #[test]
@@ -136,8 +139,36 @@ fn a_clock_set_back_does_not_revive_an_expired_mark() {
     // The device says it is before expiry, but the issuer signed a status list after it.
     let list = snapshot(Status::Valid, EXP + 3_600, NOW);
     let status = StatusView::Known(&list);
-    assert_eq!(effective_now(NOW, &status), EXP + 3_600);
+    assert_eq!(effective_now(&Clock::at(NOW), &status), EXP + 3_600);
     assert!(matches!(verdict_at(&status, HOST, NOW), Verdict::Expired(_)));
+}
+
+#[test]
+fn a_clock_set_back_after_the_fetch_neither_revives_nor_freezes_the_badge() {
+    // Fetched at NOW, ten seconds before `exp`... (a token ending soon after the fetch)
+    let list = snapshot(Status::Valid, EXP - 10, EXP - 10);
+    let status = StatusView::Known(&list);
+    // ...then the device's wall clock is set back a day while 15 s pass on the monotonic clock.
+    let later =
+        Clock { device_ms: ((EXP - 10 - 86_400) * 1_000) as f64, monotonic_ms: ((EXP + 5) * 1_000) as f64 };
+    assert_eq!(effective_now(&later, &status), EXP + 5);
+    assert!(matches!(
+        evaluate(&token(), Some(&keys()), &rules(), &status, HOST, &later),
+        Verdict::Expired(_)
+    ));
+    // And a list fetched 301 s ago by the monotonic clock is stale whatever the wall clock says.
+    let list = snapshot(Status::Valid, NOW, NOW);
+    let status = StatusView::Known(&list);
+    let set_back =
+        Clock { device_ms: ((NOW - 86_400) * 1_000) as f64, monotonic_ms: ((NOW + 301) * 1_000) as f64 };
+    assert!(matches!(
+        evaluate(&token(), Some(&keys()), &rules(), &status, HOST, &set_back),
+        Verdict::CannotConfirm(Some(_))
+    ));
+    assert_eq!(
+        next_change_ms(&Verdict::CannotConfirm(None), &StatusView::Unavailable, &set_back),
+        Some(30_000)
+    );
 }
 
 #[test]
@@ -177,11 +208,14 @@ fn forged_tampered_and_foreign_tokens_are_invalid() {
         ("garbage", "x.y.z".into()),
         ("empty", String::new()),
     ] {
-        let verdict = evaluate(&bad, Some(&keys()), &rules(), &status, HOST, NOW);
+        let verdict = evaluate(&bad, Some(&keys()), &rules(), &status, HOST, &Clock::at(NOW));
         assert!(matches!(verdict, Verdict::Invalid(_)), "{name}: {verdict:?}");
     }
     // A malformed token is refused even before the keys arrive.
-    assert!(matches!(evaluate("x", None, &rules(), &StatusView::Loading, HOST, NOW), Verdict::Invalid(_)));
+    assert!(matches!(
+        evaluate("x", None, &rules(), &StatusView::Loading, HOST, &Clock::at(NOW)),
+        Verdict::Invalid(_)
+    ));
 }
 
 #[test]
@@ -195,7 +229,7 @@ fn wording_in_both_languages_never_colour_alone() {
         verdict_at(&StatusView::Known(&snapshot(Status::Revoked, NOW, NOW)), HOST, NOW),
         verdict_at(&StatusView::Known(&snapshot(Status::Suspended, NOW, NOW)), HOST, NOW),
         verdict_at(&StatusView::Known(&list), "other.pl", NOW),
-        evaluate("x", None, &rules(), &StatusView::Loading, HOST, NOW),
+        evaluate("x", None, &rules(), &StatusView::Loading, HOST, &Clock::at(NOW)),
         verdict_at(&StatusView::Unavailable, HOST, NOW),
     ];
     let mut names: Vec<&str> = verdicts.iter().map(Verdict::name).collect();
