@@ -107,6 +107,8 @@ start() {
     if [ "$(id -u)" -eq 0 ]; then
         id postgres >/dev/null 2>&1 || die "run as root, the cluster needs the user postgres"
         chown postgres:postgres "$dir"
+        "${AS_OWNER[@]}" test -w "$dir" ||
+            die "the postgres user cannot reach $dir: choose a directory under a world-searchable one, like /tmp"
     fi
     chmod 700 "$dir"
     # The owner may not be able to enter the caller's working directory.
