@@ -16,6 +16,8 @@ use crate::ids;
 use crate::keys::{KeyError, KeyRing};
 use crate::store::*;
 
+/// How many days before its end a certificate can be renewed.
+pub const RENEWAL_WINDOW_DAYS: i64 = 90;
 /// Entries per status list. Large lists hide which certificate a verifier asks about.
 pub const STATUS_LIST_SIZE: i64 = 1 << 20;
 /// How long a signed status list stays valid; caches must refetch well before.
@@ -525,8 +527,11 @@ impl Issuer {
             Some(text) => Date::parse(text, &time::macros::format_description!("[year]-[month]-[day]"))
                 .map_err(|_| invalid("valid_from", "must be a date written YYYY-MM-DD"))?,
         };
-        if (start.year() - date_of(now).year()).abs() > 1 {
-            return Err(invalid("valid_from", "must be within a year of today"));
+        // Certificates granted on paper may be entered late, but not from years ago; a year ahead
+        // at most.
+        let days = (start - date_of(now)).whole_days();
+        if !(-731..=366).contains(&days) {
+            return Err(invalid("valid_from", "must be at most two years before today and one year after"));
         }
         let entity_id = input.entity_id.trim();
         for _attempt in 0..5 {
@@ -605,6 +610,15 @@ impl Issuer {
         let (mut certificate, entity, products) = self.load(&mut tx, id).await?;
         if certificate.state == CertState::Revoked {
             return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be renewed")));
+        }
+        let opens = certificate.valid_until - RENEWAL_WINDOW_DAYS * 86_400;
+        if now < opens {
+            // Only the coming year can be renewed: a repeated request does not add years.
+            return Err(IssuerError::Conflict(format!(
+                "certificate {id} is valid until {}; it can be renewed from {}",
+                format_date(certificate.valid_until),
+                format_date(opens)
+            )));
         }
         if now < certificate.valid_until {
             // Renewed while valid: the mark continues for another year without a gap.
@@ -745,6 +759,17 @@ impl Issuer {
         Ok((record, secret))
     }
 
+    /// Revokes an admin API key at once; its holder is refused from the next request.
+    pub async fn revoke_api_key(&self, actor: &str, id: &str, now: i64) -> IssuerResult<()> {
+        let mut tx = self.store.begin().await?;
+        if !tx.revoke_api_key(id.trim(), now).await? {
+            return Err(IssuerError::NotFound { what: "unrevoked API key", id: id.to_owned() });
+        }
+        tx.append_audit(&Self::audit(actor, "api_key.revoke", id.trim(), serde_json::json!({}), now)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn authenticate(&self, secret: &str) -> IssuerResult<Option<ApiKeyRecord>> {
         Ok(self.store.api_key_by_hash(&hash_api_key(secret)).await?.filter(|k| k.revoked_at.is_none()))
     }
@@ -783,7 +808,7 @@ impl Issuer {
 
     /// The signed status list `list`, re-signed only when a state changed or it is older than
     /// a minute.
-    pub async fn status_list(&self, list: i64, now: i64) -> IssuerResult<Option<String>> {
+    pub async fn status_list(&self, list: i64, now: i64) -> IssuerResult<Option<(String, i64)>> {
         let max = self.store.max_status_idx().await?.unwrap_or(-1);
         if list < 0 || list > max.max(0) / STATUS_LIST_SIZE {
             return Ok(None);
@@ -795,7 +820,7 @@ impl Issuer {
                 .iter()
                 .find(|c| c.list == list && c.head == head && c.kid == key.key.kid() && now - c.made_at < 60)
         {
-            return Ok(Some(hit.token.clone()));
+            return Ok(Some((hit.token.clone(), hit.made_at)));
         }
         let mut bits = StatusList::new(status_list::BITS, STATUS_LIST_SIZE as u64)?;
         for (idx, state) in self.store.status_entries().await? {
@@ -822,7 +847,7 @@ impl Issuer {
                 token: token.clone(),
             });
         }
-        Ok(Some(token))
+        Ok(Some((token, now)))
     }
 }
 

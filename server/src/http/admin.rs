@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::{CertificateView, SearchResult, search_query};
-use super::error::{ApiJson, AppError, ErrorEnvelope};
+use super::error::{ApiJson, ApiQuery, AppError, ErrorEnvelope};
 use crate::ids;
 use crate::issuer::{IssuerError, NewCertificate, NewEntity, NewProduct, RevocationReason};
 use crate::store::{AuditRecord, CertState, EntityRecord};
@@ -109,7 +109,7 @@ pub struct Page {
 pub async fn list_entities(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Vec<EntityRecord>>, AppError> {
     let query = search_query(None, page.limit, page.offset)?;
     let entities = state.issuer.store.entities(query.limit, query.offset).await.map_err(IssuerError::from)?;
@@ -387,7 +387,7 @@ pub struct AuditPage {
 pub async fn audit(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(page): Query<AuditPage>,
+    ApiQuery(page): ApiQuery<AuditPage>,
 ) -> Result<Json<Vec<AuditRecord>>, AppError> {
     let limit = page.limit.unwrap_or(100).clamp(1, 1_000);
     let records =

@@ -289,7 +289,7 @@ pub async fn verify(
     let verified = match zp_shared::verify(&request.token, &keys, now, &rules) {
         Ok(verified) => verified,
         // A genuine token outside its validity period is an answer, not bad input.
-        Err(err) if err.is_time() => {
+        Err(err @ (zp_shared::Error::Expired { .. } | zp_shared::Error::NotYetValid { .. })) => {
             let verdict =
                 if matches!(err, zp_shared::Error::NotYetValid { .. }) { "not_yet_valid" } else { "expired" };
             let body = VerifyResponse {
@@ -325,15 +325,16 @@ pub async fn verify(
     };
     let view = CertificateView::new(detail, &state.issuer, state.now());
     let mut reasons = Vec::new();
+    // The registry's verdict, without the token check's leeway: expired means expired.
     let verdict = match view.status {
-        Verdict::Revoked | Verdict::Suspended => {
+        Verdict::Valid => "valid",
+        other => {
             reasons.push(Reason {
-                code: view.status.as_str().into(),
-                message: format!("certificate {id} is {}", view.status.as_str().replace('_', " ")),
+                code: other.as_str().into(),
+                message: format!("certificate {id} is {}", other.as_str().replace('_', " ")),
             });
-            view.status.as_str()
+            other.as_str()
         }
-        _ => "valid",
     };
     let claims = serde_json::to_value(&verified.claims).ok();
     let body = VerifyResponse {
@@ -356,16 +357,16 @@ pub async fn status_list(
     Path(list): Path<String>,
 ) -> Result<Response, AppError> {
     let list: i64 = list.parse().map_err(|_| AppError::not_found("status list"))?;
-    let token = state
-        .issuer
-        .status_list(list, state.now())
-        .await?
-        .ok_or_else(|| AppError::not_found("status list"))?;
+    let now = state.now();
+    let (token, iat) =
+        state.issuer.status_list(list, now).await?.ok_or_else(|| AppError::not_found("status list"))?;
+    // Caches may keep it only for what is left of its ttl, counted from when it was signed.
     let ttl = state.issuer.settings.status_ttl;
+    let left = ttl.saturating_sub(u64::try_from(now - iat).unwrap_or(0));
     let mut response = token.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
-    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={ttl}")) {
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={left}")) {
         headers.insert(header::CACHE_CONTROL, value);
     }
     Ok(response)

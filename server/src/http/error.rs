@@ -85,6 +85,21 @@ impl From<IssuerError> for AppError {
     }
 }
 
+/// A query string whose errors come back in the envelope (`invalid_query`).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|err| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", err.body_text()))
+    }
+}
+
 /// A JSON body whose errors (syntax, wrong type, unknown or missing field) come back in the
 /// envelope with the path of the field at fault.
 #[derive(Debug)]

@@ -144,6 +144,9 @@ impl Store for DownStore {
     async fn api_key_by_hash(&self, _: &str) -> StoreResult<Option<ApiKeyRecord>> {
         down()
     }
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        down()
+    }
     async fn last_token_exp(&self, _: &str) -> StoreResult<Option<i64>> {
         down()
     }

@@ -180,6 +180,8 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_head(&self) -> StoreResult<i64>;
     async fn audit_log(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Every admin API key, oldest first (without hashes).
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
     /// The latest `exp` of any token signed by `kid`.
     async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>>;
 }
@@ -204,6 +206,8 @@ pub trait Tx: Send {
     ) -> StoreResult<()>;
     async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
     async fn insert_api_key(&mut self, key: &ApiKeyRecord, hash: &str) -> StoreResult<()>;
+    /// Marks a key revoked at `at`; false when no unrevoked key has this ID.
+    async fn revoke_api_key(&mut self, id: &str, at: i64) -> StoreResult<bool>;
     /// Appends to the hash chain: the new entry's hash covers the previous one's.
     async fn append_audit(&mut self, entry: &AuditEntry) -> StoreResult<AuditRecord>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;

@@ -209,6 +209,17 @@ impl Store for PgStore {
         .map(ApiKeyRow::into_record))
     }
 
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        Ok(sqlx::query_as::<_, ApiKeyRow>(
+            "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(ApiKeyRow::into_record)
+        .collect())
+    }
+
     async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>> {
         Ok(sqlx::query_scalar("SELECT MAX(exp) FROM tokens WHERE kid = $1")
             .bind(kid)
@@ -394,6 +405,15 @@ impl Tx for PgTx {
         .await
         .map_err(|err| conflict(err, "this API key"))?;
         Ok(())
+    }
+
+    async fn revoke_api_key(&mut self, id: &str, at: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn append_audit(&mut self, entry: &AuditEntry) -> StoreResult<AuditRecord> {

@@ -50,3 +50,24 @@ fn tokens_from_before_and_after_a_rotation_both_verify() {
     assert_ne!(again["kid"], new_kid.as_str());
     assert_eq!(server.keys().len(), 3);
 }
+
+#[test]
+fn a_revoked_api_key_is_refused_at_once() {
+    let server = Server::start();
+    let created = server.cli_json(&["api-key", "create", "--name", "panel"]);
+    let key = created["key"].as_str().unwrap();
+    let id = created["id"].as_str().unwrap();
+    let list = |key: &str| {
+        server.http.get(server.at("/api/v1/admin/entities")).bearer_auth(key).send().unwrap().status()
+    };
+    assert_eq!(list(key), 200);
+    let listed = server.cli_json(&["api-key", "list"]);
+    assert!(listed.as_array().unwrap().iter().any(|k| k["id"] == id && k["revoked_at"].is_null()));
+    server.cli_json(&["api-key", "revoke", id]);
+    assert_eq!(list(key), 401);
+    assert_eq!(list(&server.admin_key), 200, "other keys still work");
+    let again = server.cli(&["api-key", "revoke", id]);
+    assert!(!again.status.success());
+    let audit = server.admin_get("/audit?limit=1000");
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "api_key.revoke" && e["subject"] == id));
+}

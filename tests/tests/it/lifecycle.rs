@@ -65,6 +65,8 @@ fn life_of_a_certificate() {
     // Register through the API, issue through the CLI.
     let entity = server.entity("Spółdzielnia Socjalna „Dobre Ręce”");
     let entity_id = entity["id"].as_str().unwrap();
+    // Issued 300 days ago, so that it is inside its renewal window.
+    let start = time_date(now() - 300 * 86_400);
     let issued = server.cli_json(&[
         "cert",
         "issue",
@@ -72,6 +74,8 @@ fn life_of_a_certificate() {
         entity_id,
         "--product",
         "Pierogi ruskie=5901234123457",
+        "--valid-from",
+        &start,
     ]);
     let id = issued["id"].as_str().unwrap().to_owned();
     let first_token = issued["token"].as_str().unwrap().to_owned();
@@ -94,6 +98,10 @@ fn life_of_a_certificate() {
     assert_ne!(first.jti, second.jti);
     assert!(second.exp > first.exp);
     agree(&server, &id, &renewed_token, &VALID);
+    // A repeated renewal does not add another year.
+    let twice = server.admin_post(&format!("/certificates/{id}/renew"), &json!({}));
+    assert_eq!(twice.status(), 409);
+    assert!(twice.text().unwrap().contains("can be renewed from"));
 
     // Add a branch through the CLI: another new token listing it.
     let added = server.cli_json(&["cert", "add-product", &id, "--product", "Catering"]);
