@@ -441,6 +441,7 @@ impl Issuer {
             contact: optional_text("contact", &input.contact, 200)?,
             created_at: now,
         };
+        self.check_token_budget(&entity)?;
         let mut tx = self.store.begin().await?;
         tx.insert_entity(&entity).await.map_err(|err| match err {
             StoreError::Conflict(_) => invalid("nip", "an entity with this NIP is already registered"),
@@ -453,21 +454,19 @@ impl Issuer {
         Ok(entity)
     }
 
-    /// Signs a new token for the certificate's current state and records it.
-    async fn mint(
+    /// The claims a token of this certificate carries.
+    fn claims(
         &self,
-        tx: &mut Box<dyn Tx>,
         certificate: &CertificateRecord,
         entity: &EntityRecord,
         products: &[ProductRecord],
+        jti: &str,
         now: i64,
-    ) -> IssuerResult<TokenRecord> {
-        let key = self.keys.active()?;
-        let jti: String = format!("{}-{}", certificate.id, ids::new_id("", &mut OsRng));
-        let claims = CertificateClaims {
+    ) -> IssuerResult<CertificateClaims> {
+        Ok(CertificateClaims {
             iss: self.settings.base_url.clone(),
             sub: certificate.id.clone(),
-            jti: jti.clone(),
+            jti: jti.to_owned(),
             iat: now,
             nbf: certificate.valid_from,
             exp: certificate.valid_until,
@@ -495,7 +494,55 @@ impl Issuer {
                 domains: entity.domains.clone(),
                 verify_url: self.verify_url(&certificate.id),
             },
+        })
+    }
+
+    /// Refuses an entity whose own details leave too little of the 8 KiB token for its products:
+    /// better now, naming the field, than at every certificate later.
+    fn check_token_budget(&self, entity: &EntityRecord) -> IssuerResult<()> {
+        let probe = CertificateRecord {
+            id: "00000000".into(),
+            number: format!("ZP/{}/0000/0000", self.settings.region),
+            entity_id: entity.id.clone(),
+            status_idx: STATUS_LIST_SIZE * 1_000,
+            state: CertState::Active,
+            valid_from: 0,
+            valid_until: 0,
+            reason: None,
+            public_note: None,
+            search_text: String::new(),
+            created_at: 0,
+            updated_at: 0,
         };
+        let claims = self.claims(&probe, entity, &[], "0000000000000000000000", 0)?;
+        let size = serde_json::to_vec(&claims).map(|json| json.len()).unwrap_or(usize::MAX);
+        // Base64url grows the claims by a third; keep 2 KiB for products and the header.
+        if size.saturating_mul(4) / 3 > zp_shared::jws::MAX_TOKEN_LEN - 2_048 {
+            let field = if entity.domains.iter().map(String::len).sum::<usize>() > entity.name.len() {
+                "domains"
+            } else {
+                "name"
+            };
+            return Err(invalid(
+                field,
+                "too long: the certificate token (at most 8 KiB) would have no room left for products",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Signs a new token for the certificate's current state and records it.
+    async fn mint(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        certificate: &CertificateRecord,
+        entity: &EntityRecord,
+        products: &[ProductRecord],
+        now: i64,
+    ) -> IssuerResult<TokenRecord> {
+        let key = self.keys.active()?;
+        let jti: String = format!("{}-{}", certificate.id, ids::new_id("", &mut OsRng));
+        let claims = self.claims(certificate, entity, products, &jti, now)?;
         let token = zp_shared::token::sign(&claims, &key.key)?;
         if token.len() > zp_shared::jws::MAX_TOKEN_LEN {
             return Err(invalid(

@@ -268,6 +268,20 @@ fn bad_input_gets_a_named_4xx_and_writes_nothing() {
             "invalid_field",
             Some("voivodeship"),
         ),
+        case(
+            "domains too long for a token",
+            "/api/v1/admin/entities",
+            entity_with(|e| {
+                let label = |c: &str| c.repeat(60);
+                let domains: Vec<String> = (0..20)
+                    .map(|i| format!("{}{i}.{}.{}.{}.pl", label("a"), label("b"), label("c"), label("d")))
+                    .collect();
+                e.insert("domains".into(), json!(domains));
+            }),
+            422,
+            "invalid_field",
+            Some("domains"),
+        ),
         Case {
             body: vec![b' '; 100 * 1024],
             ..case("oversized body", "/api/v1/admin/entities", json!(null), 413, "body_too_large", None)
