@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod tools;
 
 const USAGE: &str = "\
@@ -20,6 +21,7 @@ commands:
   setup        only install the tools (wasm32 target, wasm-bindgen-cli, npm packages, cargo-fuzz)
   widget       build the badge bundle into target/widget/dist
   fuzz [SECS]  run each fuzz target for SECS seconds (default 60)
+  bench        measure the figures beside their baselines and rewrite BENCHMARKS.md
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
             let root = root();
             tools::setup_build(&root).and_then(|()| build_widget(&root))
         }
+        Some("bench") => bench::bench(),
         Some("fuzz") => {
             let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
             fuzz(&root(), secs)
@@ -191,11 +194,12 @@ pub fn build_widget(root: &Path) -> Result<()> {
         ),
     }
     std::fs::copy(root.join("widget").join("assets").join("zp-badge.js"), dist.join("zp-badge.js"))?;
-    report_sizes(&dist)
+    report_sizes(&dist).map(drop)
 }
 
-/// Prints what a browser transfers for the badge: raw, gzip -9 and brotli -q 11 sizes.
-fn report_sizes(dist: &Path) -> Result<()> {
+/// Prints what a browser transfers for the badge: raw, gzip -9 and brotli -q 11 sizes, and returns
+/// the three totals.
+fn report_sizes(dist: &Path) -> Result<(usize, usize, usize)> {
     use std::io::Write;
     let mut totals = (0, 0, 0);
     println!("    {:<22} {:>9} {:>9} {:>9}", "file", "raw", "gzip", "brotli");
@@ -211,7 +215,7 @@ fn report_sizes(dist: &Path) -> Result<()> {
         totals = (totals.0 + bytes.len(), totals.1 + gzip, totals.2 + brotli.len());
     }
     println!("    {:<22} {:>9} {:>9} {:>9}", "total (JS + wasm)", totals.0, totals.1, totals.2);
-    Ok(())
+    Ok(totals)
 }
 
 fn demo() -> Result<()> {

@@ -1,0 +1,325 @@
+//! `cargo xtask bench`: measures each figure beside a baseline taken in the same run, prints them
+//! with their ratio, and rewrites BENCHMARKS.md. Times drift on a shared machine, so nothing here
+//! passes or fails on a time: the command reports, and only fails when a measurement cannot run.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::{cargo, root, step};
+
+/// What a browser may transfer for the badge (JS and wasm, brotli), and the status list's `lst`.
+const SIZE_TARGET: u64 = 65_536;
+/// The CPU the single-core figures are pinned to (the last of two on the reference machine).
+const PINNED_CPU: &str = "1";
+
+/// One line of the table.
+struct Row {
+    figure: String,
+    value: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+    met: String,
+}
+
+pub fn bench() -> Result<()> {
+    let root = root();
+    let command_line = command_line();
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+
+    verify_figures(&root, &mut rows, &mut notes)?;
+    status_list_figures(&root, &mut rows)?;
+    widget_figures(&root, &mut rows, &mut notes)?;
+
+    let table = render_table(&rows);
+    println!("\n{table}");
+    for note in &notes {
+        println!("  * {note}");
+    }
+    let doc = document(&command_line, &table, &notes);
+    let path = root.join("BENCHMARKS.md");
+    std::fs::write(&path, doc).with_context(|| format!("writing {}", path.display()))?;
+    println!("\nwrote {}", path.display());
+    Ok(())
+}
+
+/// `taskset -c CPU` when the machine has it and more than one CPU, so that one-core figures stay on
+/// one core; otherwise the command runs unpinned.
+fn pinned(program: &str) -> (Command, bool) {
+    let has_taskset = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if has_taskset && cpus > 1 {
+        let mut command = Command::new("taskset");
+        command.args(["-c", PINNED_CPU, program]);
+        (command, true)
+    } else {
+        (Command::new(program), false)
+    }
+}
+
+fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn verify_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+    step(
+        "build the verification benchmark",
+        cargo(root, &["bench", "-p", "zp-shared", "--bench", "verify", "--no-run"]),
+    )?;
+    let criterion = root.join("target").join("criterion").join("verify");
+    for function in ["full", "raw"] {
+        let estimates = criterion.join(function).join("new").join("estimates.json");
+        if estimates.exists() {
+            std::fs::remove_file(&estimates).with_context(|| format!("clearing {}", estimates.display()))?;
+        }
+    }
+    let (mut command, is_pinned) = pinned(&cargo_program());
+    command.current_dir(root).args(["bench", "-p", "zp-shared", "--bench", "verify", "--", "--noplot"]);
+    step(
+        if is_pinned {
+            "token verification: full path and bare Ed25519 (criterion, pinned to one CPU)"
+        } else {
+            "token verification: full path and bare Ed25519 (criterion; taskset not found, unpinned)"
+        },
+        command,
+    )?;
+    let mean_ns = |function: &str| -> Result<f64> {
+        let path = criterion.join(function).join("new").join("estimates.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let json: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        json.pointer("/mean/point_estimate")
+            .and_then(Value::as_f64)
+            .filter(|ns| *ns > 0.0)
+            .with_context(|| format!("no mean.point_estimate in {}", path.display()))
+    };
+    let full = 1e9 / mean_ns("full")?;
+    let raw = 1e9 / mean_ns("raw")?;
+    rows.push(Row {
+        figure: "Token verification, one core (`zp_shared::verify`)".into(),
+        value: format!("{} /s", thousands(full.round() as u64)),
+        baseline: format!("{} /s (bare `verify_strict`)", thousands(raw.round() as u64)),
+        ratio: format!("{:.2}", full / raw),
+        target: "≥ 0.85 at the HTTP endpoint".into(),
+        met: "— (library figure)".into(),
+    });
+    if !is_pinned {
+        notes.push("The verification figures ran unpinned: `taskset` was not available.".into());
+    }
+    Ok(())
+}
+
+/// Runs a benchmark binary that prints one JSON object per line, and returns them by `figure`.
+fn json_lines(root: &Path, title: &str, args: &[&str]) -> Result<Vec<Value>> {
+    println!("\n==> {title}");
+    let output = cargo(root, args)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not start cargo {}", args.join(" ")))?;
+    if !output.status.success() {
+        bail!("step failed: {title} ({})", output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    Ok(stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
+}
+
+fn figure<'a>(lines: &'a [Value], name: &str) -> Result<&'a Value> {
+    lines
+        .iter()
+        .find(|line| line.get("figure").and_then(Value::as_str) == Some(name))
+        .with_context(|| format!("the benchmark printed no `{name}` figure"))
+}
+
+fn number(value: &Value, key: &str) -> Result<f64> {
+    value.get(key).and_then(Value::as_f64).with_context(|| format!("no `{key}` in {value}"))
+}
+
+fn status_list_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
+    let lines = json_lines(
+        root,
+        "status list at 1,000,000 entries (build, compress, sign)",
+        &["bench", "-p", "zp-shared", "--bench", "scale"],
+    )?;
+    let list = figure(&lines, "status_list")?;
+    let base = figure(&lines, "status_list_baseline")?;
+    let (generate, base_ms) = (number(list, "generate_ms")?, number(base, "to_claim_ms")?);
+    let (lst, base_lst) = (number(list, "lst_chars")?, number(base, "lst_chars")?);
+    let not_valid = number(list, "not_valid")?;
+    rows.push(Row {
+        figure: format!(
+            "Status list, 1,000,000 entries ({} not valid): build + `to_claim` + sign",
+            thousands(not_valid as u64)
+        ),
+        value: format!("{generate:.1} ms"),
+        baseline: format!("{base_ms:.2} ms (`to_claim` of an all-valid list)"),
+        ratio: format!("{:.0}×", generate / base_ms),
+        target: "—".into(),
+        met: "—".into(),
+    });
+    rows.push(Row {
+        figure: format!(
+            "Status list, 1,000,000 entries: `lst` size (zlib {} B, base64url)",
+            thousands(number(list, "zlib_bytes")? as u64)
+        ),
+        value: format!("{} B", thousands(lst as u64)),
+        baseline: format!("{} B (all valid)", thousands(base_lst as u64)),
+        ratio: format!("{:.0}×", lst / base_lst),
+        target: format!("≤ {} B", thousands(SIZE_TARGET)),
+        met: yes_no(lst as u64 <= SIZE_TARGET),
+    });
+    Ok(())
+}
+
+fn widget_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+    crate::tools::setup_build(root)?;
+    crate::build_widget(root)?;
+    let dist = root.join("target").join("widget").join("dist");
+    let (_, _, brotli) = crate::report_sizes(&dist)?;
+    let brotli = brotli as u64;
+    rows.push(Row {
+        figure: "Badge transferred size: loader + glue + wasm, brotli -q 11".into(),
+        value: format!("{} B", thousands(brotli)),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: format!("≤ {} B", thousands(SIZE_TARGET)),
+        met: yes_no(brotli <= SIZE_TARGET),
+    });
+    if crate::tools::wasm_opt(root).is_none() {
+        notes.push(
+            "wasm-opt was not installed: the badge size is wasm-bindgen's output, not optimised.".into(),
+        );
+    }
+    Ok(())
+}
+
+fn yes_no(met: bool) -> String {
+    if met { "yes".into() } else { "**no**".into() }
+}
+
+/// 1234567 → "1,234,567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn render_table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| figure | value | baseline (same run) | ratio | target | met? |\n|---|---:|---:|---:|---|---|\n",
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.figure, row.value, row.baseline, row.ratio, row.target, row.met
+        );
+    }
+    out
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
+}
+
+/// CPU model, CPU count and memory, from /proc where it exists.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split_once(':'))
+        .map_or_else(|| "unknown CPU".to_owned(), |(_, model)| model.trim().to_owned());
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory = meminfo
+        .lines()
+        .find(|line| line.starts_with("MemTotal:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map_or_else(
+            || "unknown memory".to_owned(),
+            |kib| format!("{:.1} GiB memory", kib as f64 / 1_048_576.0),
+        );
+    format!("{model}, {cpus} CPUs available (nproc), {memory}")
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+fn today() -> String {
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn document(command_line: &str, table: &str, notes: &[String]) -> String {
+    let mut doc = String::from("# Benchmarks\n\n");
+    doc.push_str(
+        "Generated by `cargo xtask bench`; do not edit by hand. Each figure is measured beside a \
+         baseline in the same run, so the ratio means more than the absolute time, which drifts on \
+         a shared machine. No figure is asserted; the command reports.\n\n",
+    );
+    let _ = writeln!(doc, "- Command: `{command_line}`");
+    let _ = writeln!(doc, "- Date: {} (UTC)", today());
+    let _ = writeln!(doc, "- Machine: {}\n", machine());
+    doc.push_str(table);
+    doc.push('\n');
+    doc.push_str("How each figure is taken:\n\n");
+    doc.push_str(
+        "- Token verification: criterion (`shared/benches/verify.rs`, group `verify`), mean time per \
+         call turned into calls per second, run with `cargo bench -p zp-shared --bench verify -- \
+         --noplot` pinned to one CPU with `taskset` when available. `full` is `zp_shared::verify` of a \
+         typical certificate token (form, header, signature, claims, times, issuer); the baseline \
+         `raw` is `ed25519_dalek::VerifyingKey::verify_strict` over the same token's signing input \
+         and signature. The 0.85 target applies to the HTTP verify endpoint, not yet measured.\n",
+    );
+    doc.push_str(
+        "- Status list: `shared/benches/scale.rs`, the median of 5 runs. A 2-bit list of 1,000,000 \
+         entries with 1 % of entries (fixed seed) set to revoked or suspended is built, compressed \
+         (`to_claim`: zlib, base64url) and signed; the baseline compresses an all-valid list of the \
+         same length. The size is the `lst` text as carried in the status list token.\n",
+    );
+    doc.push_str(
+        "- Badge size: `cargo xtask widget`'s bundle in `target/widget/dist` (`zp-badge.js`, \
+         `zp-widget.js`, `zp-widget_bg.wasm`), each compressed with brotli at quality 11 and summed. \
+         No meaningful baseline yet.\n",
+    );
+    for note in notes {
+        let _ = writeln!(doc, "- Note: {note}");
+    }
+    doc.push_str(
+        "\nNot yet measured: HTTP load on the verify endpoint (wrk) against a bare axum handler, \
+         cold start, resident memory, and the time from HTML to a verified badge against a web-sys \
+         baseline in Chromium.\n",
+    );
+    doc
+}
