@@ -35,6 +35,7 @@ pub fn bench() -> Result<()> {
     verify_figures(&root, &mut rows, &mut notes)?;
     status_list_figures(&root, &mut rows)?;
     widget_figures(&root, &mut rows, &mut notes)?;
+    search_figures(&root, &mut rows)?;
 
     let table = render_table(&rows);
     println!("\n{table}");
@@ -184,6 +185,27 @@ fn status_list_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
+fn search_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
+    let lines = json_lines(
+        root,
+        "registry search at 100,000 certificates on SQLite (temporary database)",
+        &["run", "--release", "-p", "zp-server", "--example", "bench_search"],
+    )?;
+    let search = figure(&lines, "search")?;
+    let base = figure(&lines, "search_baseline")?;
+    let (p50, p99) = (number(search, "p50_ms")?, number(search, "p99_ms")?);
+    let (base50, base99) = (number(base, "p50_ms")?, number(base, "p99_ms")?);
+    rows.push(Row {
+        figure: "Registry search, 100,000 certificates, SQLite: 1,000 one-word queries, p50 / p99".into(),
+        value: format!("{p50:.2} / {p99:.2} ms"),
+        baseline: format!("{base50:.2} / {base99:.2} ms (`certificate(id)` lookups)"),
+        ratio: format!("{:.0}× / {:.0}×", p50 / base50, p99 / base99),
+        target: "—".into(),
+        met: "—".into(),
+    });
+    Ok(())
+}
+
 fn widget_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     crate::tools::setup_build(root)?;
     crate::build_widget(root)?;
@@ -312,6 +334,13 @@ fn document(command_line: &str, table: &str, notes: &[String]) -> String {
         "- Badge size: `cargo xtask widget`'s bundle in `target/widget/dist` (`zp-badge.js`, \
          `zp-widget.js`, `zp-widget_bg.wasm`), each compressed with brotli at quality 11 and summed. \
          No meaningful baseline yet.\n",
+    );
+    doc.push_str(
+        "- Registry search: `server/examples/bench_search.rs` fills a temporary SQLite database with \
+         100,000 certificates (entity, one to three products, folded search text) through the \
+         store's transactions, then times 1,000 `Store::search` calls with one realistic word each \
+         (a town, a product, a word of a name; 20 results a page) and, as the baseline, 1,000 \
+         `Store::certificate(id)` lookups by primary key.\n",
     );
     for note in notes {
         let _ = writeln!(doc, "- Note: {note}");
