@@ -164,7 +164,8 @@ fn check_accepted_list(fx: &Fixture, verified: &VerifiedStatusList, now: i64, ru
     assert_eq!(verified.sub, LIST_URI);
     assert!(fx.keys.get(&verified.kid).is_some());
     assert!(now.saturating_sub(rules.leeway) < verified.exp);
-    assert!(now.saturating_add(rules.leeway) >= verified.iat);
+    // No promise about `iat`: a list signed "in the future" of a slow clock is accepted, and the
+    // badge takes its `iat` as the time.
     assert_eq!(StatusList::from_claim(&verified.list.to_claim()).as_ref(), Ok(&verified.list));
 }
 
