@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use zp_server::issuer::fold;
+use zp_server::issuer::search_text;
 use zp_server::store::sqlite::SqliteStore;
 use zp_server::store::{CertState, CertificateRecord, EntityRecord, ProductRecord, SearchQuery, Store};
 
@@ -149,11 +149,7 @@ async fn main() {
                 .collect();
             let id = format!("C{i:07}");
             let number = format!("ZP/LU/2026/{i:06}");
-            let mut parts =
-                vec![id.clone(), number.clone(), entity.name.clone(), city.into(), voivodeship.into()];
-            parts.extend(entity.nip.clone());
-            parts.extend(entity.krs.clone());
-            parts.extend(products.iter().map(|p| p.name.clone()));
+            let search_text = search_text(&id, &number, &entity, &products);
             let certificate = CertificateRecord {
                 id: id.clone(),
                 number,
@@ -164,7 +160,7 @@ async fn main() {
                 valid_until: now + 365 * 86_400 + (rng.next() % 365) as i64 * 86_400,
                 reason: None,
                 public_note: None,
-                search_text: fold(&parts.join(" \u{1f} ")),
+                search_text,
                 created_at: now,
                 updated_at: now,
             };

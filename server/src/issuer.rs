@@ -9,11 +9,12 @@ use sha2::{Digest, Sha256};
 use time::{Date, Month, OffsetDateTime, Time};
 use zp_shared::status_list::{self, StatusListClaims};
 use zp_shared::{
-    Certificate, CertificateClaims, Entity, Jwks, LegalForm, Product, StatusClaim, StatusList, StatusListRef,
+    Certificate, CertificateClaims, Entity, Jwks, KeySet, LegalForm, Product, StatusClaim, StatusList,
+    StatusListRef,
 };
 
 use crate::ids;
-use crate::keys::{KeyError, KeyRing};
+use crate::keys::{KeyError, KeyRing, RingKey};
 use crate::store::*;
 
 /// How many days before its end a certificate can be renewed.
@@ -272,7 +273,9 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
-fn search_text(
+/// The folded text registry search matches against: the certificate's ID and number, the
+/// entity's name, place and identifiers, and its products.
+pub fn search_text(
     certificate_id: &str,
     number: &str,
     entity: &EntityRecord,
@@ -834,6 +837,20 @@ impl Issuer {
     /// The published keys: the signing key, and older keys while a token they signed is unexpired
     /// or a status list they signed may still be cached.
     pub async fn jwks(&self, now: i64) -> IssuerResult<Jwks> {
+        Ok(Jwks { keys: self.published_keys(now).await?.iter().map(|k| k.key.public_jwk()).collect() })
+    }
+
+    /// The published keys as a verifier's key set: what `/api/v1/verify` checks tokens with.
+    pub async fn key_set(&self, now: i64) -> IssuerResult<KeySet> {
+        let mut set = KeySet::new();
+        for key in self.published_keys(now).await? {
+            set.insert(key.key.public_key().clone())?;
+        }
+        Ok(set)
+    }
+
+    /// The keys to publish, newest first.
+    async fn published_keys(&self, now: i64) -> IssuerResult<Vec<RingKey>> {
         let ring = self.keys.keys()?;
         let mut keys = Vec::new();
         for (i, key) in ring.iter().enumerate() {
@@ -846,11 +863,11 @@ impl Issuer {
                 }
             };
             if keep {
-                keys.push(key.key.public_jwk());
+                keys.push(key.clone());
             }
         }
         keys.reverse();
-        Ok(Jwks { keys })
+        Ok(keys)
     }
 
     /// The signed status list `list`, re-signed only when a state changed or it is older than

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use zp_shared::{KeySet, Rules};
+use zp_shared::Rules;
 
 use super::AppState;
 use super::error::{ApiJson, AppError};
@@ -277,14 +277,7 @@ pub async fn verify(
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Response, AppError> {
     let now = state.now();
-    let jwks = state.issuer.jwks(now).await?;
-    let mut keys = KeySet::new();
-    for jwk in &jwks.keys {
-        let bytes = zp_shared::base64url::decode(&jwk.x).unwrap_or_default();
-        if let Ok(key) = zp_shared::PublicKey::from_bytes(&bytes) {
-            keys.insert(key).ok();
-        }
-    }
+    let keys = state.issuer.key_set(now).await?;
     let rules = Rules::new(state.issuer.settings.base_url.clone());
     let verified = match zp_shared::verify(&request.token, &keys, now, &rules) {
         Ok(verified) => verified,
