@@ -21,7 +21,8 @@ commands:
   setup        only install the tools (wasm32 target, wasm-bindgen-cli, npm packages, cargo-fuzz)
   widget       build the badge bundle into target/widget/dist
   fuzz [SECS]  run each fuzz target for SECS seconds (default 60)
-  bench        measure the figures beside their baselines and rewrite BENCHMARKS.md
+  bench [GROUP...]  measure the figures beside their baselines and rewrite BENCHMARKS.md
+               (with groups: only those, printed; BENCHMARKS.md is left alone)
 ";
 
 fn main() -> ExitCode {
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
             let root = root();
             tools::setup_build(&root).and_then(|()| build_widget(&root))
         }
-        Some("bench") => bench::bench(),
+        Some("bench") => bench::bench(args.get(1..).unwrap_or_default()),
         Some("fuzz") => {
             let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
             fuzz(&root(), secs)

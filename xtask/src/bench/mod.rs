@@ -11,38 +11,75 @@ use serde_json::Value;
 
 use crate::{cargo, root, step};
 
+mod browser;
+mod http;
+mod server;
+
 /// What a browser may transfer for the badge (JS and wasm, brotli), and the status list's `lst`.
 const SIZE_TARGET: u64 = 65_536;
 /// The CPU the single-core figures are pinned to (the last of two on the reference machine).
 const PINNED_CPU: &str = "1";
 
 /// One line of the table.
-struct Row {
-    figure: String,
-    value: String,
-    baseline: String,
-    ratio: String,
-    target: String,
-    met: String,
+pub(super) struct Row {
+    pub figure: String,
+    pub value: String,
+    pub baseline: String,
+    pub ratio: String,
+    pub target: String,
+    pub met: String,
 }
 
-pub fn bench() -> Result<()> {
+/// What the figure functions add to: table rows, how each figure is taken, and remarks.
+#[derive(Default)]
+pub(super) struct Report {
+    pub rows: Vec<Row>,
+    pub methods: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+type Figures = fn(&Path, &mut Report) -> Result<()>;
+
+/// The groups of figures, in the order they run and appear.
+const GROUPS: &[(&str, Figures)] = &[
+    ("verify", verify_figures),
+    ("http", http::figures),
+    ("status-list", status_list_figures),
+    ("search", search_figures),
+    ("server", server::figures),
+    ("widget", widget_figures),
+    ("browser", browser::figures),
+];
+
+/// Runs every group and rewrites BENCHMARKS.md, or, given group names, runs only those and prints
+/// their figures without touching the file.
+pub fn bench(only: &[String]) -> Result<()> {
     let root = root();
     let command_line = command_line();
-    let mut rows = Vec::new();
-    let mut notes = Vec::new();
+    let mut report = Report::default();
 
-    verify_figures(&root, &mut rows, &mut notes)?;
-    status_list_figures(&root, &mut rows)?;
-    widget_figures(&root, &mut rows, &mut notes)?;
-    search_figures(&root, &mut rows)?;
+    for name in only {
+        if !GROUPS.iter().any(|(group, _)| group == name) {
+            let names: Vec<&str> = GROUPS.iter().map(|(group, _)| *group).collect();
+            bail!("unknown benchmark group `{name}`; the groups are: {}", names.join(", "));
+        }
+    }
+    for (name, figures) in GROUPS {
+        if only.is_empty() || only.iter().any(|o| o == name) {
+            figures(&root, &mut report)?;
+        }
+    }
 
-    let table = render_table(&rows);
+    let table = render_table(&report.rows);
     println!("\n{table}");
-    for note in &notes {
+    for note in &report.notes {
         println!("  * {note}");
     }
-    let doc = document(&command_line, &table, &notes);
+    if !only.is_empty() {
+        println!("\n(only some groups ran: BENCHMARKS.md left as it was)");
+        return Ok(());
+    }
+    let doc = document(&command_line, &table, &report);
     let path = root.join("BENCHMARKS.md");
     std::fs::write(&path, doc).with_context(|| format!("writing {}", path.display()))?;
     println!("\nwrote {}", path.display());
@@ -51,7 +88,7 @@ pub fn bench() -> Result<()> {
 
 /// `taskset -c CPU` when the machine has it and more than one CPU, so that one-core figures stay on
 /// one core; otherwise the command runs unpinned.
-fn pinned(program: &str) -> (Command, bool) {
+pub(super) fn pinned(program: &str) -> (Command, bool) {
     let has_taskset = Command::new("taskset")
         .arg("--version")
         .stdout(Stdio::null())
@@ -68,11 +105,11 @@ fn pinned(program: &str) -> (Command, bool) {
     }
 }
 
-fn cargo_program() -> String {
+pub(super) fn cargo_program() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-fn verify_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+fn verify_figures(root: &Path, report: &mut Report) -> Result<()> {
     step(
         "build the verification benchmark",
         cargo(root, &["bench", "-p", "zp-shared", "--bench", "verify", "--no-run"]),
@@ -106,7 +143,7 @@ fn verify_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> 
     };
     let full = 1e9 / mean_ns("full")?;
     let raw = 1e9 / mean_ns("raw")?;
-    rows.push(Row {
+    report.rows.push(Row {
         figure: "Token verification, one core (`zp_shared::verify`)".into(),
         value: format!("{} /s", thousands(full.round() as u64)),
         baseline: format!("{} /s (bare `verify_strict`)", thousands(raw.round() as u64)),
@@ -115,13 +152,22 @@ fn verify_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> 
         met: "— (library figure)".into(),
     });
     if !is_pinned {
-        notes.push("The verification figures ran unpinned: `taskset` was not available.".into());
+        report.notes.push("The verification figures ran unpinned: `taskset` was not available.".into());
     }
+    report.methods.push(
+        "Token verification: criterion (`shared/benches/verify.rs`, group `verify`), mean time per \
+         call turned into calls per second, run with `cargo bench -p zp-shared --bench verify -- \
+         --noplot` pinned to one CPU with `taskset` when available. `full` is `zp_shared::verify` of a \
+         typical certificate token (form, header, signature, claims, times, issuer); the baseline \
+         `raw` is `ed25519_dalek::VerifyingKey::verify_strict` over the same token's signing input \
+         and signature. The 0.85 target applies to the HTTP verify endpoint, not yet measured."
+            .into(),
+    );
     Ok(())
 }
 
 /// Runs a benchmark binary that prints one JSON object per line, and returns them by `figure`.
-fn json_lines(root: &Path, title: &str, args: &[&str]) -> Result<Vec<Value>> {
+pub(super) fn json_lines(root: &Path, title: &str, args: &[&str]) -> Result<Vec<Value>> {
     println!("\n==> {title}");
     let output = cargo(root, args)
         .stderr(Stdio::inherit())
@@ -138,18 +184,18 @@ fn json_lines(root: &Path, title: &str, args: &[&str]) -> Result<Vec<Value>> {
         .collect())
 }
 
-fn figure<'a>(lines: &'a [Value], name: &str) -> Result<&'a Value> {
+pub(super) fn figure<'a>(lines: &'a [Value], name: &str) -> Result<&'a Value> {
     lines
         .iter()
         .find(|line| line.get("figure").and_then(Value::as_str) == Some(name))
         .with_context(|| format!("the benchmark printed no `{name}` figure"))
 }
 
-fn number(value: &Value, key: &str) -> Result<f64> {
+pub(super) fn number(value: &Value, key: &str) -> Result<f64> {
     value.get(key).and_then(Value::as_f64).with_context(|| format!("no `{key}` in {value}"))
 }
 
-fn status_list_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
+fn status_list_figures(root: &Path, report: &mut Report) -> Result<()> {
     let lines = json_lines(
         root,
         "status list at 1,000,000 entries (build, compress, sign)",
@@ -160,7 +206,7 @@ fn status_list_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
     let (generate, base_ms) = (number(list, "generate_ms")?, number(base, "to_claim_ms")?);
     let (lst, base_lst) = (number(list, "lst_chars")?, number(base, "lst_chars")?);
     let not_valid = number(list, "not_valid")?;
-    rows.push(Row {
+    report.rows.push(Row {
         figure: format!(
             "Status list, 1,000,000 entries ({} not valid): build + `to_claim` + sign",
             thousands(not_valid as u64)
@@ -171,7 +217,7 @@ fn status_list_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
         target: "—".into(),
         met: "—".into(),
     });
-    rows.push(Row {
+    report.rows.push(Row {
         figure: format!(
             "Status list, 1,000,000 entries: `lst` size (zlib {} B, base64url)",
             thousands(number(list, "zlib_bytes")? as u64)
@@ -182,10 +228,17 @@ fn status_list_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
         target: format!("≤ {} B", thousands(SIZE_TARGET)),
         met: yes_no(lst as u64 <= SIZE_TARGET),
     });
+    report.methods.push(
+        "Status list: `shared/benches/scale.rs`, the median of 5 runs. A 2-bit list of 1,000,000 \
+         entries with 1 % of entries (fixed seed) set to revoked or suspended is built, compressed \
+         (`to_claim`: zlib, base64url) and signed; the baseline compresses an all-valid list of the \
+         same length. The size is the `lst` text as carried in the status list token."
+            .into(),
+    );
     Ok(())
 }
 
-fn search_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
+fn search_figures(root: &Path, report: &mut Report) -> Result<()> {
     let lines = json_lines(
         root,
         "registry search at 100,000 certificates on SQLite (temporary database)",
@@ -195,7 +248,7 @@ fn search_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
     let base = figure(&lines, "search_baseline")?;
     let (p50, p99) = (number(search, "p50_ms")?, number(search, "p99_ms")?);
     let (base50, base99) = (number(base, "p50_ms")?, number(base, "p99_ms")?);
-    rows.push(Row {
+    report.rows.push(Row {
         figure: "Registry search, 100,000 certificates, SQLite: 1,000 one-word queries, p50 / p99".into(),
         value: format!("{p50:.2} / {p99:.2} ms"),
         baseline: format!("{base50:.2} / {base99:.2} ms (`certificate(id)` lookups)"),
@@ -203,16 +256,24 @@ fn search_figures(root: &Path, rows: &mut Vec<Row>) -> Result<()> {
         target: "—".into(),
         met: "—".into(),
     });
+    report.methods.push(
+        "Registry search: `server/examples/bench_search.rs` fills a temporary SQLite database with \
+         100,000 certificates (entity, one to three products, folded search text) through the \
+         store's transactions, then times 1,000 `Store::search` calls with one realistic word each \
+         (a town, a product, a word of a name; 20 results a page) and, as the baseline, 1,000 \
+         `Store::certificate(id)` lookups by primary key."
+            .into(),
+    );
     Ok(())
 }
 
-fn widget_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+fn widget_figures(root: &Path, report: &mut Report) -> Result<()> {
     crate::tools::setup_build(root)?;
     crate::build_widget(root)?;
     let dist = root.join("target").join("widget").join("dist");
     let (_, _, brotli) = crate::report_sizes(&dist)?;
     let brotli = brotli as u64;
-    rows.push(Row {
+    report.rows.push(Row {
         figure: "Badge transferred size: loader + glue + wasm, brotli -q 11".into(),
         value: format!("{} B", thousands(brotli)),
         baseline: "—".into(),
@@ -221,19 +282,25 @@ fn widget_figures(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> 
         met: yes_no(brotli <= SIZE_TARGET),
     });
     if crate::tools::wasm_opt(root).is_none() {
-        notes.push(
+        report.notes.push(
             "wasm-opt was not installed: the badge size is wasm-bindgen's output, not optimised.".into(),
         );
     }
+    report.methods.push(
+        "Badge size: `cargo xtask widget`'s bundle in `target/widget/dist` (`zp-badge.js`, \
+         `zp-widget.js`, `zp-widget_bg.wasm`), each compressed with brotli at quality 11 and summed. \
+         No meaningful baseline yet."
+            .into(),
+    );
     Ok(())
 }
 
-fn yes_no(met: bool) -> String {
+pub(super) fn yes_no(met: bool) -> String {
     if met { "yes".into() } else { "**no**".into() }
 }
 
 /// 1234567 → "1,234,567".
-fn thousands(n: u64) -> String {
+pub(super) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -303,7 +370,7 @@ fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-fn document(command_line: &str, table: &str, notes: &[String]) -> String {
+fn document(command_line: &str, table: &str, report: &Report) -> String {
     let mut doc = String::from("# Benchmarks\n\n");
     doc.push_str(
         "Generated by `cargo xtask bench`; do not edit by hand. Each figure is measured beside a \
@@ -316,33 +383,10 @@ fn document(command_line: &str, table: &str, notes: &[String]) -> String {
     doc.push_str(table);
     doc.push('\n');
     doc.push_str("How each figure is taken:\n\n");
-    doc.push_str(
-        "- Token verification: criterion (`shared/benches/verify.rs`, group `verify`), mean time per \
-         call turned into calls per second, run with `cargo bench -p zp-shared --bench verify -- \
-         --noplot` pinned to one CPU with `taskset` when available. `full` is `zp_shared::verify` of a \
-         typical certificate token (form, header, signature, claims, times, issuer); the baseline \
-         `raw` is `ed25519_dalek::VerifyingKey::verify_strict` over the same token's signing input \
-         and signature. The 0.85 target applies to the HTTP verify endpoint, not yet measured.\n",
-    );
-    doc.push_str(
-        "- Status list: `shared/benches/scale.rs`, the median of 5 runs. A 2-bit list of 1,000,000 \
-         entries with 1 % of entries (fixed seed) set to revoked or suspended is built, compressed \
-         (`to_claim`: zlib, base64url) and signed; the baseline compresses an all-valid list of the \
-         same length. The size is the `lst` text as carried in the status list token.\n",
-    );
-    doc.push_str(
-        "- Badge size: `cargo xtask widget`'s bundle in `target/widget/dist` (`zp-badge.js`, \
-         `zp-widget.js`, `zp-widget_bg.wasm`), each compressed with brotli at quality 11 and summed. \
-         No meaningful baseline yet.\n",
-    );
-    doc.push_str(
-        "- Registry search: `server/examples/bench_search.rs` fills a temporary SQLite database with \
-         100,000 certificates (entity, one to three products, folded search text) through the \
-         store's transactions, then times 1,000 `Store::search` calls with one realistic word each \
-         (a town, a product, a word of a name; 20 results a page) and, as the baseline, 1,000 \
-         `Store::certificate(id)` lookups by primary key.\n",
-    );
-    for note in notes {
+    for method in &report.methods {
+        let _ = writeln!(doc, "- {method}");
+    }
+    for note in &report.notes {
         let _ = writeln!(doc, "- Note: {note}");
     }
     doc.push_str(
