@@ -326,11 +326,8 @@ fn optional_ident(
 }
 
 fn parse_legal_form(value: &str) -> IssuerResult<LegalForm> {
-    serde_json::from_value(serde_json::Value::String(value.trim().to_owned())).map_err(|_| {
-        let names: Vec<String> = LegalForm::ALL
-            .iter()
-            .filter_map(|f| serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)))
-            .collect();
+    LegalForm::from_code(value.trim()).ok_or_else(|| {
+        let names: Vec<&str> = LegalForm::ALL.iter().map(|form| form.code()).collect();
         invalid("legal_form", format!("must be one of {}", names.join(", ")))
     })
 }
@@ -457,8 +454,9 @@ impl Issuer {
         Ok(entity)
     }
 
-    /// The claims a token of this certificate carries.
-    fn claims(
+    /// The claims a token of this certificate carries. Public so that bulk fills (the benchmarks'
+    /// seeder) sign exactly what [`Issuer::issue`] would.
+    pub fn claims(
         &self,
         certificate: &CertificateRecord,
         entity: &EntityRecord,

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::b64;
 use crate::error::{Error, Part};
-use crate::{b64, json};
+use crate::json::{self, Object, Value};
 
 /// Length of a `kid`: base64url of a SHA-256 digest.
 pub const KID_LEN: usize = 43;
@@ -81,7 +81,7 @@ impl PublicKey {
     }
 
     /// Reads one JWK object, refusing anything but a public Ed25519 signature key.
-    fn from_jwk(member: &Map<String, Value>) -> Result<Self, Error> {
+    fn from_jwk(member: &Object) -> Result<Self, Error> {
         if member.contains_key("d") {
             return Err(Error::PrivateKeyPublished);
         }
@@ -97,14 +97,15 @@ impl PublicKey {
             if let Some(value) = member.get(name) {
                 match value.as_str() {
                     Some(v) if allowed.contains(&v) => {}
-                    _ => return Err(Error::KeyParam(name, value.to_string())),
+                    _ => return Err(Error::KeyParam(name, value.to_json())),
                 }
             }
         }
         if let Some(ops) = member.get("key_ops") {
-            let only_verify = ops.as_array().is_some_and(|ops| ops.iter().all(|op| op == "verify"));
+            let only_verify =
+                ops.as_array().is_some_and(|ops| ops.iter().all(|op| op.as_str() == Some("verify")));
             if !only_verify {
-                return Err(Error::KeyParam("key_ops", ops.to_string()));
+                return Err(Error::KeyParam("key_ops", ops.to_json()));
             }
         }
         let x =
@@ -115,13 +116,13 @@ impl PublicKey {
         if let Some(kid) = member.get("kid")
             && kid.as_str() != Some(key.kid())
         {
-            return Err(Error::KidMismatch { expected: key.kid.clone(), found: kid.to_string() });
+            return Err(Error::KidMismatch { expected: key.kid.clone(), found: kid.to_json() });
         }
         Ok(key)
     }
 }
 
-fn string_member<'a>(member: &'a Map<String, Value>, name: &str) -> &'a str {
+fn string_member<'a>(member: &'a Object, name: &str) -> &'a str {
     member.get(name).and_then(Value::as_str).unwrap_or_default()
 }
 

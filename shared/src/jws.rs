@@ -6,11 +6,11 @@
 
 use curve25519_dalek::Scalar;
 use ed25519_dalek::Signature;
-use serde_json::{Map, Value};
 
+use crate::b64;
 use crate::error::{Error, Part};
+use crate::json::{self, Object};
 use crate::jwk::{KeySet, PublicKey, is_thumbprint_shaped};
-use crate::{b64, json};
 
 /// Largest certificate token accepted; checked before anything is decoded.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -68,7 +68,7 @@ impl<'a> Compact<'a> {
     }
 }
 
-fn check_header(header: &Map<String, Value>, typ: &'static str) -> Result<String, Error> {
+fn check_header(header: &Object, typ: &'static str) -> Result<String, Error> {
     let alg = header.get("alg").ok_or(Error::AlgMissing)?;
     match alg.as_str() {
         Some("EdDSA" | "Ed25519") => {}
@@ -77,7 +77,7 @@ fn check_header(header: &Map<String, Value>, typ: &'static str) -> Result<String
             return Err(Error::AlgSymmetric(hs.to_owned()));
         }
         Some(other) => return Err(Error::AlgUnsupported(other.to_owned())),
-        None => return Err(Error::AlgUnsupported(alg.to_string())),
+        None => return Err(Error::AlgUnsupported(alg.to_json())),
     }
     if header.contains_key("crit") {
         return Err(Error::Crit);
@@ -92,7 +92,7 @@ fn check_header(header: &Map<String, Value>, typ: &'static str) -> Result<String
     let found_str = found.as_str().unwrap_or_default();
     let bare = strip_prefix_ignore_case(found_str, "application/").unwrap_or(found_str);
     if !bare.eq_ignore_ascii_case(typ) {
-        return Err(Error::WrongTyp { expected: typ, found: found.to_string() });
+        return Err(Error::WrongTyp { expected: typ, found: found.to_json() });
     }
     let kid = header.get("kid").ok_or(Error::KidMissing)?;
     match kid.as_str() {

@@ -4,13 +4,13 @@
 //! Entry `i` sits in byte `i * bits / 8`, starting from the least significant bit.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use crate::b64;
 use crate::error::{Error, Part};
+use crate::json::{self, Fields, Value};
 use crate::jwk::KeySet;
 use crate::jws::Compact;
 use crate::token::{Rules, check_times, numeric_date};
-use crate::{b64, json};
 
 /// `typ` of a status list token.
 pub const STATUS_LIST_TYP: &str = "statuslist+jwt";
@@ -191,7 +191,7 @@ pub fn verify_status_list(
     let claims = json::parse_object(payload, Part::Payload)?;
     let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
     if iss.as_str() != Some(rules.issuer.as_str()) {
-        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: iss.to_string() });
+        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: json::display(iss) });
     }
     let sub = claims.get("sub").and_then(Value::as_str).ok_or(Error::MissingClaim("sub"))?;
     if sub != uri {
@@ -205,8 +205,16 @@ pub fn verify_status_list(
         Error::Expired { exp, now } => Error::StatusListExpired { exp, now },
         other => other,
     })?;
-    let claims: StatusListClaims =
-        serde_json::from_value(Value::Object(claims)).map_err(|err| Error::Claims(err.to_string()))?;
+    let fields = Fields::new(&claims, "");
+    let list = Fields::new(fields.object("status_list")?, "status_list");
+    let claims = StatusListClaims {
+        iss: fields.string("iss")?,
+        sub: fields.string("sub")?,
+        iat: fields.i64("iat")?,
+        exp: fields.i64("exp")?,
+        ttl: fields.u64("ttl")?,
+        status_list: StatusListClaim { bits: list.u64("bits")?, lst: list.string("lst")? },
+    };
     let list = StatusList::from_claim(&claims.status_list)?;
     Ok(VerifiedStatusList {
         kid: jws.kid().to_owned(),

@@ -5,10 +5,9 @@
 //! [`VerifiedClaims`], so code that holds claims holds verified ones.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::error::{Error, Part};
-use crate::json;
+use crate::json::{self, Fields, Object, Value};
 use crate::jwk::KeySet;
 use crate::jws::{self, Compact};
 
@@ -139,6 +138,27 @@ impl LegalForm {
         LegalForm::Other,
     ];
 
+    /// The snake_case name used in tokens and the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            LegalForm::SocialCooperative => "social_cooperative",
+            LegalForm::Cis => "cis",
+            LegalForm::Kis => "kis",
+            LegalForm::Zaz => "zaz",
+            LegalForm::Wtz => "wtz",
+            LegalForm::Foundation => "foundation",
+            LegalForm::Association => "association",
+            LegalForm::NonProfitCompany => "non_profit_company",
+            LegalForm::DisabledCooperative => "disabled_cooperative",
+            LegalForm::BlindCooperative => "blind_cooperative",
+            LegalForm::Other => "other",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        LegalForm::ALL.into_iter().find(|form| form.code() == code)
+    }
+
     /// The name in Polish.
     pub fn label_pl(self) -> &'static str {
         match self {
@@ -171,6 +191,84 @@ impl LegalForm {
             LegalForm::BlindCooperative => "cooperative of blind people",
             LegalForm::Other => "other social-economy entity",
         }
+    }
+}
+
+impl CertificateClaims {
+    /// Decodes the claims of an authenticated token. Unknown top-level and `status` members are
+    /// ignored (JWT is extensible); inside `zp`, which this product alone defines, they are refused.
+    fn from_json(claims: &Object) -> Result<Self, Error> {
+        let top = Fields::new(claims, "");
+        let status = Fields::new(top.object("status")?, "status");
+        let list = Fields::new(status.object("status_list")?, "status.status_list");
+        Ok(CertificateClaims {
+            iss: top.string("iss")?,
+            sub: top.string("sub")?,
+            jti: top.string("jti")?,
+            iat: top.i64("iat")?,
+            nbf: top.i64("nbf")?,
+            exp: top.i64("exp")?,
+            status: StatusClaim {
+                status_list: StatusListRef { idx: list.u64("idx")?, uri: list.string("uri")? },
+            },
+            zp: Certificate::from_json(top.object("zp")?)?,
+        })
+    }
+}
+
+impl Certificate {
+    fn from_json(zp: &Object) -> Result<Self, Error> {
+        let zp = Fields::new(zp, "zp");
+        zp.deny_unknown(&["number", "entity", "products", "domains", "verify_url"])?;
+        let products = zp.array("products")?;
+        let products = products.iter().map(Product::from_json).collect::<Result<_, _>>()?;
+        let domains = zp.array("domains")?;
+        let domains = domains
+            .iter()
+            .map(|domain| {
+                domain
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::Claims("`zp.domains` must hold strings".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Certificate {
+            number: zp.string("number")?,
+            entity: Entity::from_json(zp.object("entity")?)?,
+            products,
+            domains,
+            verify_url: zp.string("verify_url")?,
+        })
+    }
+}
+
+impl Entity {
+    fn from_json(entity: &Object) -> Result<Self, Error> {
+        let entity = Fields::new(entity, "zp.entity");
+        entity.deny_unknown(&["name", "legal_form", "nip", "krs", "regon", "city", "voivodeship"])?;
+        let legal_form = entity.string("legal_form")?;
+        let legal_form = LegalForm::from_code(&legal_form).ok_or_else(|| {
+            Error::Claims(format!("`zp.entity.legal_form` {legal_form:?} is not a known legal form"))
+        })?;
+        Ok(Entity {
+            name: entity.string("name")?,
+            legal_form,
+            nip: entity.optional_string("nip")?,
+            krs: entity.optional_string("krs")?,
+            regon: entity.optional_string("regon")?,
+            city: entity.optional_string("city")?,
+            voivodeship: entity.optional_string("voivodeship")?,
+        })
+    }
+}
+
+impl Product {
+    fn from_json(product: &Value) -> Result<Self, Error> {
+        let product =
+            product.as_object().ok_or_else(|| Error::Claims("`zp.products` must hold objects".into()))?;
+        let product = Fields::new(product, "zp.products[]");
+        product.deny_unknown(&["name", "gtin"])?;
+        Ok(Product { name: product.string("name")?, gtin: product.optional_string("gtin")? })
     }
 }
 
@@ -209,8 +307,7 @@ impl<'a> UntrustedToken<'a> {
         let payload = self.jws.verify_signature(keys)?;
         let claims = json::parse_object(payload, Part::Payload)?;
         check_registered(&claims, rules)?;
-        let claims: CertificateClaims =
-            serde_json::from_value(Value::Object(claims)).map_err(|err| Error::Claims(err.to_string()))?;
+        let claims = CertificateClaims::from_json(&claims)?;
         Ok(AuthenticClaims { kid: self.kid().to_owned(), claims })
     }
 }
@@ -239,10 +336,10 @@ pub fn verify(token: &str, keys: &KeySet, now: i64, rules: &Rules) -> Result<Ver
 
 /// Checks `iss`, and that `exp`, `nbf` and `iat` are present integers, with their own errors,
 /// before the typed decoding.
-fn check_registered(claims: &Map<String, Value>, rules: &Rules) -> Result<(), Error> {
+fn check_registered(claims: &Object, rules: &Rules) -> Result<(), Error> {
     let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
     if iss.as_str() != Some(rules.issuer.as_str()) {
-        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: display(iss) });
+        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: json::display(iss) });
     }
     for name in ["exp", "nbf", "iat"] {
         numeric_date(claims, name)?;
@@ -265,17 +362,27 @@ pub(crate) fn check_times(now: i64, leeway: i64, iat: i64, nbf: i64, exp: i64) -
 }
 
 /// A NumericDate as whole seconds; floats, strings and out-of-range numbers are refused.
-pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, Error> {
+pub(crate) fn numeric_date(claims: &Object, name: &'static str) -> Result<i64, Error> {
     let value = claims.get(name).ok_or(Error::MissingClaim(name))?;
     value.as_i64().ok_or(Error::ClaimType { claim: name, expected: "an integer number of seconds" })
-}
-
-fn display(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
 }
 
 /// Signs certificate claims (sign feature).
 #[cfg(feature = "sign")]
 pub fn sign(claims: &CertificateClaims, key: &crate::signing::IssuerKey) -> Result<String, Error> {
     key.sign_jwt(CERT_TYP, claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legal_form_codes_are_the_serialised_names() {
+        for form in LegalForm::ALL {
+            assert_eq!(serde_json::to_value(form).unwrap(), form.code());
+            assert_eq!(LegalForm::from_code(form.code()), Some(form));
+        }
+        assert_eq!(LegalForm::from_code("Cis"), None);
+    }
 }

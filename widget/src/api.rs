@@ -50,21 +50,20 @@ pub enum Fetch<T> {
     Ready(T),
 }
 
-/// GET `url`; `revalidate` asks caches on the way to check with the server first.
-async fn fetch_text(url: &str, revalidate: bool) -> Result<String, String> {
-    let window = web_sys::window().ok_or("no window")?;
+/// GET `url`; `revalidate` asks caches on the way to check with the server first. Why a fetch
+/// failed does not matter to the badge (it says "cannot confirm" and retries), so no reason is kept.
+async fn fetch_text(url: &str, revalidate: bool) -> Option<String> {
+    let window = web_sys::window()?;
     let init = web_sys::RequestInit::new();
     if revalidate {
         init.set_cache(web_sys::RequestCache::NoCache);
     }
     let promise = window.fetch_with_str_and_init(url, &init);
-    let response = JsFuture::from(promise).await.map_err(|_| "network error".to_owned())?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "not a response".to_owned())?;
+    let response: web_sys::Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
     if !response.ok() {
-        return Err(format!("HTTP {}", response.status()));
+        return None;
     }
-    let text = response.text().map_err(|_| "unreadable body".to_owned())?;
-    JsFuture::from(text).await.ok().and_then(|t| t.as_string()).ok_or_else(|| "unreadable body".to_owned())
+    JsFuture::from(response.text().ok()?).await.ok()?.as_string()
 }
 
 fn notify_all(waiters: Vec<Callback<()>>) {
@@ -103,16 +102,16 @@ pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<
     wasm_bindgen_futures::spawn_local(async move {
         let result = fetch_text(&format!("{issuer}/.well-known/jwks.json"), revalidate)
             .await
-            .and_then(|text| KeySet::from_jwks_json(&text).map_err(|err| err.to_string()));
+            .and_then(|text| KeySet::from_jwks_json(&text).ok());
         let waiters = KEYS.with_borrow_mut(|slots| {
             let slot = slots.entry(issuer.clone()).or_default();
             slot.in_flight = false;
             match result {
-                Ok(keys) => {
+                Some(keys) => {
                     slot.value = Some(Rc::new(keys));
                     slot.failed_ms = None;
                 }
-                Err(_) => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
+                None => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
             }
             std::mem::take(&mut slot.waiters)
         });
@@ -166,17 +165,17 @@ pub fn status_list(
                     fetched_ms: clock.monotonic_ms as i64,
                     ttl: verified.ttl,
                 })
-                .map_err(|err| err.to_string())
+                .ok()
         });
         let waiters = LISTS.with_borrow_mut(|slots| {
             let slot = slots.entry(uri.clone()).or_default();
             slot.in_flight = false;
             match result {
-                Ok(snapshot) => {
+                Some(snapshot) => {
                     slot.value = Some(Rc::new(snapshot));
                     slot.failed_ms = None;
                 }
-                Err(_) => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
+                None => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
             }
             std::mem::take(&mut slot.waiters)
         });

@@ -107,10 +107,10 @@ pub fn plain(value: &str) -> String {
 
 /// The label of a stored legal form (its snake_case name); an unknown one is shown as stored.
 pub fn legal_form_label(stored: &str, lang: Lang) -> String {
-    match serde_json::from_value::<LegalForm>(serde_json::Value::String(stored.to_owned())) {
-        Ok(form) if lang.is_pl() => form.label_pl().to_owned(),
-        Ok(form) => form.label_en().to_owned(),
-        Err(_) => stored.to_owned(),
+    match LegalForm::from_code(stored) {
+        Some(form) if lang.is_pl() => form.label_pl().to_owned(),
+        Some(form) => form.label_en().to_owned(),
+        None => stored.to_owned(),
     }
 }
 
