@@ -45,29 +45,35 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
-    async fn detail(&self, row: CertificateRow) -> StoreResult<CertificateDetail> {
-        let certificate = row.into_record()?;
-        let entity = sqlx::query_as::<_, EntityRow>("SELECT * FROM entities WHERE id = $1")
-            .bind(&certificate.entity_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("certificate {} has no entity", certificate.id)))?
-            .into_record()?;
-        let products = sqlx::query_as::<_, ProductRow>(
-            "SELECT name, gtin, added_at FROM products WHERE certificate_id = $1 ORDER BY position",
+    /// Entities, products and latest tokens of `rows`, with one query per table however many rows
+    /// there are.
+    async fn details(&self, rows: Vec<CertificateRow>) -> StoreResult<Vec<CertificateDetail>> {
+        let certificates =
+            rows.into_iter().map(CertificateRow::into_record).collect::<StoreResult<Vec<_>>>()?;
+        if certificates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = certificates.iter().map(|c| c.id.clone()).collect();
+        let mut conn = self.pool.acquire().await?;
+        let entities = sqlx::query_as::<_, EntityRow>("SELECT * FROM entities WHERE id = ANY($1)")
+            .bind(entity_ids(&certificates))
+            .fetch_all(&mut *conn)
+            .await?;
+        let products = sqlx::query_as::<_, CertificateProductRow>(
+            "SELECT certificate_id, name, gtin, added_at FROM products WHERE certificate_id = ANY($1) \
+             ORDER BY certificate_id, position",
         )
-        .bind(&certificate.id)
-        .fetch_all(&self.pool)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
         .await?;
-        let token = sqlx::query_as::<_, TokenRow>(
-            "SELECT jti, certificate_id, kid, token, iat, exp FROM tokens WHERE certificate_id = $1 \
-             ORDER BY iat DESC, seq DESC LIMIT 1",
+        let tokens = sqlx::query_as::<_, TokenRow>(
+            "SELECT jti, certificate_id, kid, token, iat, exp FROM tokens WHERE certificate_id = ANY($1) \
+             ORDER BY certificate_id, iat DESC, seq DESC",
         )
-        .bind(&certificate.id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(TokenRow::into_record);
-        Ok(CertificateDetail { certificate, entity, products: products_from(products), token })
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        assemble_details(certificates, entities, products, tokens)
     }
 }
 
@@ -114,7 +120,7 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => Ok(Some(self.detail(row).await?)),
+            Some(row) => Ok(self.details(vec![row]).await?.pop()),
             None => Ok(None),
         }
     }
@@ -156,11 +162,7 @@ impl Store for PgStore {
         }
         let rows =
             select.bind(i64::from(query.limit)).bind(i64::from(query.offset)).fetch_all(&self.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.detail(row).await?);
-        }
-        Ok(out)
+        self.details(rows).await
     }
 
     async fn certificate_by_gtin(&self, gtin14: &str) -> StoreResult<Option<String>> {

@@ -1,6 +1,8 @@
 //! Rows as both databases return them, and their conversion to records: the two stores select
 //! the same columns, so the mapping is written once.
 
+use std::collections::HashMap;
+
 use sqlx::FromRow;
 
 use super::*;
@@ -82,6 +84,14 @@ pub(super) struct ProductRow {
     added_at: i64,
 }
 
+/// A product with the certificate it belongs to, for loading several certificates at once.
+#[derive(FromRow)]
+pub(super) struct CertificateProductRow {
+    pub(super) certificate_id: String,
+    #[sqlx(flatten)]
+    pub(super) product: ProductRow,
+}
+
 #[derive(FromRow)]
 pub(super) struct TokenRow {
     jti: String,
@@ -114,6 +124,49 @@ pub(super) struct ApiKeyRow {
 
 pub(super) const CERT_COLUMNS: &str = "id, number, entity_id, status_idx, state, valid_from, valid_until, reason, \
                             public_note, search_text, created_at, updated_at";
+
+/// The distinct entities of `certificates`.
+pub(super) fn entity_ids(certificates: &[CertificateRecord]) -> Vec<String> {
+    let mut ids: Vec<String> = certificates.iter().map(|c| c.entity_id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Puts certificates together with their entities, products (in position order per certificate)
+/// and latest tokens (the first row per certificate, as queried newest first).
+pub(super) fn assemble_details(
+    certificates: Vec<CertificateRecord>,
+    entities: Vec<EntityRow>,
+    products: Vec<CertificateProductRow>,
+    tokens: Vec<TokenRow>,
+) -> StoreResult<Vec<CertificateDetail>> {
+    let mut entities_by_id = HashMap::new();
+    for row in entities {
+        let entity = row.into_record()?;
+        entities_by_id.insert(entity.id.clone(), entity);
+    }
+    let mut products_by_certificate: HashMap<String, Vec<ProductRow>> = HashMap::new();
+    for row in products {
+        products_by_certificate.entry(row.certificate_id).or_default().push(row.product);
+    }
+    let mut tokens_by_certificate: HashMap<String, TokenRecord> = HashMap::new();
+    for row in tokens {
+        let token = row.into_record();
+        tokens_by_certificate.entry(token.certificate_id.clone()).or_insert(token);
+    }
+    certificates
+        .into_iter()
+        .map(|certificate| {
+            let entity = entities_by_id.get(&certificate.entity_id).cloned().ok_or_else(|| {
+                StoreError::Corrupt(format!("certificate {} has no entity", certificate.id))
+            })?;
+            let products = products_from(products_by_certificate.remove(&certificate.id).unwrap_or_default());
+            let token = tokens_by_certificate.remove(&certificate.id);
+            Ok(CertificateDetail { certificate, entity, products, token })
+        })
+        .collect()
+}
 
 pub(super) fn products_from(rows: Vec<ProductRow>) -> Vec<ProductRecord> {
     rows.into_iter().map(|r| ProductRecord { name: r.name, gtin: r.gtin, added_at: r.added_at }).collect()

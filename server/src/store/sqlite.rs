@@ -52,28 +52,48 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    async fn detail(&self, row: CertificateRow) -> StoreResult<CertificateDetail> {
-        let certificate = row.into_record()?;
-        let entity = sqlx::query_as::<_, EntityRow>("SELECT * FROM entities WHERE id = ?")
-            .bind(&certificate.entity_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("certificate {} has no entity", certificate.id)))?
-            .into_record()?;
-        let products = sqlx::query_as::<_, ProductRow>(
-            "SELECT name, gtin, added_at FROM products WHERE certificate_id = ? ORDER BY position",
-        )
-        .bind(&certificate.id)
-        .fetch_all(&self.pool)
-        .await?;
-        let token = sqlx::query_as::<_, TokenRow>(
-            "SELECT * FROM tokens WHERE certificate_id = ? ORDER BY iat DESC, rowid DESC LIMIT 1",
-        )
-        .bind(&certificate.id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(TokenRow::into_record);
-        Ok(CertificateDetail { certificate, entity, products: products_from(products), token })
+    /// Entities, products and latest tokens of `rows`, with one query per table however many rows
+    /// there are (a result page of the registry is one round of four queries, not one per row).
+    async fn details(&self, rows: Vec<CertificateRow>) -> StoreResult<Vec<CertificateDetail>> {
+        let certificates =
+            rows.into_iter().map(CertificateRow::into_record).collect::<StoreResult<Vec<_>>>()?;
+        if certificates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; certificates.len()].join(", ");
+        let mut conn = self.pool.acquire().await?;
+
+        let mut entity_ids: Vec<&str> = certificates.iter().map(|c| c.entity_id.as_str()).collect();
+        entity_ids.sort_unstable();
+        entity_ids.dedup();
+        let entity_sql =
+            format!("SELECT * FROM entities WHERE id IN ({})", vec!["?"; entity_ids.len()].join(", "));
+        let mut select = sqlx::query_as::<_, EntityRow>(sqlx::AssertSqlSafe(entity_sql));
+        for id in &entity_ids {
+            select = select.bind(id);
+        }
+        let entities = select.fetch_all(&mut *conn).await?;
+
+        let product_sql = format!(
+            "SELECT certificate_id, name, gtin, added_at FROM products WHERE certificate_id IN ({placeholders}) \
+             ORDER BY certificate_id, position"
+        );
+        let mut select = sqlx::query_as::<_, CertificateProductRow>(sqlx::AssertSqlSafe(product_sql));
+        for c in &certificates {
+            select = select.bind(&c.id);
+        }
+        let products = select.fetch_all(&mut *conn).await?;
+
+        let token_sql = format!(
+            "SELECT * FROM tokens WHERE certificate_id IN ({placeholders}) \
+             ORDER BY certificate_id, iat DESC, rowid DESC"
+        );
+        let mut select = sqlx::query_as::<_, TokenRow>(sqlx::AssertSqlSafe(token_sql));
+        for c in &certificates {
+            select = select.bind(&c.id);
+        }
+        let tokens = select.fetch_all(&mut *conn).await?;
+        assemble_details(certificates, entities, products, tokens)
     }
 }
 
@@ -119,16 +139,50 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => Ok(Some(self.detail(row).await?)),
+            Some(row) => Ok(self.details(vec![row]).await?.pop()),
             None => Ok(None),
         }
     }
 
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<CertificateDetail>> {
         // Only fixed SQL text is assembled; every value is bound.
+        //
+        // Two plans. Words that many certificates contain are found fastest by walking the
+        // certificates newest-first and stopping at the page's last match (LIKE); a rare word
+        // would make that walk read the whole table, so when the trigram index says the words
+        // match fewer than RARE certificates, the index supplies them and only those are sorted.
+        // A phrase of a term's trigrams is exactly a substring match; terms under three
+        // characters have no trigram, so they always take the walk.
+        const RARE: i64 = 1_000;
+        let phrases = (!query.terms.is_empty() && query.terms.iter().all(|term| term.chars().count() >= 3))
+            .then(|| {
+                let phrases: Vec<String> =
+                    query.terms.iter().map(|term| format!("\"{}\"", term.replace('"', "\"\""))).collect();
+                phrases.join(" AND ")
+            });
+        let indexed = match &phrases {
+            Some(phrases) => {
+                let matches: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM (SELECT rowid FROM certificates_search \
+                     WHERE certificates_search MATCH ? LIMIT ?)",
+                )
+                .bind(phrases)
+                .bind(RARE)
+                .fetch_one(&self.pool)
+                .await?;
+                matches < RARE
+            }
+            None => false,
+        };
         let mut sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE 1 = 1");
-        for _ in &query.terms {
-            sql.push_str(" AND search_text LIKE ? ESCAPE '\\'");
+        if indexed {
+            sql.push_str(
+                " AND rowid IN (SELECT rowid FROM certificates_search WHERE certificates_search MATCH ?)",
+            );
+        } else {
+            for _ in &query.terms {
+                sql.push_str(" AND search_text LIKE ? ESCAPE '\\'");
+            }
         }
         if query.entity_id.is_some() {
             sql.push_str(" AND entity_id = ?");
@@ -141,9 +195,13 @@ impl Store for SqliteStore {
         }
         sql.push_str(" ORDER BY valid_until DESC, id LIMIT ? OFFSET ?");
         let mut select = sqlx::query_as::<_, CertificateRow>(sqlx::AssertSqlSafe(sql));
-        for term in &query.terms {
-            let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            select = select.bind(format!("%{escaped}%"));
+        if let (true, Some(phrases)) = (indexed, &phrases) {
+            select = select.bind(phrases.clone());
+        } else {
+            for term in &query.terms {
+                let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                select = select.bind(format!("%{escaped}%"));
+            }
         }
         if let Some(entity_id) = &query.entity_id {
             select = select.bind(entity_id.clone());
@@ -156,11 +214,7 @@ impl Store for SqliteStore {
         }
         let rows =
             select.bind(i64::from(query.limit)).bind(i64::from(query.offset)).fetch_all(&self.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.detail(row).await?);
-        }
-        Ok(out)
+        self.details(rows).await
     }
 
     async fn certificate_by_gtin(&self, gtin14: &str) -> StoreResult<Option<String>> {

@@ -405,6 +405,19 @@ async fn search_filters(backend: Backend) {
     // Results come with their entity.
     let found = store.search(&query(&["powidla"])).await.unwrap();
     assert_eq!(found[0].entity.id, "EONE");
+    // Full-text query syntax in a term is text too, never an error.
+    for term in ["\"sloik", "sloik\"", "slo*", "AND", "NOT", "NEAR(zloty", "^zloty", "zloty:", "{a b}"] {
+        assert_eq!(ids(store.search(&query(&[term])).await.unwrap()), Vec::<String>::new(), "{term}");
+    }
+    assert_eq!(ids(store.search(&query(&["100", "procent"])).await.unwrap()), ["SRCH0004"]);
+    // A changed text is searched as changed, in the same transaction as the change.
+    let mut changed = records[3].clone();
+    changed.search_text = "piekarnia bulki rogale".into();
+    let mut tx = store.begin().await.unwrap();
+    tx.update_certificate(&changed).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids(store.search(&query(&["rogale"])).await.unwrap()), ["SRCH0004"]);
+    assert_eq!(ids(store.search(&query(&["procent"])).await.unwrap()), Vec::<String>::new());
 }
 
 async fn gtin_lookup_prefers_active_certificates(backend: Backend) {
