@@ -248,7 +248,7 @@ impl Entity {
         entity.deny_unknown(&["name", "legal_form", "nip", "krs", "regon", "city", "voivodeship"])?;
         let legal_form = entity.string("legal_form")?;
         let legal_form = LegalForm::from_code(&legal_form).ok_or_else(|| {
-            Error::Claims(format!("`zp.entity.legal_form` {legal_form:?} is not a known legal form"))
+            Error::Claims(format!("`zp.entity.legal_form` \"{legal_form}\" is not a known legal form"))
         })?;
         Ok(Entity {
             name: entity.string("name")?,

@@ -3,7 +3,6 @@
 //! callback and re-render when a fetch they wait for completes.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
@@ -37,9 +36,31 @@ impl<T> Slot<T> {
     }
 }
 
+/// Slots by URL. A page names one issuer and a list or two, so a short list searched in order is
+/// all it needs (and smaller in the download than a hash map).
+struct Slots<T>(Vec<(String, Slot<T>)>);
+
+impl<T> Slots<T> {
+    const fn new() -> Self {
+        Slots(Vec::new())
+    }
+
+    #[allow(clippy::indexing_slicing, reason = "`at` was just found or pushed")]
+    fn entry(&mut self, url: &str) -> &mut Slot<T> {
+        let at = match self.0.iter().position(|(known, _)| known == url) {
+            Some(at) => at,
+            None => {
+                self.0.push((url.to_owned(), Slot::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+}
+
 thread_local! {
-    static KEYS: RefCell<HashMap<String, Slot<Rc<KeySet>>>> = RefCell::new(HashMap::new());
-    static LISTS: RefCell<HashMap<String, Slot<Rc<StatusSnapshot>>>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<Slots<Rc<KeySet>>> = const { RefCell::new(Slots::new()) };
+    static LISTS: RefCell<Slots<Rc<StatusSnapshot>>> = const { RefCell::new(Slots::new()) };
 }
 
 /// What a badge knows of a fetch right now.
@@ -77,7 +98,7 @@ fn notify_all(waiters: Vec<Callback<()>>) {
 pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<KeySet>> {
     let now_ms = crate::clock().monotonic_ms as i64;
     let start = KEYS.with_borrow_mut(|slots| {
-        let slot = slots.entry(issuer.to_owned()).or_default();
+        let slot = slots.entry(issuer);
         if slot.in_flight {
             slot.waiters.push(notify.clone());
             return Err(Fetch::Pending);
@@ -104,7 +125,7 @@ pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<
             .await
             .and_then(|text| KeySet::from_jwks_json(&text).ok());
         let waiters = KEYS.with_borrow_mut(|slots| {
-            let slot = slots.entry(issuer.clone()).or_default();
+            let slot = slots.entry(&issuer);
             slot.in_flight = false;
             match result {
                 Some(keys) => {
@@ -132,7 +153,7 @@ pub fn status_list(
 ) -> Fetch<Rc<StatusSnapshot>> {
     let now_ms = clock.monotonic_ms as i64;
     let start = LISTS.with_borrow_mut(|slots| {
-        let slot = slots.entry(uri.to_owned()).or_default();
+        let slot = slots.entry(uri);
         let fresh = slot.value.as_ref().is_some_and(|s| s.fresh_for_ms(clock) > 0);
         let known = match (&slot.value, slot.failed_ms) {
             (Some(snapshot), _) => Fetch::Ready(Rc::clone(snapshot)),
@@ -168,7 +189,7 @@ pub fn status_list(
                 .ok()
         });
         let waiters = LISTS.with_borrow_mut(|slots| {
-            let slot = slots.entry(uri.clone()).or_default();
+            let slot = slots.entry(&uri);
             slot.in_flight = false;
             match result {
                 Some(snapshot) => {

@@ -7,7 +7,7 @@ use yew::prelude::*;
 use zp_shared::Rules;
 
 use crate::api::{self, Fetch};
-use crate::components::badge::{Badge, Variant};
+use crate::components::badge::{BadgeProps, Variant, badge};
 use crate::hooks::use_wake::use_wake;
 use crate::state::{StatusView, Verdict, authentic_claims, evaluate, next_change_ms};
 use crate::text::Lang;
@@ -68,7 +68,7 @@ pub fn app(props: &AppProps) -> Html {
     *wake_placeholder.borrow_mut() = Some(wake);
     props.on_verdict.emit(verdict.name());
     let href = verify_href(&verdict, &props.issuer);
-    html! { <Badge verdict={verdict} lang={props.lang} variant={props.variant} href={href} /> }
+    badge(&BadgeProps { verdict, lang: props.lang, variant: props.variant, href })
 }
 
 /// Changes when a new status list arrives, so the timer is re-armed for its freshness.

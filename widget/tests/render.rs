@@ -7,8 +7,9 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+use yew::prelude::*;
 use zp_shared::{Certificate, CertificateClaims, Entity, LegalForm, StatusClaim, StatusListRef};
-use zp_widget::components::badge::{Badge, BadgeProps, Variant};
+use zp_widget::components::badge::{BadgeProps, Variant, badge};
 use zp_widget::state::Verdict;
 use zp_widget::text::Lang;
 
@@ -46,7 +47,7 @@ async fn render(verdict: Verdict, lang: Lang, variant: Variant) -> web_sys::Elem
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
     let props = BadgeProps { verdict, lang, variant, href: "https://zp.example/v/7K3QX9M2".into() };
-    yew::Renderer::<Badge>::with_root_and_props(root.clone(), props).render();
+    yew::Renderer::<Harness>::with_root_and_props(root.clone(), props).render();
     // Let the scheduler run the first render.
     yew::platform::time::sleep(std::time::Duration::from_millis(0)).await;
     root
@@ -86,4 +87,10 @@ async fn compact_variant_leaves_out_the_entity() {
     assert!(link.class_name().contains("zp--compact"));
     // Still named in full for screen readers.
     assert!(link.get_attribute("aria-label").unwrap().contains("Fundacja Test"));
+}
+
+/// Mounts the badge the way the root component renders it.
+#[function_component(Harness)]
+fn harness(props: &BadgeProps) -> Html {
+    badge(props)
 }

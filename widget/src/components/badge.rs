@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::components::icon::Icon;
+use crate::components::icon::icon;
 use crate::state::Verdict;
 use crate::text::{Lang, MARK, accessible_name, wording};
 
@@ -31,18 +31,19 @@ pub struct BadgeProps {
     pub href: AttrValue,
 }
 
-#[function_component(Badge)]
+/// Renders the badge. A plain function called by the root component, not a component of its own,
+/// for the same reason as [`icon`].
 pub fn badge(props: &BadgeProps) -> Html {
     let words = wording(&props.verdict, props.lang);
     let state = props.verdict.name();
-    let class =
-        classes!("zp", format!("zp--{state}"), (props.variant == Variant::Compact).then_some("zp--compact"));
+    let compact = if props.variant == Variant::Compact { " zp--compact" } else { "" };
+    let class = format!("zp zp--{state}{compact}");
     let entity = props.verdict.claims().map(|c| c.zp.entity.name.clone());
     html! {
         <a class={class} href={props.href.clone()} target="_blank" rel="noopener"
            lang={props.lang.code()} data-state={state}
            aria-label={accessible_name(&props.verdict, props.lang)}>
-            <span class="zp__icon" aria-hidden="true" data-icon={words.icon}><Icon state={state} /></span>
+            <span class="zp__icon" aria-hidden="true" data-icon={words.icon}>{ icon(state) }</span>
             <span class="zp__body">
                 <span class="zp__mark">{ MARK }</span>
                 <span class="zp__headline">{ words.headline }</span>

@@ -2,16 +2,11 @@
 
 use yew::prelude::*;
 
-#[derive(Debug, Properties, PartialEq)]
-pub struct IconProps {
-    /// The verdict's name, as in `Verdict::name`.
-    pub state: &'static str,
-}
-
-#[function_component(Icon)]
-pub fn icon(props: &IconProps) -> Html {
+/// The icon of a verdict, by its name (`Verdict::name`). A plain function rather than a component:
+/// each Yew component adds its own copy of the lifecycle code to the download.
+pub fn icon(state: &str) -> Html {
     // Drawn on a 20×20 grid in white over the state colour.
-    let body = match props.state {
+    let body = match state {
         "verified" => html! { <path d="M5 10.5l3.2 3.2L15 7" /> },
         "revoked" | "invalid" => html! { <path d="M6 6l8 8M14 6l-8 8" /> },
         "expired" | "not-yet-valid" => {
