@@ -295,6 +295,16 @@ impl<'a> UntrustedToken<'a> {
         self.jws.kid()
     }
 
+    /// The status list URI the payload names, read **before** the signature is checked: a hint
+    /// for starting the list's download early, never a fact about the certificate. Whatever is
+    /// fetched with it is verified on its own, and used only if the verified claims name the
+    /// same URI.
+    pub fn unverified_status_uri(&self) -> Option<String> {
+        let payload = json::parse_object(self.jws.unverified_payload(), Part::Payload).ok()?;
+        let status = payload.get("status")?.as_object()?.get("status_list")?.as_object()?;
+        status.get("uri")?.as_str().map(str::to_owned)
+    }
+
     /// Verifies the signature with a key from `keys`, then the claims against `rules` at `now`
     /// (seconds since the Unix epoch).
     pub fn verify(&self, keys: &KeySet, now: i64, rules: &Rules) -> Result<VerifiedClaims, Error> {
@@ -376,6 +386,44 @@ pub fn sign(claims: &CertificateClaims, key: &crate::signing::IssuerKey) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "sign")]
+    #[test]
+    fn the_status_uri_hint_is_read_without_keys() {
+        let key = crate::IssuerKey::from_seed(&[7; 32]).unwrap();
+        let claims = CertificateClaims {
+            iss: "https://zp.example".into(),
+            sub: "7K3QX9M2".into(),
+            jti: "j".into(),
+            iat: 0,
+            nbf: 0,
+            exp: 1,
+            status: StatusClaim {
+                status_list: StatusListRef { idx: 3, uri: "https://zp.example/api/v1/status-lists/0".into() },
+            },
+            zp: Certificate {
+                number: "ZP/LU/2026/0001".into(),
+                entity: Entity {
+                    name: "A".into(),
+                    legal_form: LegalForm::Cis,
+                    nip: None,
+                    krs: None,
+                    regon: None,
+                    city: None,
+                    voivodeship: None,
+                },
+                products: vec![],
+                domains: vec![],
+                verify_url: "https://zp.example/v/7K3QX9M2".into(),
+            },
+        };
+        let token = sign(&claims, &key).unwrap();
+        let untrusted = UntrustedToken::parse(&token).unwrap();
+        assert_eq!(
+            untrusted.unverified_status_uri().as_deref(),
+            Some("https://zp.example/api/v1/status-lists/0")
+        );
+    }
 
     #[test]
     fn legal_form_codes_are_the_serialised_names() {

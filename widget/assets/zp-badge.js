@@ -36,11 +36,37 @@ const CSS = `
 
 let module;
 function load() {
-  module ??= import(new URL(GLUE, import.meta.url).href).then(async (glue) => {
-    await glue.default({ module_or_path: new URL(WASM, import.meta.url) });
+  module ??= start();
+  return module;
+}
+
+// Everything the first badge waits for starts at once, instead of one after another: the glue,
+// the WebAssembly module (downloaded and compiled while the glue arrives) and the issuer's keys.
+function start() {
+  const url = new URL(WASM, import.meta.url);
+  const wasm = typeof WebAssembly.compileStreaming === "function"
+    ? WebAssembly.compileStreaming(fetch(url)).catch((error) => {
+      // Not served as application/wasm (a proxy rewrote it?): the glue's slower path.
+      if (error instanceof TypeError) return fetch(url);
+      throw error;
+    })
+    : fetch(url);
+  wasm.catch(() => {}); // reported through the glue's promise below
+  preloadKeys();
+  return import(new URL(GLUE, import.meta.url).href).then(async (glue) => {
+    await glue.default({ module_or_path: await wasm });
     return glue;
   });
-  return module;
+}
+
+// The badge's own request for the JWKS takes over this preload, so the page still fetches the
+// keys once; the hint leaves the page's head when its fetch ends.
+function preloadKeys() {
+  const hint = document.createElement("link");
+  Object.assign(hint, { rel: "preload", as: "fetch", crossOrigin: "anonymous" });
+  hint.href = `${ISSUER}/.well-known/jwks.json`;
+  hint.onload = hint.onerror = () => hint.remove();
+  (document.head ?? document.documentElement).append(hint);
 }
 
 let sheet;

@@ -20,12 +20,21 @@ struct Slot<T> {
     in_flight: bool,
     /// Whether the value was fetched again because a token named a key it lacked.
     refreshed: bool,
+    /// A request started ahead of need.
+    early: Option<js_sys::Promise>,
     waiters: Vec<Callback<()>>,
 }
 
 impl<T> Default for Slot<T> {
     fn default() -> Self {
-        Slot { value: None, failed_ms: None, in_flight: false, refreshed: false, waiters: Vec::new() }
+        Slot {
+            value: None,
+            failed_ms: None,
+            in_flight: false,
+            refreshed: false,
+            early: None,
+            waiters: Vec::new(),
+        }
     }
 }
 
@@ -71,15 +80,23 @@ pub enum Fetch<T> {
     Ready(T),
 }
 
-/// GET `url`; `revalidate` asks caches on the way to check with the server first. Why a fetch
-/// failed does not matter to the badge (it says "cannot confirm" and retries), so no reason is kept.
-async fn fetch_text(url: &str, revalidate: bool) -> Option<String> {
-    let window = web_sys::window()?;
+/// Sends a GET for `url`; `revalidate` asks caches on the way to check with the server first.
+fn request(url: &str, revalidate: bool) -> Option<js_sys::Promise> {
     let init = web_sys::RequestInit::new();
     if revalidate {
         init.set_cache(web_sys::RequestCache::NoCache);
     }
-    let promise = window.fetch_with_str_and_init(url, &init);
+    Some(web_sys::window()?.fetch_with_str_and_init(url, &init))
+}
+
+/// GET `url` (see [`request`]) and read the body as text.
+async fn fetch_text(url: &str, revalidate: bool) -> Option<String> {
+    text_of(request(url, revalidate)?).await
+}
+
+/// The body of a successful response as text. Why a fetch failed does not matter to the badge
+/// (it says "cannot confirm" and retries), so no reason is kept.
+async fn text_of(promise: js_sys::Promise) -> Option<String> {
     let response: web_sys::Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
     if !response.ok() {
         return None;
@@ -141,6 +158,17 @@ pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<
     Fetch::Pending
 }
 
+/// Sends the request for the status list at `uri` ahead of need, once, if the page has none yet;
+/// [`status_list`] then takes over the response instead of sending its own request.
+pub fn prefetch_status_list(uri: &str) {
+    LISTS.with_borrow_mut(|slots| {
+        let slot = slots.entry(uri);
+        if slot.value.is_none() && !slot.in_flight && slot.early.is_none() && slot.failed_ms.is_none() {
+            slot.early = request(uri, true);
+        }
+    });
+}
+
 /// The status list at `uri`: the cached one while younger than its `ttl`, otherwise a new fetch
 /// (one per page) whose signature is verified before use. A failed refresh keeps the old list,
 /// which the verdict then treats as stale.
@@ -168,16 +196,23 @@ pub fn status_list(
         }
         slot.in_flight = true;
         slot.waiters.push(notify.clone());
-        Ok(known)
+        Ok((known, slot.early.take()))
     });
-    let known = match start {
+    let (known, early) = match start {
         Err(known) => return known,
-        Ok(known) => known,
+        Ok(started) => started,
     };
     let (uri, keys, rules) = (uri.to_owned(), Rc::clone(keys), rules.clone());
     wasm_bindgen_futures::spawn_local(async move {
-        // Revalidated, so a cache can never hand back a list older than its ttl as new.
-        let result = fetch_text(&uri, true).await.and_then(|text| {
+        // Revalidated, so a cache can never hand back a list older than its ttl as new. The list
+        // counts as fetched when its body is read here, never earlier: that keeps the signed
+        // `iat` plus the time since a lower bound of the real time (see `effective_now_ms`).
+        let sent = early.or_else(|| request(&uri, true));
+        let text = match sent {
+            Some(promise) => text_of(promise).await,
+            None => None,
+        };
+        let result = text.and_then(|text| {
             let clock = crate::clock();
             zp_shared::verify_status_list(&text, &keys, clock.device_secs(), &rules, &uri)
                 .map(|verified| StatusSnapshot {

@@ -9,7 +9,7 @@ use zp_shared::Rules;
 use crate::api::{self, Fetch};
 use crate::components::badge::{BadgeProps, Variant, badge};
 use crate::hooks::use_wake::use_wake;
-use crate::state::{StatusView, Verdict, authentic_claims, evaluate, next_change_ms};
+use crate::state::{Authenticity, StatusView, Verdict, judge, next_change_ms};
 use crate::text::Lang;
 
 #[derive(Debug, Properties, PartialEq, Clone)]
@@ -29,7 +29,17 @@ pub struct AppProps {
 pub fn app(props: &AppProps) -> Html {
     let rules = Rules::new(props.issuer.to_string()).with_leeway(0);
     let clock = crate::clock();
-    let kid = zp_shared::UntrustedToken::parse(&props.token).ok().map(|t| t.kid().to_owned());
+    let untrusted = zp_shared::UntrustedToken::parse(&props.token).ok();
+    let kid = untrusted.as_ref().map(|t| t.kid().to_owned());
+    // The status list's request starts now, beside the keys', instead of after the signature
+    // check. Its URI is read from the unverified token, so it is only a hint, followed only to
+    // the issuer's own status lists; the list is verified on its own, and used only if the
+    // verified claims name the same URI.
+    if let Some(uri) = untrusted.as_ref().and_then(|t| t.unverified_status_uri())
+        && uri.starts_with(&format!("{}/api/v1/status-lists/", props.issuer))
+    {
+        api::prefetch_status_list(&uri);
+    }
     let wake_placeholder = use_mut_ref(|| None::<Callback<()>>);
     let notify = Callback::from({
         let wake = wake_placeholder.clone();
@@ -45,8 +55,12 @@ pub fn app(props: &AppProps) -> Html {
         Fetch::Ready(keys) => Some(keys),
         Fetch::Pending | Fetch::Failed => None,
     };
-    let claims = keys.as_ref().and_then(|keys| authentic_claims(&props.token, keys, &rules));
-    let snapshot = match (&keys, &claims) {
+    // The signature is checked once per token and key set, not on every render.
+    let authenticity =
+        use_memo((props.token.clone(), keys.clone(), rules.clone()), |(token, keys, rules)| {
+            Authenticity::of(token, keys.as_deref(), rules)
+        });
+    let snapshot = match (&keys, authenticity.claims()) {
         (Some(keys), Some(claims)) => {
             api::status_list(&claims.status.status_list.uri, keys, &rules, &clock, &notify)
         }
@@ -60,7 +74,7 @@ pub fn app(props: &AppProps) -> Html {
     let verdict = if keys_failed {
         Verdict::CannotConfirm(None)
     } else {
-        evaluate(&props.token, keys.as_deref(), &rules, &status, &props.host, &clock)
+        judge(&authenticity, &status, &props.host, &clock)
     };
     let retry_keys = keys_failed.then_some(crate::state::RETRY_SECS * 1_000);
     let wake_in_ms = next_change_ms(&verdict, &status, &clock).or(retry_keys);

@@ -135,11 +135,38 @@ pub fn normalize_host(host: &str) -> String {
     host.strip_prefix("www.").map(str::to_owned).unwrap_or(host)
 }
 
-/// The claims of a genuine token of this issuer, whatever its validity period; they name the
-/// status list to fetch.
-pub fn authentic_claims(token: &str, keys: &KeySet, rules: &Rules) -> Option<CertificateClaims> {
-    let untrusted = zp_shared::UntrustedToken::parse(token).ok()?;
-    untrusted.authenticate(keys, rules).ok().map(|authentic| authentic.claims)
+/// What the token is before time, status and place are considered: refused (and why), waiting
+/// for keys, or genuine claims of this issuer whatever their validity period. Computing it is the
+/// signature check, so a badge does it once per token and key set, not on every render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authenticity {
+    Refused(Error),
+    AwaitingKeys,
+    Genuine(Box<CertificateClaims>),
+}
+
+impl Authenticity {
+    /// `keys` is `None` while the JWKS loads.
+    pub fn of(token: &str, keys: Option<&KeySet>, rules: &Rules) -> Self {
+        // Structure and header first: a malformed or hostile token needs no keys to refuse.
+        let untrusted = match zp_shared::UntrustedToken::parse(token) {
+            Ok(untrusted) => untrusted,
+            Err(err) => return Authenticity::Refused(err),
+        };
+        let Some(keys) = keys else { return Authenticity::AwaitingKeys };
+        match untrusted.authenticate(keys, rules) {
+            Ok(authentic) => Authenticity::Genuine(Box::new(authentic.claims)),
+            Err(err) => Authenticity::Refused(err),
+        }
+    }
+
+    /// The genuine claims, which name the status list to fetch.
+    pub fn claims(&self) -> Option<&CertificateClaims> {
+        match self {
+            Authenticity::Genuine(claims) => Some(claims),
+            _ => None,
+        }
+    }
 }
 
 /// The badge's verdict. `keys` is `None` while the JWKS loads; `host` is the page's hostname.
@@ -151,15 +178,15 @@ pub fn evaluate(
     host: &str,
     clock: &Clock,
 ) -> Verdict {
-    // Structure and header first: a malformed or hostile token needs no keys to refuse.
-    let untrusted = match zp_shared::UntrustedToken::parse(token) {
-        Ok(untrusted) => untrusted,
-        Err(err) => return Verdict::Invalid(err),
-    };
-    let Some(keys) = keys else { return Verdict::Checking };
-    let claims = match untrusted.authenticate(keys, rules) {
-        Ok(authentic) => Box::new(authentic.claims),
-        Err(err) => return Verdict::Invalid(err),
+    judge(&Authenticity::of(token, keys, rules), status, host, clock)
+}
+
+/// The verdict on a token already authenticated (see [`Authenticity::of`]).
+pub fn judge(authenticity: &Authenticity, status: &StatusView<'_>, host: &str, clock: &Clock) -> Verdict {
+    let claims = match authenticity {
+        Authenticity::Refused(err) => return Verdict::Invalid(err.clone()),
+        Authenticity::AwaitingKeys => return Verdict::Checking,
+        Authenticity::Genuine(claims) => claims.clone(),
     };
     let now = effective_now(clock, status);
     let idx = claims.status.status_list.idx;

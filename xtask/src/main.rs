@@ -151,16 +151,42 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     Ok(())
 }
 
+/// A badge bundle as `zp serve --widget-dir` reads it: the loader `zp-badge.js`, wasm-bindgen's glue
+/// `zp-widget.js` and the module `zp-widget_bg.wasm`.
+#[derive(Debug, Clone, Copy)]
+pub struct Bundle {
+    /// The wasm32 library (a `cdylib`) to build.
+    pub package: &'static str,
+    /// The loader template, relative to the workspace root.
+    pub loader: &'static str,
+    /// Where the bundle is written, relative to the workspace root.
+    pub dist: &'static str,
+}
+
+/// The badge that ships.
+pub const WIDGET: Bundle =
+    Bundle { package: "zp-widget", loader: "widget/assets/zp-badge.js", dist: "target/widget/dist" };
+
 /// Builds the badge: the wasm32 library in the size-tuned profile, wasm-bindgen's ES module
 /// glue, wasm-opt when available, and the loader; the server serves the result under
 /// content-hashed names.
 pub fn build_widget(root: &Path) -> Result<()> {
+    build_bundle(root, WIDGET)
+}
+
+/// Builds `bundle` the way the badge is built: same profile, same wasm-bindgen, same wasm-opt flags.
+pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<()> {
+    let package = bundle.package;
     step(
-        "build the widget (wasm32, size-tuned profile)",
-        cargo(root, &["build", "-p", "zp-widget", "--lib", "--target", tools::WASM, "--profile", "widget"]),
+        &format!("build {package} (wasm32, size-tuned profile)"),
+        cargo(root, &["build", "-p", package, "--lib", "--target", tools::WASM, "--profile", "widget"]),
     )?;
-    let wasm = root.join("target").join(tools::WASM).join("widget").join("zp_widget.wasm");
-    let dist = root.join("target").join("widget").join("dist");
+    let wasm = root
+        .join("target")
+        .join(tools::WASM)
+        .join("widget")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    let dist = root.join(bundle.dist);
     if dist.exists() {
         std::fs::remove_dir_all(&dist).with_context(|| format!("clearing {}", dist.display()))?;
     }
@@ -194,7 +220,7 @@ pub fn build_widget(root: &Path) -> Result<()> {
             "    wasm-opt not installed (npm package binaryen in tests/js): keeping wasm-bindgen's output"
         ),
     }
-    std::fs::copy(root.join("widget").join("assets").join("zp-badge.js"), dist.join("zp-badge.js"))?;
+    std::fs::copy(root.join(bundle.loader), dist.join("zp-badge.js"))?;
     report_sizes(&dist).map(drop)
 }
 

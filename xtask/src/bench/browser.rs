@@ -1,11 +1,334 @@
 //! The badge in Chromium: HTML to verified badge against a minimal web-sys badge, and fetch counts.
+//!
+//! Two `zp serve` processes run from the release build: the issuer, with demo data and the real
+//! badge bundle, and a second one that only serves the baseline's bundle (`bench/baseline-badge`,
+//! built like the badge). `tests/js/bench-load.mjs` puts both behind one origin, drives Debian's
+//! Chromium with playwright-core and prints JSON lines.
 
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
 
-use super::Report;
+use super::{Report, Row, number, yes_no};
+use crate::{Bundle, WIDGET, cargo, step};
 
-pub(crate) fn figures(_root: &Path, _report: &mut Report) -> Result<()> {
+/// Counted cold loads of each page.
+const LOADS: u32 = 30;
+/// Rounds of loads run first and not counted: they warm the servers' caches and the disk.
+const WARMUP: u32 = 1;
+/// Badges on the page whose fetches are counted.
+const BADGES: u32 = 20;
+/// The badge may take this many times the baseline's time.
+const TARGET_RATIO: f64 = 1.05;
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The smallest badge that verifies the same way, built like the real one.
+const BASELINE: Bundle = Bundle {
+    package: "zp-baseline-badge",
+    loader: "bench/baseline-badge/assets/zp-badge.js",
+    dist: "target/baseline-badge/dist",
+};
+
+pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
+    crate::tools::setup_build(root)?;
+    if !Path::new(CHROMIUM).is_file() {
+        bail!("Chromium is not installed at {CHROMIUM}: `cargo xtask setup` installs it");
+    }
+    crate::build_widget(root)?;
+    crate::build_bundle(root, BASELINE)?;
+    step(
+        "build the server (release)",
+        cargo(root, &["build", "--release", "-p", "zp-server", "--bin", "zp"]),
+    )?;
+
+    let scratch = Scratch::new()?;
+    let port = free_port()?;
+    let base_url = format!("http://127.0.0.1:{port}");
+    let lines = {
+        let issuer = Server::start(root, &scratch, "issuer", &base_url, WIDGET.dist, true)?;
+        let baseline = Server::start(root, &scratch, "baseline", &base_url, BASELINE.dist, false)?;
+        let plan = json!({
+            "port": port,
+            "issuer_upstream": format!("http://{}", issuer.addr),
+            "baseline_upstream": format!("http://{}", baseline.addr),
+            "chromium": CHROMIUM,
+            "loads": LOADS,
+            "warmup": WARMUP,
+            "badges": BADGES,
+            "timeout_ms": 20_000,
+            "settle_ms": 200,
+        });
+        let lines = run_node(root, &plan);
+        if lines.is_err() {
+            eprintln!("{}", issuer.log_tail());
+            eprintln!("{}", baseline.log_tail());
+        }
+        lines?
+    };
+
+    let widget = by_variant(&lines, "cold_load", "widget")?;
+    let base = by_variant(&lines, "cold_load", "baseline")?;
+    let (widget_ms, base_ms) = (number(widget, "median_ms")?, number(base, "median_ms")?);
+    let loads = number(widget, "loads")? as u64;
+    let ratio = widget_ms / base_ms;
+    report.rows.push(Row {
+        figure: format!(
+            "HTML → verified badge (one badge), cold load in headless Chromium, median of {loads}"
+        ),
+        value: format!("{widget_ms:.0} ms"),
+        baseline: format!("{base_ms:.0} ms (web-sys badge, no Yew)"),
+        ratio: format!("{ratio:.2}×"),
+        target: format!("≤ {TARGET_RATIO:.2}× baseline"),
+        met: yes_no(ratio <= TARGET_RATIO),
+    });
+
+    let many = by_variant(&lines, "many_badges", "widget")?;
+    let many_base = by_variant(&lines, "many_badges", "baseline")?;
+    let (wasm, lists) = (number(many, "wasm")? as u64, number(many, "lists")? as u64);
+    report.rows.push(Row {
+        figure: format!("Page with {BADGES} badges: wasm fetches / status-list fetches"),
+        value: format!("{wasm} / {lists}"),
+        baseline: format!(
+            "{} / {} (web-sys badge, no page-wide cache)",
+            number(many_base, "wasm")? as u64,
+            number(many_base, "lists")? as u64
+        ),
+        ratio: "—".into(),
+        target: "1 / 1".into(),
+        met: yes_no(wasm == 1 && lists == 1),
+    });
+
+    if let Some(paired) = lines
+        .iter()
+        .find(|line| line.get("figure").and_then(Value::as_str) == Some("paired"))
+        .and_then(|line| line.get("median_ratio"))
+        .and_then(Value::as_f64)
+    {
+        report.notes.push(format!(
+            "HTML → verified badge: the median of the {loads} per-round ratios (badge over the \
+             baseline loaded just before or after it) is {paired:.2}, beside the ratio of the medians \
+             in the table; the two differ by the machine's drift during the run."
+        ));
+    }
+    for (name, line) in [("badge", widget), ("baseline", base)] {
+        report.notes.push(format!("{}: {}", phase_title(name), phases(line)));
+    }
+    report.notes.push(format!(
+        "Page with {BADGES} badges, one cold load: the badge made {} JWKS, {} glue and {wasm} wasm \
+         fetches and had every badge verified at {:.0} ms; the baseline made {} JWKS and {} \
+         status-list fetches ({:.0} ms).",
+        number(many, "jwks")? as u64,
+        number(many, "glue")? as u64,
+        number(many, "all_verified_ms")?,
+        number(many_base, "jwks")? as u64,
+        number(many_base, "lists")? as u64,
+        number(many_base, "all_verified_ms")?,
+    ));
+    let chromium = lines
+        .iter()
+        .find(|line| line.get("figure").and_then(Value::as_str) == Some("environment"))
+        .and_then(|line| line.get("chromium"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    report.methods.push(format!(
+        "HTML to verified badge: `tests/js/bench-load.mjs` drives Debian's Chromium {chromium} \
+         (headless, through playwright-core) against the release `zp serve` with demo data. The page \
+         is a small HTML document with the two-line snippet and one badge carrying the token of a \
+         valid demo certificate. The baseline page is the same document loading \
+         `bench/baseline-badge` instead: a badge in plain wasm-bindgen and web-sys, no Yew, that \
+         fetches the issuer's JWKS, reads it with `KeySet::from_jwks_json`, verifies the token with \
+         `zp_shared::verify`, fetches the status list and verifies it with \
+         `zp_shared::verify_status_list`, checks the token's entry, and then shows a link and sets \
+         `data-zp-state=\"verified\"` on the element, as the badge does; its loader is the plain \
+         wasm-bindgen one (a static import of the glue, `init()`, one call per element), while the \
+         badge's is the product's own `zp-badge.js`. It is built in this run with \
+         the same `widget` profile, wasm-bindgen and wasm-opt flags as the badge, and served by a \
+         second `zp serve` from its `--widget-dir`, so with the same headers. A small proxy in the \
+         script puts pages, both bundles, the JWKS and the status list on one origin (the issuer's \
+         base URL); the server sends everything uncompressed. Each load is cold: a new browser \
+         context, so an empty HTTP cache, and a new page. The time of a load is `performance.now()` \
+         (milliseconds from the start of the navigation) when a MutationObserver, installed before \
+         the HTML is parsed, first sees the element's `data-zp-state` attribute turn to `verified`. \
+         Loads alternate between badge and baseline, in the order AB, BA, AB…, after {WARMUP} \
+         uncounted round; the figure is the median of {LOADS} loads of each. The ratio is the \
+         badge's median over the baseline's; no time is asserted. One Chromium process serves all \
+         loads; each context has its own renderer, cache and connections. The fetch counts come \
+         from one more cold load of a page with {BADGES} badges: the requests Chromium reports \
+         (playwright's `request` event) until every badge is verified and 200 ms after. The \
+         badge's own JWKS request takes over the loader's `<link rel=preload>` of it, so it is one \
+         request, not two.",
+    ));
     Ok(())
+}
+
+fn by_variant<'a>(lines: &'a [Value], figure: &str, variant: &str) -> Result<&'a Value> {
+    lines
+        .iter()
+        .find(|line| {
+            line.get("figure").and_then(Value::as_str) == Some(figure)
+                && line.get("variant").and_then(Value::as_str) == Some(variant)
+        })
+        .with_context(|| format!("the browser benchmark printed no `{figure}` figure for the {variant}"))
+}
+
+fn phase_title(name: &str) -> String {
+    format!("Where the time goes, {name} (median ms since navigation start at which each step ended)")
+}
+
+/// "HTML 12, loader 15, …" from the medians the script printed.
+fn phases(line: &Value) -> String {
+    let steps = [
+        ("html", "HTML"),
+        ("loader", "loader"),
+        ("glue", "glue"),
+        ("wasm_start", "wasm fetch starts"),
+        ("wasm", "wasm fetched"),
+        ("jwks_start", "JWKS fetch starts"),
+        ("jwks", "JWKS fetched"),
+        ("list_start", "status-list fetch starts"),
+        ("list", "status list fetched"),
+        ("verified", "verified"),
+    ];
+    let mut parts = Vec::new();
+    for (key, title) in steps {
+        if let Some(ms) = line.pointer(&format!("/phases_median_ms/{key}")).and_then(Value::as_f64) {
+            parts.push(format!("{title} {ms:.1}"));
+        }
+    }
+    let bytes = |key: &str| line.pointer(&format!("/bytes/{key}")).and_then(Value::as_u64);
+    if let (Some(glue), Some(wasm)) = (bytes("glue"), bytes("wasm")) {
+        parts.push(format!("(glue {glue} B, wasm {wasm} B, uncompressed)"));
+    }
+    parts.join(", ")
+}
+
+fn run_node(root: &Path, plan: &Value) -> Result<Vec<Value>> {
+    println!(
+        "\n==> HTML to verified badge in Chromium, {LOADS} cold loads each, and a page of {BADGES} badges"
+    );
+    let started = Instant::now();
+    let mut node = Command::new("node")
+        .arg("bench-load.mjs")
+        .current_dir(root.join("tests").join("js"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("could not start node")?;
+    let written = node.stdin.take().map(|mut stdin| stdin.write_all(plan.to_string().as_bytes()));
+    let mut stdout = String::new();
+    let read = node.stdout.take().map(|mut out| out.read_to_string(&mut stdout));
+    let status = node.wait().context("waiting for node")?;
+    if !status.success() {
+        bail!("step failed: the browser benchmark ({status})");
+    }
+    written.transpose().context("writing the plan to node")?;
+    read.transpose().context("reading node's output")?;
+    println!("    done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
+}
+
+/// A free port on the loopback interface, for the proxy the issuer's base URL names. The servers
+/// take their own ports (port 0).
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A temporary directory for the servers' data and logs, removed when dropped.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Self> {
+        let path = std::env::temp_dir().join(format!("zp-bench-browser-{}", std::process::id()));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).with_context(|| format!("clearing {}", path.display()))?;
+        }
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Scratch { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A running `zp serve`, stopped (by its PID) when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(
+        root: &Path,
+        scratch: &Scratch,
+        name: &str,
+        base_url: &str,
+        widget_dir: &str,
+        demo: bool,
+    ) -> Result<Server> {
+        let data = scratch.path.join(name);
+        let log = scratch.path.join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let mut command = Command::new(root.join("target").join("release").join("zp"));
+        command.arg("--data-dir").arg(&data).args(["--base-url", base_url, "serve"]);
+        command
+            .args(["--bind", "127.0.0.1:0", "--rate-limit", "0", "--widget-dir"])
+            .arg(root.join(widget_dir));
+        if demo {
+            command.arg("--demo");
+        }
+        let child = command
+            .env("ZP_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .context("could not start target/release/zp")?;
+        let mut server = Server { child, addr: String::new(), log };
+        let stdout = server.child.stdout.take().context("no standard output from zp")?;
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line.context("reading zp's output")?;
+            if let Some(addr) = line.strip_prefix("listening on http://") {
+                server.addr = addr.trim().to_owned();
+                break;
+            }
+        }
+        if server.addr.is_empty() {
+            bail!("the {name} server stopped before listening\n{}", server.log_tail());
+        }
+        // Keep reading, so that the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(server)
+    }
+
+    /// The end of the server's log, for an error message.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines.get(lines.len().saturating_sub(20)..).unwrap_or_default();
+        format!("{}:\n{}", self.log.display(), tail.join("\n"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
