@@ -171,11 +171,12 @@ pub const WIDGET: Bundle =
 /// glue, wasm-opt when available, and the loader; the server serves the result under
 /// content-hashed names.
 pub fn build_widget(root: &Path) -> Result<()> {
-    build_bundle(root, WIDGET)
+    build_bundle(root, WIDGET).map(drop)
 }
 
 /// Builds `bundle` the way the badge is built: same profile, same wasm-bindgen, same wasm-opt flags.
-pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<()> {
+/// Returns the bundle's total raw, gzip and brotli sizes, as it prints them.
+pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)> {
     let package = bundle.package;
     step(
         &format!("build {package} (wasm32, size-tuned profile)"),
@@ -221,7 +222,7 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<()> {
         ),
     }
     std::fs::copy(root.join(bundle.loader), dist.join("zp-badge.js"))?;
-    report_sizes(&dist).map(drop)
+    report_sizes(&dist)
 }
 
 /// Prints what a browser transfers for the badge: raw, gzip -9 and brotli -q 11 sizes, and returns

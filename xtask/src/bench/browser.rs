@@ -39,7 +39,12 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
         bail!("Chromium is not installed at {CHROMIUM}: `cargo xtask setup` installs it");
     }
     crate::build_widget(root)?;
-    crate::build_bundle(root, BASELINE)?;
+    let (_, _, baseline_brotli) = crate::build_bundle(root, BASELINE)?;
+    report.notes.push(format!(
+        "The web-sys baseline badge (`bench/baseline-badge`: the same verification, no Yew) is {} B \
+         brotli with its loader, glue and wasm.",
+        super::thousands(baseline_brotli as u64)
+    ));
     step(
         "build the server (release)",
         cargo(root, &["build", "--release", "-p", "zp-server", "--bin", "zp"]),

@@ -276,10 +276,8 @@ const YEW_FLOOR: crate::Bundle = crate::Bundle {
 
 fn widget_figures(root: &Path, report: &mut Report) -> Result<()> {
     crate::tools::setup_build(root)?;
-    crate::build_widget(root)?;
-    let (raw, gzip, brotli) = crate::report_sizes(&root.join(crate::WIDGET.dist))?;
-    crate::build_bundle(root, YEW_FLOOR)?;
-    let (_, _, floor) = crate::report_sizes(&root.join(YEW_FLOOR.dist))?;
+    let (raw, gzip, brotli) = crate::build_bundle(root, crate::WIDGET)?;
+    let (_, _, floor) = crate::build_bundle(root, YEW_FLOOR)?;
     let brotli = brotli as u64;
     report.rows.push(Row {
         figure: "Badge transferred size: loader + glue + wasm, raw / gzip -9 / brotli -q 11".into(),
