@@ -247,6 +247,8 @@ pub struct Issuer {
     pub keys: Arc<KeyRing>,
     pub settings: IssuerSettings,
     status_cache: Mutex<Vec<CachedList>>,
+    /// The verifier's key set and the second it was made for (see [`Issuer::verify_keys`]).
+    verify_keys: Mutex<Option<(i64, Arc<KeySet>)>>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -381,7 +383,7 @@ pub fn hash_api_key(secret: &str) -> String {
 
 impl Issuer {
     pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, settings: IssuerSettings) -> Self {
-        Issuer { store, keys, settings, status_cache: Mutex::new(Vec::new()) }
+        Issuer { store, keys, settings, status_cache: Mutex::new(Vec::new()), verify_keys: Mutex::new(None) }
     }
 
     pub fn status_list_uri(&self, list: i64) -> String {
@@ -843,6 +845,26 @@ impl Issuer {
         let mut set = KeySet::new();
         for key in self.published_keys(now).await? {
             set.insert(key.key.public_key().clone())?;
+        }
+        Ok(set)
+    }
+
+    /// [`Issuer::key_set`] for verifying tokens at `now`, made at most once a second unless
+    /// `refresh`: building it reads the key directory, which would otherwise happen on every call of
+    /// the verify API. Within a second the published keys change only by a rotation, which adds a
+    /// key; a caller that meets a `kid` missing from the set asks again with `refresh`, so tokens of a
+    /// key rotated in by another replica verify at once.
+    pub async fn verify_keys(&self, now: i64, refresh: bool) -> IssuerResult<Arc<KeySet>> {
+        if !refresh
+            && let Ok(cached) = self.verify_keys.lock()
+            && let Some((at, set)) = cached.as_ref()
+            && *at == now
+        {
+            return Ok(Arc::clone(set));
+        }
+        let set = Arc::new(self.key_set(now).await?);
+        if let Ok(mut cached) = self.verify_keys.lock() {
+            *cached = Some((now, Arc::clone(&set)));
         }
         Ok(set)
     }

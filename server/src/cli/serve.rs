@@ -1,6 +1,7 @@
 //! `zp serve`: the HTTP server.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use tokio::net::TcpListener;
 
 use super::Global;
 use crate::http::widget::WidgetBundle;
-use crate::http::{AppState, RateLimit, router};
+use crate::http::{AppState, CertificateCache, RateLimit, router};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -24,6 +25,11 @@ pub struct ServeArgs {
     /// 0 turns the limit off. Admin, /healthz and /metrics are never limited.
     #[arg(long, env = "ZP_RATE_LIMIT", default_value_t = 50)]
     pub rate_limit: u32,
+    /// Certificates kept in memory for the public lookups (check API, verify API, pages), about
+    /// 5 KB each; 0 turns the cache off. SQLite only: every write, this server's or the CLI's,
+    /// empties it at once. On PostgreSQL every lookup reads the database.
+    #[arg(long, env = "ZP_READ_CACHE", default_value_t = crate::http::cache::DEFAULT_ENTRIES)]
+    pub read_cache: usize,
     /// Directory of the badge bundle (`cargo xtask widget` writes target/widget/dist).
     #[arg(long, env = "ZP_WIDGET_DIR", default_value = "target/widget/dist")]
     pub widget_dir: std::path::PathBuf,
@@ -48,6 +54,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let base = issuer.settings.base_url.clone();
     let mut state = AppState::new(issuer, clock, RateLimit::per_second(args.rate_limit));
     state.demo = args.demo;
+    if let Some(database) = sqlite_file(global) {
+        state.certificates = Arc::new(CertificateCache::sqlite(&database, args.read_cache));
+    }
     state.widget = match WidgetBundle::load(&args.widget_dir, &base) {
         Ok(bundle) => Some(Arc::new(bundle)),
         Err(err) => {
@@ -77,11 +86,30 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     }
     use std::io::Write;
     std::io::stdout().flush().ok();
-    tracing::info!(%addr, base_url = %base, rate_limit = state.rate_limit.limit(), "listening");
+    tracing::info!(
+        %addr,
+        base_url = %base,
+        rate_limit = state.rate_limit.limit(),
+        read_cache = state.certificates.is_enabled(),
+        "listening"
+    );
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await
         .context("server stopped with an error")
+}
+
+/// The SQLite database file, when the store is one on disk: the read cache watches it for writes
+/// (see `http::cache`). PostgreSQL, in-memory databases and URLs with options get no cache.
+fn sqlite_file(global: &Global) -> Option<PathBuf> {
+    match &global.database_url {
+        None => Some(global.data_dir.join("zp.sqlite3")),
+        Some(url) => {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+            let plain = !path.is_empty() && !path.contains(['?', '#']) && !path.starts_with(":memory:");
+            plain.then(|| PathBuf::from(path))
+        }
+    }
 }
 
 /// Keeps in-memory tables small: forgets idle clients of the rate limiter and drains

@@ -2,12 +2,13 @@
 //! verification, registry search, status lists, keys.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use zp_shared::Rules;
+use zp_shared::{CertificateClaims, Rules};
 
 use super::AppState;
 use super::error::{ApiJson, AppError};
@@ -94,9 +95,14 @@ pub struct CertificateView {
 
 impl CertificateView {
     pub fn new(detail: CertificateDetail, issuer: &Issuer, now: i64) -> Self {
-        let c = detail.certificate;
-        let e = detail.entity;
-        let status = Verdict::of(&c, now);
+        Self::of(&detail, issuer, now)
+    }
+
+    /// The view of a detail that stays where it is (in the read cache).
+    pub fn of(detail: &CertificateDetail, issuer: &Issuer, now: i64) -> Self {
+        let c = &detail.certificate;
+        let e = &detail.entity;
+        let status = Verdict::of(c, now);
         let revocation = match (status, c.reason.as_deref().and_then(RevocationReason::parse)) {
             (Verdict::Revoked, Some(reason)) => Some(RevocationView {
                 reason: reason.as_str().into(),
@@ -112,31 +118,31 @@ impl CertificateView {
                 idx: c.status_idx % STATUS_LIST_SIZE,
             },
             suspension_note: (status == Verdict::Suspended).then(|| c.public_note.clone()).flatten(),
-            id: c.id,
-            number: c.number,
+            id: c.id.clone(),
+            number: c.number.clone(),
             status,
             entity: EntityView {
-                id: e.id,
-                name: e.name,
-                legal_form: e.legal_form,
-                nip: e.nip,
-                regon: e.regon,
-                krs: e.krs,
-                city: e.city,
-                voivodeship: e.voivodeship,
-                domains: e.domains,
+                id: e.id.clone(),
+                name: e.name.clone(),
+                legal_form: e.legal_form.clone(),
+                nip: e.nip.clone(),
+                regon: e.regon.clone(),
+                krs: e.krs.clone(),
+                city: e.city.clone(),
+                voivodeship: e.voivodeship.clone(),
+                domains: e.domains.clone(),
             },
             products: detail
                 .products
-                .into_iter()
-                .map(|p| ProductView { name: p.name, gtin: p.gtin })
+                .iter()
+                .map(|p| ProductView { name: p.name.clone(), gtin: p.gtin.clone() })
                 .collect(),
             valid_from: format_date(c.valid_from),
             valid_until: format_date(c.valid_until),
             valid_from_unix: c.valid_from,
             valid_until_unix: c.valid_until,
             revocation,
-            token: detail.token.map(|t| t.token),
+            token: detail.token.as_ref().map(|t| t.token.clone()),
         }
     }
 }
@@ -166,9 +172,18 @@ pub async fn certificate(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = ids::normalize_certificate_id(&id).ok_or_else(|| AppError::not_found("certificate"))?;
-    let detail = state.issuer.store.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
-    let detail = detail.ok_or_else(|| AppError::not_found("certificate"))?;
-    Ok(no_cache(Json(CertificateView::new(detail, &state.issuer, state.now())).into_response()))
+    let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
+    let found = found.ok_or_else(|| AppError::not_found("certificate"))?;
+    let now = state.now();
+    // Rendered once per verdict while the certificate stays in the read cache.
+    let body = found
+        .body(Verdict::of(&found.detail.certificate, now), || {
+            serde_json::to_vec(&CertificateView::of(&found.detail, &state.issuer, now)).ok().map(Bytes::from)
+        })
+        .ok_or_else(AppError::internal)?;
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(no_cache(response))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -264,7 +279,8 @@ pub struct VerifyResponse {
     pub certificate: Option<CertificateView>,
     /// Verified claims, when the token is genuine.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<serde_json::Value>,
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub claims: Option<CertificateClaims>,
 }
 
 /// Verifies a token with the same code as the badge, then checks the certificate's state.
@@ -277,9 +293,17 @@ pub async fn verify(
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Response, AppError> {
     let now = state.now();
-    let keys = state.issuer.key_set(now).await?;
     let rules = Rules::new(state.issuer.settings.base_url.clone());
+    let keys = state.issuer.verify_keys(now, false).await?;
     let verified = match zp_shared::verify(&request.token, &keys, now, &rules) {
+        // Perhaps a key rotated in within this second: look again before calling it unknown.
+        Err(zp_shared::Error::UnknownKey) => {
+            let keys = state.issuer.verify_keys(now, true).await?;
+            zp_shared::verify(&request.token, &keys, now, &rules)
+        }
+        other => other,
+    };
+    let verified = match verified {
         Ok(verified) => verified,
         // A genuine token outside its validity period is an answer, not bad input.
         Err(err @ (zp_shared::Error::Expired { .. } | zp_shared::Error::NotYetValid { .. })) => {
@@ -301,8 +325,8 @@ pub async fn verify(
         }
     };
     let id = verified.claims.sub.clone();
-    let detail = state.issuer.store.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
-    let Some(detail) = detail else {
+    let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
+    let Some(found) = found else {
         let reason = Reason {
             code: "unknown_certificate".into(),
             message: format!("no certificate {id} in the registry"),
@@ -316,7 +340,7 @@ pub async fn verify(
         };
         return Ok(no_cache(Json(body).into_response()));
     };
-    let view = CertificateView::new(detail, &state.issuer, state.now());
+    let view = CertificateView::of(&found.detail, &state.issuer, state.now());
     let mut reasons = Vec::new();
     // The registry's verdict, without the token check's leeway: expired means expired.
     let verdict = match view.status {
@@ -329,7 +353,7 @@ pub async fn verify(
             other.as_str()
         }
     };
-    let claims = serde_json::to_value(&verified.claims).ok();
+    let claims = Some(verified.claims);
     let body = VerifyResponse {
         valid: reasons.is_empty(),
         verdict: verdict.into(),

@@ -6,18 +6,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::response::Response;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::issuer::Issuer;
+use crate::store::StoreResult;
+pub use cache::{CachedCertificate, CertificateCache};
 pub use ops::Metrics;
 pub use rate_limit::RateLimit;
 
 pub mod admin;
 pub mod api;
+pub mod cache;
+pub mod edge;
 pub mod error;
 pub mod openapi;
 pub mod ops;
@@ -58,12 +58,27 @@ pub struct AppState {
     pub widget: Option<Arc<widget::WidgetBundle>>,
     /// Whether the demo pages are served (`zp serve --demo`).
     pub demo: bool,
+    /// Certificate details read recently, while the database is unchanged (SQLite only).
+    pub certificates: Arc<CertificateCache>,
 }
 
 impl AppState {
     /// A state with fresh metrics. Tests pass [`RateLimit::disabled`].
     pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
-        AppState { issuer, clock, metrics: Metrics::new(), rate_limit, widget: None, demo: false }
+        AppState {
+            issuer,
+            clock,
+            metrics: Metrics::new(),
+            rate_limit,
+            widget: None,
+            demo: false,
+            certificates: Arc::new(CertificateCache::disabled()),
+        }
+    }
+
+    /// A certificate by its normalised ID, through the read cache when it is on.
+    pub async fn certificate(&self, id: &str) -> StoreResult<Option<Arc<CachedCertificate>>> {
+        self.certificates.certificate(self.issuer.store.as_ref(), id).await
     }
 
     pub fn now(&self) -> i64 {
@@ -81,69 +96,46 @@ pub fn router(state: AppState) -> Router {
             .allow_headers([header::CONTENT_TYPE]),
     );
     let https = state.issuer.settings.base_url.starts_with("https://");
-    let router = Router::new()
+    let edge = edge::Edge::new(state.rate_limit.clone(), state.metrics.clone(), https);
+    Router::new()
         .merge(public)
         .nest("/api/v1/admin", admin::router(state.clone()))
         .merge(ops::router())
         .merge(pages::router())
         .merge(widget::router())
         .fallback(|| async { error::AppError::not_found("page") })
-        // A limit on what extractors read, so an oversized body gets the JSON envelope.
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(axum::middleware::map_response(default_csp));
-    // Over plain HTTP (local runs, tests) the header would be ignored; over HTTPS it pins it.
-    let router = if https {
-        router.layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        ))
-    } else {
-        router
-    };
-    // Outermost: the limiter, then metrics and logs, so that those count and log refusals too.
-    router
-        .layer(axum::middleware::from_fn_with_state(state.rate_limit.clone(), rate_limit::enforce))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), ops::track))
+        // One layer for all of it (see `edge`): the limit, metrics, log line and security headers,
+        // and inside it a limit on what extractors read, so an oversized body gets the JSON
+        // envelope.
         .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::http::Request<_>| {
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        route = ops::route_of(request),
-                    )
-                })
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
-                .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(edge, edge::edge))
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)),
         )
         .with_state(state)
 }
 
 /// Responses that are not pages (JSON, tokens, images, metrics) load nothing and may not be
 /// framed; pages set their own policy, which this leaves alone.
-async fn default_csp(mut response: Response) -> Response {
-    let headers = response.headers_mut();
+pub(crate) fn set_default_csp(headers: &mut HeaderMap) {
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) && !is_html(headers) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         );
     }
+}
+
+/// [`set_default_csp`] as a response mapper, for routers tested on their own.
+#[cfg(test)]
+async fn default_csp(mut response: axum::response::Response) -> axum::response::Response {
+    set_default_csp(response.headers_mut());
     response
 }
 
 fn is_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes().trim_ascii_start();
+        v.get(..9).is_some_and(|start| start.eq_ignore_ascii_case(b"text/html"))
+    })
 }

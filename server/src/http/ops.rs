@@ -1,13 +1,14 @@
-//! Operations: `/healthz` for load balancers, `/metrics` for Prometheus, and the middleware that
-//! counts and times every request. Neither endpoint is rate limited or open to other origins.
+//! Operations: `/healthz` for load balancers, `/metrics` for Prometheus, and the counters and
+//! timings of every request (recorded by the `edge` middleware). Neither endpoint is rate limited
+//! or open to other origins.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -21,7 +22,7 @@ const DURATION: &str = "zp_http_request_duration_seconds";
 const CERTIFICATE_ACTIONS: &str = "zp_certificate_actions_total";
 
 /// Label for requests that matched no route: their raw paths must never become labels.
-const UNMATCHED: &str = "unmatched";
+pub const UNMATCHED: &str = "unmatched";
 
 const DURATION_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
@@ -35,6 +36,18 @@ pub fn router() -> axum::Router<AppState> {
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    /// The request counter and histogram of each route, method and status met so far, so that a
+    /// request costs two atomic updates rather than building and hashing two label sets. Routes are
+    /// templates and methods and statuses few, so this stays small.
+    requests: Arc<RwLock<HashMap<String, Vec<RequestHandles>>>>,
+}
+
+#[derive(Clone)]
+struct RequestHandles {
+    method: &'static str,
+    status: StatusCode,
+    count: metrics::Counter,
+    duration: metrics::Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -59,7 +72,7 @@ impl Metrics {
             });
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        let metrics = Metrics { recorder: Arc::new(recorder), handle };
+        let metrics = Metrics { recorder: Arc::new(recorder), handle, requests: Arc::default() };
         metrics.with(|| {
             metrics::describe_counter!(REQUESTS, "HTTP requests by method, route and status");
             metrics::describe_histogram!(
@@ -82,17 +95,34 @@ impl Metrics {
     /// Records one finished request. `route` is the matched route template, never the raw path.
     pub fn record_request(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
         let method = method_label(method);
-        let route = route.to_owned();
-        self.with(|| {
-            metrics::counter!(
-                REQUESTS,
-                "method" => method,
-                "route" => route.clone(),
-                "status" => status.as_u16().to_string()
-            )
-            .increment(1);
-            metrics::histogram!(DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
-        });
+        let find = |handles: &HashMap<String, Vec<RequestHandles>>| {
+            handles.get(route)?.iter().find(|h| h.method == method && h.status == status).cloned()
+        };
+        let found = self.requests.read().ok().and_then(|handles| find(&handles));
+        let handles = match found {
+            Some(handles) => handles,
+            None => {
+                let made = self.with(|| RequestHandles {
+                    method,
+                    status,
+                    count: metrics::counter!(
+                        REQUESTS,
+                        "method" => method,
+                        "route" => route.to_owned(),
+                        "status" => status.as_u16().to_string()
+                    ),
+                    duration: metrics::histogram!(DURATION, "method" => method, "route" => route.to_owned()),
+                });
+                if let Ok(mut handles) = self.requests.write()
+                    && find(&handles).is_none()
+                {
+                    handles.entry(route.to_owned()).or_default().push(made.clone());
+                }
+                made
+            }
+        };
+        handles.count.increment(1);
+        handles.duration.record(elapsed.as_secs_f64());
     }
 
     /// Counts a certificate change (`issue`, `renew`, `suspend`, `reinstate`, `revoke`, ...).
@@ -124,21 +154,6 @@ fn method_label(method: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
     }
-}
-
-/// The route template a request matched, e.g. `/api/v1/certificates/{id}`.
-pub fn route_of<B>(request: &axum::http::Request<B>) -> &str {
-    request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str)
-}
-
-/// Middleware: counts and times every request by its matched route.
-pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let route = route_of(&request).to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics.record_request(&method, &route, response.status(), started.elapsed());
-    response
 }
 
 #[derive(Debug, Serialize)]

@@ -5,17 +5,15 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::extract::connect_info::MockConnectInfo;
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 
 use super::error::AppError;
-use super::ops::route_of;
 
 type Config = GovernorConfig<ClientIp, NoOpMiddleware>;
 
@@ -65,22 +63,23 @@ fn exempt(route: &str) -> bool {
     route.starts_with("/api/v1/admin/") || route == "/healthz" || route == "/metrics"
 }
 
-/// Middleware for the whole router: limits every request except those to [`exempt`] routes.
-/// It goes by the matched route template, so pages, the API and even unmatched paths all draw
-/// on one budget per client, whichever router serves them.
-pub async fn enforce(State(limit): State<RateLimit>, request: Request, next: Next) -> Response {
-    let Some(config) = &limit.config else {
-        return next.run(request).await;
-    };
-    if exempt(route_of(&request)) {
-        return next.run(request).await;
-    }
-    let key = client_ip(&request);
-    match config.limiter().check_key(&key) {
-        Ok(()) => next.run(request).await,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            rejected(wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)))
+impl RateLimit {
+    /// The refusal when the client behind `request` is over its budget; `None` lets it through.
+    /// Called by the one middleware of the whole router (`edge`) with the matched route template,
+    /// so pages, the API and even unmatched paths all draw on one budget per client, whichever
+    /// router serves them.
+    pub fn refusal<B>(&self, route: &str, request: &axum::http::Request<B>) -> Option<Response> {
+        let config = self.config.as_ref()?;
+        if exempt(route) {
+            return None;
+        }
+        let key = client_ip(request);
+        match config.limiter().check_key(&key) {
+            Ok(()) => None,
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Some(rejected(wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0))))
+            }
         }
     }
 }

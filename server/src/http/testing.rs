@@ -24,7 +24,11 @@ pub async fn state_with(dir: &Path, base_url: &str, rate_limit: RateLimit) -> Ap
         clock_offset: 0,
     };
     let issuer = global.open(None).await.expect("open the issuer");
-    AppState::new(Arc::new(issuer), global.clock(), rate_limit)
+    let mut state = AppState::new(Arc::new(issuer), global.clock(), rate_limit);
+    // As `zp serve` runs: lookups through the read cache.
+    state.certificates =
+        Arc::new(super::CertificateCache::sqlite(&dir.join("zp.sqlite3"), super::cache::DEFAULT_ENTRIES));
+    state
 }
 
 /// A state for `http://zp.test` without a rate limit.

@@ -1,11 +1,674 @@
 //! Check API load: the lookup and verify endpoints against a bare axum handler, under wrk.
+//!
+//! `zp serve` runs from the release build on a data directory that `server/examples/bench_seed.rs`
+//! filled with 10,000 signed certificates; the baseline is `server/examples/bench_bare.rs`, a bare
+//! axum handler on the same runtime. Servers are pinned to one CPU, wrk to the other. The helpers
+//! here (scratch directory, process guard, a tiny HTTP client) also serve the `server` group.
 
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
-use super::Report;
+use super::{Report, Row, figure, number, thousands, yes_no};
+use crate::{cargo, step};
 
-pub(crate) fn figures(_root: &Path, _report: &mut Report) -> Result<()> {
+/// Certificates in the registry under load.
+const CERTIFICATES: usize = 10_000;
+/// wrk's open connections.
+const CONNECTIONS: u32 = 64;
+/// Seconds of each counted wrk run, and of the warm-up run before the first round.
+const SECONDS: u32 = 10;
+const WARMUP_SECONDS: u32 = 3;
+const ROUNDS: usize = 3;
+/// Seconds of bare `verify_strict` per round for the verify endpoint's baseline.
+const RAW_SECONDS: &str = "3";
+/// The check API's share of the bare handler's figure, and the verify endpoint's share of bare
+/// `verify_strict`, that the issue asks for.
+const TARGET_RATIO: f64 = 0.85;
+/// Where the servers run and where the load generator runs (two CPUs on the reference machine).
+pub(super) const SERVER_CPU: &str = "1";
+pub(super) const LOAD_CPU: &str = "0";
+
+pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
+    ensure_wrk()?;
+    build(root)?;
+    let scratch = Scratch::new(root, "http")?;
+    let seeded = seed(root, &scratch, CERTIFICATES)?;
+    let lookup_script = scratch.write("lookup.lua", LOOKUP_LUA)?;
+    let verify_script = scratch.write("verify.lua", VERIFY_LUA)?;
+    let warm_script = scratch.write("warm.lua", WARM_LUA)?;
+    let pinned = can_pin();
+
+    let zp = Spawned::zp(root, &scratch.data, pinned, &scratch.path.join("zp.log"), &[])?;
+    // The same server without its read cache: what every lookup costs on PostgreSQL, and on a miss.
+    let uncached = Spawned::zp(
+        root,
+        &scratch.data,
+        pinned,
+        &scratch.path.join("zp-uncached.log"),
+        &["--read-cache", "0"],
+    )?;
+    let bare = Spawned::bare(root, pinned)?;
+    check_answers(&zp, &seeded)?;
+    check_answers(&uncached, &seeded)?;
+
+    let lookup = Load { script: &lookup_script, data: &seeded.ids, path: "/api/v1/certificates/{id}" };
+    let verify = Load { script: &verify_script, data: &seeded.tokens, path: "/api/v1/verify" };
+    let warm = Load { script: &warm_script, data: &seeded.ids, path: "/api/v1/certificates/{id}" };
+    println!("\n==> check API under wrk: {ROUNDS} rounds of {SECONDS} s, {CONNECTIONS} connections");
+    // Every ID once at least (in order), so that the rounds measure the steady state.
+    for (server, load) in [(&bare, &warm), (&zp, &warm), (&zp, &verify)] {
+        wrk(server, load, WARMUP_SECONDS, pinned)?;
+    }
+    let (mut bare_runs, mut lookup_runs, mut verify_runs, mut raw_rates, mut uncached_runs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        // Interleaved, so that drift on a shared machine touches every figure alike.
+        bare_runs.push(wrk(&bare, &lookup, SECONDS, pinned)?);
+        lookup_runs.push(wrk(&zp, &lookup, SECONDS, pinned)?);
+        verify_runs.push(wrk(&zp, &verify, SECONDS, pinned)?);
+        uncached_runs.push(wrk(&uncached, &lookup, SECONDS, pinned)?);
+        raw_rates.push(raw_verify(root, &scratch, &seeded, pinned)?);
+        let last = |runs: &[WrkRun]| runs.last().map_or(0.0, |r| r.rps);
+        println!(
+            "    round {round}: bare {:.0} /s, lookup {:.0} /s, verify {:.0} /s, lookup without cache {:.0} /s, \
+             raw verify_strict {:.0} /s",
+            last(&bare_runs),
+            last(&lookup_runs),
+            last(&verify_runs),
+            last(&uncached_runs),
+            raw_rates.last().copied().unwrap_or_default()
+        );
+    }
+    drop(zp);
+    drop(uncached);
+    drop(bare);
+
+    let bare_med = WrkRun::median(&bare_runs)?;
+    let lookup_med = WrkRun::median(&lookup_runs)?;
+    let verify_med = WrkRun::median(&verify_runs)?;
+    let uncached_med = WrkRun::median(&uncached_runs)?;
+    let raw = median(&raw_rates)?;
+    let lookup_ratio = lookup_med.rps / bare_med.rps;
+    report.rows.push(Row {
+        figure: format!(
+            "Check API `GET /api/v1/certificates/{{id}}`, SQLite, {} certificates: requests/s",
+            thousands(CERTIFICATES as u64)
+        ),
+        value: format!("{} /s", thousands(lookup_med.rps.round() as u64)),
+        baseline: format!("{} /s (bare axum handler)", thousands(bare_med.rps.round() as u64)),
+        ratio: format!("{lookup_ratio:.2}"),
+        target: format!("≥ {TARGET_RATIO}"),
+        met: yes_no(lookup_ratio >= TARGET_RATIO),
+    });
+    report.rows.push(Row {
+        figure: "Check API `GET /api/v1/certificates/{id}`: latency p50 / p99".into(),
+        value: format!("{:.2} / {:.2} ms", lookup_med.p50_ms, lookup_med.p99_ms),
+        baseline: format!("{:.2} / {:.2} ms (bare axum handler)", bare_med.p50_ms, bare_med.p99_ms),
+        ratio: format!(
+            "{:.1}× / {:.1}×",
+            lookup_med.p50_ms / bare_med.p50_ms,
+            lookup_med.p99_ms / bare_med.p99_ms
+        ),
+        target: "—".into(),
+        met: "—".into(),
+    });
+    report.rows.push(Row {
+        figure: "Check API `GET /api/v1/certificates/{id}` with the read cache off (`--read-cache 0`): \
+                 requests/s, p50 / p99"
+            .into(),
+        value: format!(
+            "{} /s, {:.2} / {:.2} ms",
+            thousands(uncached_med.rps.round() as u64),
+            uncached_med.p50_ms,
+            uncached_med.p99_ms
+        ),
+        baseline: format!("{} /s (bare axum handler)", thousands(bare_med.rps.round() as u64)),
+        ratio: format!("{:.2}", uncached_med.rps / bare_med.rps),
+        target: "—".into(),
+        met: "—".into(),
+    });
+    let verify_ratio = verify_med.rps / raw;
+    report.rows.push(Row {
+        figure: "Verify API `POST /api/v1/verify` (full verification per request): requests/s".into(),
+        value: format!("{} /s", thousands(verify_med.rps.round() as u64)),
+        baseline: format!("{} /s (bare `verify_strict`, one core)", thousands(raw.round() as u64)),
+        ratio: format!("{verify_ratio:.2}"),
+        target: format!("≥ {TARGET_RATIO}"),
+        met: yes_no(verify_ratio >= TARGET_RATIO),
+    });
+    report.rows.push(Row {
+        figure: "Verify API `POST /api/v1/verify`: latency p50 / p99".into(),
+        value: format!("{:.2} / {:.2} ms", verify_med.p50_ms, verify_med.p99_ms),
+        baseline: format!("{:.2} / {:.2} ms (bare axum handler)", bare_med.p50_ms, bare_med.p99_ms),
+        ratio: format!(
+            "{:.1}× / {:.1}×",
+            verify_med.p50_ms / bare_med.p50_ms,
+            verify_med.p99_ms / bare_med.p99_ms
+        ),
+        target: "—".into(),
+        met: "—".into(),
+    });
+    // What one core can give the verify endpoint at best: the signature check plus the cost of a
+    // bare HTTP exchange, both measured here.
+    let ceiling = 1.0 / (1.0 / raw + 1.0 / bare_med.rps);
+    report.notes.push(format!(
+        "Verify API: one core doing nothing but bare `verify_strict` ({:.0} /s) and a bare axum exchange \
+         ({:.0} /s) per request would reach {:.0} /s, {:.2}× bare `verify_strict`; the figure above is {:.2} \
+         of that.",
+        raw,
+        bare_med.rps,
+        ceiling,
+        ceiling / raw,
+        verify_med.rps / ceiling
+    ));
+    report.notes.push(format!(
+        "Check API: server CPU time per request (user and system time of all its threads from \
+         `/proc/PID/stat` over each run, median of the rounds), which other work on a shared machine \
+         hardly moves: bare handler {:.1} µs, lookup {:.1} µs (read cache off: {:.1} µs), verify {:.1} µs; \
+         bare `verify_strict` takes {:.1} µs.",
+        bare_med.cpu_us,
+        lookup_med.cpu_us,
+        uncached_med.cpu_us,
+        verify_med.cpu_us,
+        1e6 / raw
+    ));
+    if !pinned {
+        report.notes.push(
+            "The HTTP figures ran unpinned: `taskset` or a second CPU was not available, so the server and \
+             wrk shared the CPUs."
+                .into(),
+        );
+    }
+    report.methods.push(format!(
+        "Check API: `server/examples/bench_seed.rs` fills a fresh data directory with {certs} certificates \
+         (one entity each, one to three products, a token signed by the issuer's key over \
+         `Issuer::claims`) through the store's transactions; then `zp serve --rate-limit 0` (release \
+         build, default logging: JSON lines to a file) runs on it, pinned with `taskset -c {SERVER_CPU}`, \
+         beside `server/examples/bench_bare.rs`, a bare axum handler answering a fixed 200-byte JSON body \
+         on the same tokio runtime (multi-threaded, `axum::serve`), also pinned to CPU {SERVER_CPU}. The \
+         rate limit is off because every request comes from one client IP, which the default limit \
+         (50 /s) would throttle. A second `zp serve` on the same data directory runs with \
+         `--read-cache 0`, for the lookup without the read cache. wrk (Debian's package, installed when missing) runs pinned to CPU \
+         {LOAD_CPU} as `wrk -t1 -c{CONNECTIONS} -d{SECONDS}s --latency -s SCRIPT`: the lookup script \
+         requests `GET /api/v1/certificates/{{id}}` with an ID drawn at random from all {certs}, the \
+         verify script `POST /api/v1/verify` with `{{\"token\": …}}` drawn from 1,000 of their tokens; the \
+         bare handler gets the lookup script. A {WARMUP_SECONDS} s warm-up requests every ID in order \
+         (from both servers) and verifies tokens, so the rounds see the steady state of the check API's \
+         read cache; then {ROUNDS} rounds run bare, lookup, verify and the uncached lookup in turn; each figure is the median of its rounds (p50 and p99 as wrk \
+         reports them). A run with any non-2xx answer or socket error fails the command. The verify \
+         baseline is `server/examples/bench_raw_verify.rs`: `ed25519_dalek::VerifyingKey::verify_strict` \
+         over the same tokens' signing input and signature, on one thread pinned to CPU {SERVER_CPU}, \
+         {RAW_SECONDS} s per round after each round of wrk, median of {ROUNDS}.",
+        certs = thousands(CERTIFICATES as u64),
+    ));
     Ok(())
+}
+
+const LOOKUP_LUA: &str = r#"-- GET /api/v1/certificates/{id}, an ID drawn at random from the file given after `--`.
+local requests = {}
+function init(args)
+  for id in io.lines(args[1]) do
+    requests[#requests + 1] = wrk.format("GET", "/api/v1/certificates/" .. id)
+  end
+  math.randomseed(7)
+end
+function request()
+  return requests[math.random(#requests)]
+end
+"#;
+
+const WARM_LUA: &str = r#"-- GET /api/v1/certificates/{id} for every ID of the file given after `--`, in order, over and over.
+local requests = {}
+local next_index = 0
+function init(args)
+  for id in io.lines(args[1]) do
+    requests[#requests + 1] = wrk.format("GET", "/api/v1/certificates/" .. id)
+  end
+end
+function request()
+  next_index = next_index % #requests + 1
+  return requests[next_index]
+end
+"#;
+
+const VERIFY_LUA: &str = r#"-- POST /api/v1/verify, a token drawn at random from the file given after `--`.
+local requests = {}
+function init(args)
+  for token in io.lines(args[1]) do
+    requests[#requests + 1] = wrk.format("POST", "/api/v1/verify",
+      { ["Content-Type"] = "application/json" }, '{"token":"' .. token .. '"}')
+  end
+  math.randomseed(7)
+end
+function request()
+  return requests[math.random(#requests)]
+end
+"#;
+
+/// Debian's wrk, installed when missing.
+pub(super) fn ensure_wrk() -> Result<()> {
+    let have =
+        Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if have { Ok(()) } else { crate::tools::apt_install(&["wrk"]) }
+}
+
+/// The `zp` binary and the benchmark examples, release profile.
+pub(super) fn build(root: &Path) -> Result<()> {
+    step(
+        "build the server and its benchmark examples (release)",
+        cargo(root, &["build", "--release", "-p", "zp-server", "--bin", "zp", "--examples"]),
+    )
+}
+
+fn release(root: &Path, name: &str) -> PathBuf {
+    root.join("target").join("release").join(name)
+}
+
+fn example(root: &Path, name: &str) -> PathBuf {
+    root.join("target").join("release").join("examples").join(name)
+}
+
+/// Whether servers and load can each have their own CPU.
+pub(super) fn can_pin() -> bool {
+    let has_taskset = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    has_taskset && std::thread::available_parallelism().map_or(1, usize::from) > 1
+}
+
+/// `program` pinned to `cpu` when pinning is possible.
+pub(super) fn command_on(cpu: &str, program: &Path, pinned: bool) -> Command {
+    if pinned {
+        let mut command = Command::new("taskset");
+        command.arg("-c").arg(cpu).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// A directory under `target/` for one group's data, removed when dropped.
+pub(super) struct Scratch {
+    pub path: PathBuf,
+    /// The data directory handed to `zp`.
+    pub data: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(root: &Path, group: &str) -> Result<Self> {
+        let path = root.join("target").join(format!("bench-{group}-{}", std::process::id()));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).with_context(|| format!("clearing {}", path.display()))?;
+        }
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        let data = path.join("data");
+        Ok(Scratch { path, data })
+    }
+
+    fn write(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let path = self.path.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_dir_all(&self.path) {
+            eprintln!("xtask: could not remove {}: {err}", self.path.display());
+        }
+    }
+}
+
+/// What `bench_seed` wrote.
+pub(super) struct Seeded {
+    /// Every certificate ID, one a line.
+    pub ids: PathBuf,
+    /// Up to 1,000 tokens, one a line.
+    pub tokens: PathBuf,
+    pub seconds: f64,
+}
+
+pub(super) fn seed(root: &Path, scratch: &Scratch, certificates: usize) -> Result<Seeded> {
+    let title = format!("fill a data directory with {} certificates", thousands(certificates as u64));
+    println!("\n==> {title}");
+    let output = Command::new(example(root, "bench_seed"))
+        .arg(&scratch.data)
+        .arg(certificates.to_string())
+        .arg(&scratch.path)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not start bench_seed")?;
+    if !output.status.success() {
+        bail!("step failed: {title} ({})", output.status);
+    }
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let seconds = number(figure(&lines, "seed")?, "fill_s")?;
+    println!("    done in {seconds:.1} s");
+    Ok(Seeded { ids: scratch.path.join("ids.txt"), tokens: scratch.path.join("tokens.txt"), seconds })
+}
+
+/// A server process, killed (by its PID) and reaped when dropped, on every path out.
+pub(super) struct Spawned {
+    child: Child,
+    pub addr: SocketAddr,
+    pub name: &'static str,
+    /// From spawning to the `listening on` line.
+    pub started_in: Duration,
+    spawned_at: Instant,
+}
+
+impl Spawned {
+    /// `zp serve` on `data` with `extra` options, rate limit off, logs (JSON lines, default
+    /// level) into `log`.
+    pub fn zp(root: &Path, data: &Path, pinned: bool, log: &Path, extra: &[&str]) -> Result<Self> {
+        let mut command = command_on(SERVER_CPU, &release(root, "zp"), pinned);
+        command
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--bind", "127.0.0.1:0", "--rate-limit", "0"])
+            .args(extra)
+            .env_remove("ZP_READ_CACHE")
+            .env_remove("ZP_LOG")
+            .env_remove("ZP_DATABASE_URL")
+            .env_remove("ZP_KEYS_DIR")
+            .env_remove("ZP_BASE_URL")
+            .stderr(Stdio::from(
+                std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?,
+            ));
+        Self::start("zp serve", command)
+    }
+
+    /// The bare axum handler.
+    pub fn bare(root: &Path, pinned: bool) -> Result<Self> {
+        let mut command = command_on(SERVER_CPU, &example(root, "bench_bare"), pinned);
+        command.arg("127.0.0.1:0").stderr(Stdio::inherit());
+        Self::start("bench_bare", command)
+    }
+
+    /// Spawns the server and waits for its `listening on http://ADDR` line.
+    fn start(name: &'static str, mut command: Command) -> Result<Self> {
+        let spawned_at = Instant::now();
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take();
+        // From here on, the guard kills the child whatever happens.
+        let mut spawned = Spawned {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            name,
+            started_in: Duration::ZERO,
+            spawned_at,
+        };
+        let stdout = stdout.context("no standard output from the server")?;
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sender = Some(sender);
+            // Keeps reading to the end, so the server never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on http://")
+                    && let Some(sender) = sender.take()
+                {
+                    let _ = sender.send((addr.trim().to_owned(), Instant::now()));
+                }
+            }
+        });
+        let (addr, at) = receiver
+            .recv_timeout(Duration::from_secs(120))
+            .with_context(|| format!("{name} did not say where it listens"))?;
+        spawned.addr = addr.parse().with_context(|| format!("{name} listens on {addr:?}?"))?;
+        spawned.started_in = at.duration_since(spawned_at);
+        Ok(spawned)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Time from spawning to the first 200 from `/healthz`, polling every millisecond.
+    pub fn until_healthy(&self) -> Result<Duration> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((200, _)) = request(self.addr, "GET", "/healthz", None) {
+                return Ok(self.spawned_at.elapsed());
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not answer /healthz within a minute", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // SIGKILL to this PID only; then reap it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: the status and the body.
+pub(super) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = json.unwrap_or_default();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if json.is_some() {
+        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status =
+        answer.split_whitespace().nth(1).and_then(|code| code.parse().ok()).with_context(|| {
+            format!("no HTTP status in {:?}", answer.chars().take(80).collect::<String>())
+        })?;
+    let body = answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Before measuring: a lookup and a verification answer as a valid certificate should.
+fn check_answers(zp: &Spawned, seeded: &Seeded) -> Result<()> {
+    let id = first_line(&seeded.ids)?;
+    let (status, body) = request(zp.addr, "GET", &format!("/api/v1/certificates/{id}"), None)?;
+    if status != 200 || !body.contains("\"status\":\"valid\"") {
+        bail!("GET /api/v1/certificates/{id} answered {status}: {body}");
+    }
+    let token = first_line(&seeded.tokens)?;
+    let (status, body) =
+        request(zp.addr, "POST", "/api/v1/verify", Some(&format!("{{\"token\":\"{token}\"}}")))?;
+    if status != 200 || !body.contains("\"verdict\":\"valid\"") {
+        bail!("POST /api/v1/verify answered {status}: {body}");
+    }
+    Ok(())
+}
+
+fn first_line(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines().next().map(str::to_owned).with_context(|| format!("{} is empty", path.display()))
+}
+
+/// What wrk loads a server with: a script and the file it draws from.
+pub(super) struct Load<'a> {
+    pub script: &'a Path,
+    pub data: &'a Path,
+    pub path: &'a str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WrkRun {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// The server's CPU time (all its threads, user and system) per request, in microseconds:
+    /// unlike requests per second, hardly moved by other work on a shared machine.
+    pub cpu_us: f64,
+}
+
+impl WrkRun {
+    /// Each figure's median over the runs, taken separately.
+    fn median(runs: &[WrkRun]) -> Result<WrkRun> {
+        Ok(WrkRun {
+            rps: median(&runs.iter().map(|r| r.rps).collect::<Vec<_>>())?,
+            p50_ms: median(&runs.iter().map(|r| r.p50_ms).collect::<Vec<_>>())?,
+            p99_ms: median(&runs.iter().map(|r| r.p99_ms).collect::<Vec<_>>())?,
+            cpu_us: median(&runs.iter().map(|r| r.cpu_us).collect::<Vec<_>>())?,
+        })
+    }
+}
+
+pub(super) fn median(values: &[f64]) -> Result<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().context("no values to take a median of")
+}
+
+/// One wrk run; fails on any non-2xx answer or socket error.
+pub(super) fn wrk(server: &Spawned, load: &Load, seconds: u32, pinned: bool) -> Result<WrkRun> {
+    let mut command = command_on(LOAD_CPU, Path::new("wrk"), pinned);
+    command
+        .args(["-t1", &format!("-c{CONNECTIONS}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(load.script)
+        .arg(format!("http://{}", server.addr))
+        .arg("--")
+        .arg(load.data);
+    let cpu_before = cpu_seconds(server.pid())?;
+    let output = command.stderr(Stdio::inherit()).output().context("could not start wrk")?;
+    let cpu = cpu_seconds(server.pid())? - cpu_before;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let what = format!("wrk against {} ({})", server.name, load.path);
+    if !output.status.success() {
+        bail!("{what} failed ({}):\n{text}", output.status);
+    }
+    let (run, requests) = parse_wrk(&text).with_context(|| format!("{what}:\n{text}"))?;
+    Ok(WrkRun { cpu_us: cpu * 1e6 / requests, ..run })
+}
+
+/// User and system CPU time of a process and all its threads so far, from `/proc/PID/stat`.
+pub(super) fn cpu_seconds(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        text.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    // utime and stime, fields 14 and 15 of the line: 12 and 13 after the name. Linux reports them
+    // in USER_HZ, 100 per second on every architecture it exposes to user space this way.
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok((user + system) / 100.0),
+        _ => bail!("no utime and stime in {path}"),
+    }
+}
+
+/// The figures of one run, and how many requests it made.
+fn parse_wrk(text: &str) -> Result<(WrkRun, f64)> {
+    let mut rps = None;
+    let mut requests = None;
+    let (mut p50, mut p99) = (None, None);
+    for line in text.lines().map(str::trim) {
+        if let Some(value) = line.strip_prefix("Requests/sec:") {
+            rps = value.trim().parse::<f64>().ok();
+        } else if let Some(value) = line.strip_prefix("50%") {
+            p50 = duration_ms(value.trim());
+        } else if let Some(value) = line.strip_prefix("99%") {
+            p99 = duration_ms(value.trim());
+        } else if let Some((count, _)) = line.split_once(" requests in ") {
+            requests = count.trim().parse::<f64>().ok();
+        } else if line.starts_with("Non-2xx or 3xx responses") {
+            bail!("answers other than 2xx: {line}");
+        } else if let Some(errors) = line.strip_prefix("Socket errors:") {
+            bail!("socket errors: {}", errors.trim());
+        }
+    }
+    match (rps, p50, p99, requests) {
+        (Some(rps), Some(p50_ms), Some(p99_ms), Some(requests)) if rps > 0.0 && requests > 0.0 => {
+            Ok((WrkRun { rps, p50_ms, p99_ms, cpu_us: 0.0 }, requests))
+        }
+        _ => bail!("no requests/s, request count or latency distribution in wrk's output"),
+    }
+}
+
+/// wrk's `1.23ms`, `850.00us`, `1.02s` in milliseconds.
+fn duration_ms(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix("m") {
+        (n, 60_000.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1e3)
+    } else {
+        return None;
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * scale)
+}
+
+/// Bare `verify_strict` per second on the server's CPU, over the seeded tokens: one round.
+fn raw_verify(root: &Path, scratch: &Scratch, seeded: &Seeded, pinned: bool) -> Result<f64> {
+    let output = command_on(SERVER_CPU, &example(root, "bench_raw_verify"), pinned)
+        .arg(&scratch.data)
+        .arg(&seeded.tokens)
+        .args([RAW_SECONDS, "1"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not start bench_raw_verify")?;
+    if !output.status.success() {
+        bail!("bench_raw_verify failed ({})", output.status);
+    }
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let rates = figure(&lines, "raw_verify")?
+        .get("per_second")
+        .and_then(serde_json::Value::as_array)
+        .context("bench_raw_verify printed no rates")?;
+    let rates: Vec<f64> = rates.iter().filter_map(serde_json::Value::as_f64).collect();
+    median(&rates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_output() {
+        let text = "Running 10s test @ http://127.0.0.1:1\n  1 threads and 64 connections\n  \
+                    Latency Distribution\n     50%  850.00us\n     75%    1.20ms\n     90%    2.00ms\n     \
+                    99%    1.02s\n  100 requests in 10.00s, 1.00MB read\nRequests/sec:   4763.49\n";
+        let (run, requests) = parse_wrk(text).unwrap();
+        assert_eq!(run.rps, 4763.49);
+        assert_eq!(requests, 100.0);
+        assert!((run.p50_ms - 0.85).abs() < 1e-9);
+        assert!((run.p99_ms - 1020.0).abs() < 1e-9);
+        assert!(parse_wrk(&format!("{text}  Non-2xx or 3xx responses: 3\n")).is_err());
+        assert!(
+            parse_wrk(&format!("{text}  Socket errors: connect 0, read 1, write 0, timeout 0\n")).is_err()
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! verdict in the registry now, with the words, icon and colour of the script badge, and caches
 //! must revalidate them, so a suspension or revocation shows at once.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -15,11 +15,11 @@ use sha2::{Digest, Sha256};
 
 use super::layout::{plain, text, truncate};
 use super::{Lang, Params, encode_component, html};
-use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::http::{AppState, CachedCertificate};
 use crate::ids;
 use crate::issuer::Verdict;
-use crate::store::{CertificateDetail, StoreError};
+use crate::store::StoreError;
 
 /// The mark's name, the same in both languages.
 pub const MARK: &str = "Zakup Prospołeczny";
@@ -96,9 +96,9 @@ impl Shown {
 }
 
 /// Looks up a certificate by an ID in any case.
-async fn lookup(state: &AppState, raw: &str) -> Result<Option<CertificateDetail>, StoreError> {
+async fn lookup(state: &AppState, raw: &str) -> Result<Option<Arc<CachedCertificate>>, StoreError> {
     match ids::normalize_certificate_id(raw) {
-        Some(id) => state.issuer.store.certificate(&id).await,
+        Some(id) => state.certificate(&id).await,
         None => Ok(None),
     }
 }
@@ -115,11 +115,11 @@ struct Subject {
 async fn subject(state: &AppState, raw: &str, lang: Lang) -> Subject {
     let suffix = if lang == Lang::En { "?lang=en" } else { "" };
     match lookup(state, raw).await {
-        Ok(Some(detail)) => Subject {
-            shown: Shown::Verdict(Verdict::of(&detail.certificate, state.now())),
-            entity: Some(detail.entity.name),
+        Ok(Some(found)) => Subject {
+            shown: Shown::Verdict(Verdict::of(&found.detail.certificate, state.now())),
+            entity: Some(found.detail.entity.name.clone()),
             status: StatusCode::OK,
-            link: format!("{}{suffix}", state.issuer.verify_url(&detail.certificate.id)),
+            link: format!("{}{suffix}", state.issuer.verify_url(&found.detail.certificate.id)),
         },
         found => {
             let (shown, status) = match found {

@@ -1,6 +1,8 @@
 //! The verification page `/v/{ID}` (also `/V/{ID}`, the form QR codes carry) and the QR images
 //! that lead to it.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,20 +14,20 @@ use super::layout::{
     plain, shell, text, tone,
 };
 use super::{Lang, Params, href, html};
-use crate::http::AppState;
+use crate::http::{AppState, CachedCertificate};
 use crate::ids;
 use crate::issuer::{RevocationReason, Verdict, format_date};
 use crate::qr;
 use crate::store::CertificateDetail;
 
 /// Looks up a certificate by a typed or scanned ID; `Err` is the page to show instead.
-async fn find(state: &AppState, raw: &str, params: &Params) -> Result<CertificateDetail, Response> {
+async fn find(state: &AppState, raw: &str, params: &Params) -> Result<Arc<CachedCertificate>, Response> {
     let base_url = &state.issuer.settings.base_url;
     let unknown = || error_page(ErrorPage::UnknownCertificate { shown_id: raw }, params, base_url);
     let Some(id) = ids::normalize_certificate_id(raw) else {
         return Err(unknown());
     };
-    match state.issuer.store.certificate(&id).await {
+    match state.certificate(&id).await {
         Ok(Some(detail)) => Ok(detail),
         Ok(None) => Err(unknown()),
         Err(err) => {
@@ -41,10 +43,11 @@ pub async fn page(
     params: Params,
 ) -> Response {
     let raw = path.map(|Path(raw)| raw).unwrap_or_default();
-    let detail = match find(&state, &raw, &params).await {
-        Ok(detail) => detail,
+    let found = match find(&state, &raw, &params).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
+    let detail = &found.detail;
     let lang = params.lang();
     let now = state.now();
     let base_url = &state.issuer.settings.base_url;
@@ -56,7 +59,7 @@ pub async fn page(
         base_url,
         canonical: Some(state.issuer.verify_url(&detail.certificate.id)),
     };
-    html(StatusCode::OK, lang, shell(&page, render(&detail, verdict, now, base_url, lang)))
+    html(StatusCode::OK, lang, shell(&page, render(detail, verdict, now, base_url, lang)))
 }
 
 fn render(detail: &CertificateDetail, verdict: Verdict, now: i64, base_url: &str, lang: Lang) -> Markup {
@@ -231,8 +234,8 @@ async fn qr_code(
     params: &Params,
 ) -> Result<(String, qrcode::QrCode), Response> {
     let raw = path.map(|Path(raw)| raw).unwrap_or_default();
-    let detail = find(state, &raw, params).await?;
-    let id = detail.certificate.id;
+    let found = find(state, &raw, params).await?;
+    let id = found.detail.certificate.id.clone();
     match qr::encode(&qr::payload(&state.issuer.settings.base_url, &id)) {
         Ok(code) => Ok((id, code)),
         Err(err) => {

@@ -1,0 +1,57 @@
+//! The baseline server of `cargo xtask bench`: a bare axum handler that answers every request with
+//! a fixed 200-byte JSON body, built with the same release profile and run on the same tokio runtime
+//! as `zp serve` (multi-threaded, one worker per CPU it may use, `axum::serve` with the peer address).
+//! Like `zp serve`, it prints `listening on http://ADDR` when ready.
+//!
+//! `bench_bare [ADDR]`, default 127.0.0.1:0 (any free port).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// Exactly 200 bytes of JSON, about the size of a small API answer.
+const BODY: &str = concat!(
+    r#"{"status":"ok","id":"7K3QX9M2","number":"ZP/LU/2026/0007","entity":"Spółdzielnia Socjalna","#,
+    r#""valid_from":"2026-01-01","valid_until":"2027-01-01","padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#
+);
+
+async fn fixed() -> Response {
+    let mut response = BODY.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn main() -> ExitCode {
+    let addr: SocketAddr = match std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into()).parse() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("bench_bare: bad address: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    // The runtime `zp` builds in `cli::main`.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bench_bare: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        println!("listening on http://{}", listener.local_addr()?);
+        let app = Router::new().route("/healthz", get(fixed)).fallback(fixed);
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bench_bare: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
