@@ -23,39 +23,54 @@ pub fn encode(bytes: impl AsRef<[u8]>) -> String {
     out
 }
 
+/// Each byte's 6-bit value in the alphabet, or `NOT_IN_ALPHABET`.
+const NOT_IN_ALPHABET: u8 = 0xff;
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, where an index out of range fails the build"
+)]
+const VALUES: [u8; 256] = {
+    let mut values = [NOT_IN_ALPHABET; 256];
+    let mut i = 0;
+    while i < 64 {
+        values[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    values
+};
+
 fn value(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' => 62,
-        b'_' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
+    VALUES.get(usize::from(c)).copied().filter(|v| *v != NOT_IN_ALPHABET).map(u32::from)
 }
 
 /// Decodes only the canonical form: no padding, no whitespace, no non-zero trailing bits.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 4 == 1 {
-        return None;
-    }
     let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    for chunk in text.chunks(4) {
-        let mut group = 0u32;
-        for c in chunk {
-            group = (group << 6) | value(*c)?;
+    let mut quads = text.chunks_exact(4);
+    for quad in &mut quads {
+        let &[a, b, c, d] = quad else { return None };
+        let group = (value(a)? << 18) | (value(b)? << 12) | (value(c)? << 6) | value(d)?;
+        out.extend_from_slice(&[(group >> 16) as u8, (group >> 8) as u8, group as u8]);
+    }
+    // The last two or three characters carry one or two bytes; the bits left over must be zero.
+    match *quads.remainder() {
+        [] => {}
+        [a, b] => {
+            let group = (value(a)? << 6) | value(b)?;
+            if group & 0xf != 0 {
+                return None;
+            }
+            out.push((group >> 4) as u8);
         }
-        // A chunk of n characters carries n - 1 bytes; the bits left over must be zero.
-        let spare = 6 * chunk.len() - 8 * (chunk.len() - 1);
-        if group & ((1 << spare) - 1) != 0 {
-            return None;
+        [a, b, c] => {
+            let group = (value(a)? << 12) | (value(b)? << 6) | value(c)?;
+            if group & 0x3 != 0 {
+                return None;
+            }
+            out.extend_from_slice(&[(group >> 10) as u8, (group >> 2) as u8]);
         }
-        group >>= spare;
-        for i in (0..chunk.len() - 1).rev() {
-            out.push((group >> (8 * i)) as u8);
-        }
+        _ => return None,
     }
     Some(out)
 }

@@ -291,10 +291,20 @@ impl Parser<'_> {
             while matches!(self.peek(), Some(b) if b != b'"' && b != b'\\' && b >= 0x20) {
                 self.pos += 1;
             }
-            out.extend_from_slice(self.bytes.get(start..self.pos).unwrap_or_default());
+            let run = self.bytes.get(start..self.pos).unwrap_or_default();
             match self.next() {
-                Some(b'"') => break,
+                // Most strings have no escape: one copy of the run, no intermediate buffer.
+                Some(b'"') if out.is_empty() => {
+                    return std::str::from_utf8(run)
+                        .map(str::to_owned)
+                        .map_err(|_| self.error("invalid UTF-8 in a string"));
+                }
+                Some(b'"') => {
+                    out.extend_from_slice(run);
+                    break;
+                }
                 Some(b'\\') => {
+                    out.extend_from_slice(run);
                     let c = self.escape()?;
                     let mut buf = [0; 4];
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
