@@ -168,7 +168,7 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
         verify_med.rps / ceiling
     ));
     report.notes.push(format!(
-        "Check API: server CPU time per request (user and system time of all its threads from \
+        "Server CPU time per request (user and system time of all the server's threads from \
          `/proc/PID/stat` over each run, median of the rounds), which other work on a shared machine \
          hardly moves: bare handler {:.1} µs, lookup {:.1} µs (read cache off: {:.1} µs), verify {:.1} µs; \
          bare `verify_strict` takes {:.1} µs.",
@@ -188,23 +188,25 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     report.methods.push(format!(
         "Check API: `server/examples/bench_seed.rs` fills a fresh data directory with {certs} certificates \
          (one entity each, one to three products, a token signed by the issuer's key over \
-         `Issuer::claims`) through the store's transactions; then `zp serve --rate-limit 0` (release \
-         build, default logging: JSON lines to a file) runs on it, pinned with `taskset -c {SERVER_CPU}`, \
-         beside `server/examples/bench_bare.rs`, a bare axum handler answering a fixed 200-byte JSON body \
-         on the same tokio runtime (multi-threaded, `axum::serve`), also pinned to CPU {SERVER_CPU}. The \
-         rate limit is off because every request comes from one client IP, which the default limit \
-         (50 /s) would throttle. A second `zp serve` on the same data directory runs with \
-         `--read-cache 0`, for the lookup without the read cache. wrk (Debian's package, installed when missing) runs pinned to CPU \
-         {LOAD_CPU} as `wrk -t1 -c{CONNECTIONS} -d{SECONDS}s --latency -s SCRIPT`: the lookup script \
-         requests `GET /api/v1/certificates/{{id}}` with an ID drawn at random from all {certs}, the \
-         verify script `POST /api/v1/verify` with `{{\"token\": …}}` drawn from 1,000 of their tokens; the \
-         bare handler gets the lookup script. A {WARMUP_SECONDS} s warm-up requests every ID in order \
-         (from both servers) and verifies tokens, so the rounds see the steady state of the check API's \
-         read cache; then {ROUNDS} rounds run bare, lookup, verify and the uncached lookup in turn; each figure is the median of its rounds (p50 and p99 as wrk \
-         reports them). A run with any non-2xx answer or socket error fails the command. The verify \
-         baseline is `server/examples/bench_raw_verify.rs`: `ed25519_dalek::VerifyingKey::verify_strict` \
-         over the same tokens' signing input and signature, on one thread pinned to CPU {SERVER_CPU}, \
-         {RAW_SECONDS} s per round after each round of wrk, median of {ROUNDS}.",
+         `Issuer::claims`) through the store's transactions. On it run, each pinned with `taskset -c \
+         {SERVER_CPU}`: `zp serve --rate-limit 0` (release build, `ZP_LOG` unset: start-up lines and \
+         errors as JSON to a file, requests at debug level, so not written); a second `zp serve \
+         --rate-limit 0 --read-cache 0`, for the lookup without the read cache; and \
+         `server/examples/bench_bare.rs`, a bare axum handler answering a fixed 200-byte JSON body on the \
+         same tokio runtime (multi-threaded, `axum::serve`). The rate limit is off because every request \
+         comes from one client IP, which the default limit (50 /s) would throttle. wrk (Debian's package, \
+         installed when missing) runs pinned to CPU {LOAD_CPU} as `wrk -t1 -c{CONNECTIONS} \
+         -d{SECONDS}s --latency -s SCRIPT`: the lookup script requests `GET /api/v1/certificates/{{id}}` \
+         with an ID drawn at random from all {certs}, the verify script `POST /api/v1/verify` with \
+         `{{\"token\": …}}` drawn from 1,000 of their tokens; the bare handler gets the lookup script. A \
+         {WARMUP_SECONDS} s warm-up requests every ID in order (from the bare handler and the cached \
+         server) and verifies tokens, so the rounds see the steady state of the read cache; then {ROUNDS} \
+         rounds run bare, lookup, verify and the uncached lookup in turn, and each figure is the median of \
+         its rounds (p50 and p99 as wrk reports them). A run with any non-2xx answer or socket error \
+         fails the command. The verify baseline is `server/examples/bench_raw_verify.rs`: \
+         `ed25519_dalek::VerifyingKey::verify_strict` over the same tokens' signing input and signature, \
+         on one thread pinned to CPU {SERVER_CPU}, {RAW_SECONDS} s after each round of wrk, median of \
+         {ROUNDS}.",
         certs = thousands(CERTIFICATES as u64),
     ));
     Ok(())

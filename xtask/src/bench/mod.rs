@@ -398,10 +398,5 @@ fn document(command_line: &str, table: &str, report: &Report) -> String {
     for note in &report.notes {
         let _ = writeln!(doc, "- Note: {note}");
     }
-    doc.push_str(
-        "\nNot yet measured: HTTP load on the verify endpoint (wrk) against a bare axum handler, \
-         cold start, resident memory, and the time from HTML to a verified badge against a web-sys \
-         baseline in Chromium.\n",
-    );
     doc
 }

@@ -117,7 +117,8 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
          (release build, pinned with `taskset -c {cpu}`) is spawned and `/healthz` polled every millisecond \
          from its `listening on` line; the figure is the time from spawn to the first 200, median of {STARTS} \
          starts, alternating with the same for `server/examples/bench_bare.rs`. The page cache is warm (the \
-         fill just wrote the database). Memory: a fresh server of each kind, `VmRSS` from \
+         fill just wrote the database). Memory: a fresh server of each kind (`zp serve` with its default \
+         read cache of up to 16,384 certificates), `VmRSS` from \
          `/proc/PID/status` once `/healthz` answers, then again after `wrk -t1 -c64 -d{LOAD_SECONDS}s` of \
          `GET /api/v1/certificates/{{id}}` with IDs drawn at random from all {certs} (wrk pinned to CPU \
          {load_cpu}), with `VmHWM`, the peak, at that point.",
