@@ -29,16 +29,21 @@ pub struct AppProps {
 pub fn app(props: &AppProps) -> Html {
     let rules = Rules::new(props.issuer.to_string()).with_leeway(0);
     let clock = crate::clock();
-    let untrusted = zp_shared::UntrustedToken::parse(&props.token).ok();
-    let kid = untrusted.as_ref().map(|t| t.kid().to_owned());
-    // The status list's request starts now, beside the keys', instead of after the signature
-    // check. Its URI is read from the unverified token, so it is only a hint, followed only to
-    // the issuer's own status lists; the list is verified on its own, and used only if the
-    // verified claims name the same URI.
-    if let Some(uri) = untrusted.as_ref().and_then(|t| t.unverified_status_uri())
-        && uri.starts_with(&format!("{}/api/v1/status-lists/", props.issuer))
-    {
-        api::prefetch_status_list(&uri);
+    // What the unverified token says, read once per token rather than on every render: the key
+    // to fetch, and the status list whose request starts now, beside the keys', instead of after
+    // the signature check. That URI is only a hint, followed only to the issuer's own status
+    // lists; the list is verified on its own, and used only if the verified claims name it.
+    let hints = use_memo((props.token.clone(), props.issuer.clone()), |(token, issuer)| {
+        let untrusted = zp_shared::UntrustedToken::parse(token).ok();
+        let kid = untrusted.as_ref().map(|t| t.kid().to_owned());
+        let list = untrusted
+            .and_then(|t| t.unverified_status_uri())
+            .filter(|uri| uri.starts_with(&format!("{issuer}/api/v1/status-lists/")));
+        (kid, list)
+    });
+    let (kid, early_list) = &*hints;
+    if let Some(uri) = early_list {
+        api::prefetch_status_list(uri);
     }
     let wake_placeholder = use_mut_ref(|| None::<Callback<()>>);
     let notify = Callback::from({
