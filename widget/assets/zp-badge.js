@@ -41,7 +41,8 @@ function load() {
 }
 
 // Everything the first badge waits for starts at once, instead of one after another: the glue,
-// the WebAssembly module (downloaded and compiled while the glue arrives) and the issuer's keys.
+// the WebAssembly module (downloaded and compiled while the glue arrives), the issuer's keys and
+// the status lists (see `send`).
 function start() {
   const url = new URL(WASM, import.meta.url);
   const wasm = typeof WebAssembly.compileStreaming === "function"
@@ -52,21 +53,54 @@ function start() {
     })
     : fetch(url);
   wasm.catch(() => {}); // reported through the glue's promise below
-  preloadKeys();
+  send(`${ISSUER}/.well-known/jwks.json`, false);
   return import(new URL(GLUE, import.meta.url).href).then(async (glue) => {
     await glue.default({ module_or_path: await wasm });
+    for (const [url, request] of early) {
+      // The body if it is read already (usually: it arrives while the module compiles), so the
+      // badge can show its verdict in its first render; otherwise the promise of it.
+      const text = "text" in request ? request.text : request.reading;
+      glue.adopt(url, request.revalidate, request.sent, text, request.read ?? 0);
+    }
+    early.clear();
+    ready = true;
     return glue;
   });
 }
 
-// The badge's own request for the JWKS takes over this preload, so the page still fetches the
-// keys once; the hint leaves the page's head when its fetch ends.
-function preloadKeys() {
-  const hint = document.createElement("link");
-  Object.assign(hint, { rel: "preload", as: "fetch", crossOrigin: "anonymous" });
-  hint.href = `${ISSUER}/.well-known/jwks.json`;
-  hint.onload = hint.onerror = () => hint.remove();
-  (document.head ?? document.documentElement).append(hint);
+// Requests the first badges need, sent while the module loads rather than after it: the keys,
+// and the status list each token names. The module takes each over (`adopt`) for the first badge
+// that needs it, so nothing is fetched twice; once it is ready, the badges send their own.
+const early = new Map();
+let ready = false;
+
+function send(url, revalidate) {
+  if (ready || !url || early.has(url)) return;
+  const request = { revalidate, sent: performance.now() };
+  // The same request the module would send (a status list is always revalidated), read at once;
+  // a failure is null, which the badge that takes it over reports.
+  request.reading = fetch(url, revalidate ? { cache: "no-cache" } : {})
+    .then((response) => (response.ok ? response.text() : null))
+    .catch(() => null)
+    .then((text) => {
+      Object.assign(request, { text, read: performance.now() });
+      return text;
+    });
+  early.set(url, request);
+}
+
+// The status list a token names, read without checking anything, only to send its request
+// early: the module verifies the list on its own and uses it only if the verified token names
+// it. Only the issuer's own lists are requested. (The URI is ASCII, so `atob`'s Latin-1 reading
+// of the rest of the payload does not matter.)
+function statusListHint(token) {
+  try {
+    const payload = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
+    const uri = JSON.parse(atob(payload))?.status?.status_list?.uri;
+    return typeof uri === "string" && uri.startsWith(`${ISSUER}/api/v1/status-lists/`) ? uri : null;
+  } catch {
+    return null;
+  }
 }
 
 let sheet;
@@ -100,7 +134,9 @@ class ZakupProspoleczny extends HTMLElement {
   async #start() {
     let glue;
     try {
-      glue = await load();
+      const loading = load();
+      send(statusListHint(this.getAttribute("token") ?? ""), true);
+      glue = await loading;
     } catch (error) {
       // WebAssembly blocked or unreachable: keep the plain link inside the element.
       this.setAttribute("data-zp-state", "unavailable");

@@ -21,7 +21,7 @@ struct Slot<T> {
     /// Whether the value was fetched again because a token named a key it lacked.
     refreshed: bool,
     /// A request started ahead of need.
-    early: Option<js_sys::Promise>,
+    early: Option<Body>,
     waiters: Vec<Callback<()>>,
 }
 
@@ -80,22 +80,82 @@ pub enum Fetch<T> {
     Ready(T),
 }
 
-/// Sends a GET for `url`; `revalidate` asks caches on the way to check with the server first.
-fn request(url: &str, revalidate: bool) -> Option<js_sys::Promise> {
+/// A body on its way to a badge.
+enum Body {
+    /// Read already, at the monotonic time (ms) given: the loader read it while the module
+    /// loaded. `None` if the request failed.
+    Read(Option<String>, f64),
+    /// The loader's reading of it, still under way: a promise of the text, or of null.
+    Reading(js_sys::Promise),
+    /// A request of the module's own: a promise of the `Response`.
+    Sent(js_sys::Promise),
+}
+
+impl Body {
+    /// The text (`None` on any failure: the badge says "cannot confirm" and retries, whatever the
+    /// reason), and the monotonic time (ms) at which it was read.
+    async fn text(self) -> (Option<String>, f64) {
+        let text = match self {
+            Body::Read(text, read_ms) => return (text, read_ms),
+            Body::Reading(promise) => JsFuture::from(promise).await.ok().and_then(|text| text.as_string()),
+            Body::Sent(promise) => text_of(promise).await,
+        };
+        (text, crate::clock().monotonic_ms)
+    }
+}
+
+/// A request the loader sent before this module was ready.
+struct Early {
+    url: String,
+    revalidate: bool,
+    /// Monotonic time (ms) it was sent.
+    sent_ms: f64,
+    body: Body,
+}
+
+/// How long an early request may wait to be taken over. The first badges take theirs over in
+/// the module's first task; one nobody took is not kept to answer a badge added much later.
+const EARLY_MAX_AGE_MS: f64 = 10_000.0;
+
+thread_local! {
+    static EARLY: RefCell<Vec<Early>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes over a request the loader sent for `url` while the module loaded (the JWKS, the status
+/// lists the first tokens name), so that the first badge's own request for it is not sent again.
+/// `text` is the body the loader read at `read_ms` (a string, or null for a failure), or a promise
+/// of it while the loader still reads it.
+pub fn adopt(url: String, revalidate: bool, sent_ms: f64, text: wasm_bindgen::JsValue, read_ms: f64) {
+    let body = match text.dyn_into::<js_sys::Promise>() {
+        Ok(promise) => Body::Reading(promise),
+        Err(text) => Body::Read(text.as_string(), read_ms),
+    };
+    EARLY.with_borrow_mut(|early| early.push(Early { url, revalidate, sent_ms, body }));
+}
+
+/// Sends a GET for `url`, or takes over the loader's early request for it; `revalidate` asks
+/// caches on the way to check with the server first.
+fn request(url: &str, revalidate: bool) -> Body {
+    let now_ms = crate::clock().monotonic_ms;
+    let adopted = EARLY.with_borrow_mut(|early| {
+        early.retain(|e| now_ms - e.sent_ms <= EARLY_MAX_AGE_MS);
+        let at = early.iter().position(|e| e.url == url && e.revalidate == revalidate)?;
+        Some(early.swap_remove(at).body)
+    });
+    if let Some(body) = adopted {
+        return body;
+    }
     let init = web_sys::RequestInit::new();
     if revalidate {
         init.set_cache(web_sys::RequestCache::NoCache);
     }
-    Some(web_sys::window()?.fetch_with_str_and_init(url, &init))
+    match web_sys::window() {
+        Some(window) => Body::Sent(window.fetch_with_str_and_init(url, &init)),
+        None => Body::Read(None, now_ms),
+    }
 }
 
-/// GET `url` (see [`request`]) and read the body as text.
-async fn fetch_text(url: &str, revalidate: bool) -> Option<String> {
-    text_of(request(url, revalidate)?).await
-}
-
-/// The body of a successful response as text. Why a fetch failed does not matter to the badge
-/// (it says "cannot confirm" and retries), so no reason is kept.
+/// The body of a successful response as text.
 async fn text_of(promise: js_sys::Promise) -> Option<String> {
     let response: web_sys::Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
     if !response.ok() {
@@ -104,9 +164,47 @@ async fn text_of(promise: js_sys::Promise) -> Option<String> {
     JsFuture::from(response.text().ok()?).await.ok()?.as_string()
 }
 
-fn notify_all(waiters: Vec<Callback<()>>) {
-    for waiter in waiters {
-        waiter.emit(());
+/// Ends a slot's fetch with its result. Returns the badges waiting for it.
+fn settle<T>(slot: &mut Slot<T>, result: Option<T>) -> Vec<Callback<()>> {
+    slot.in_flight = false;
+    match result {
+        Some(value) => {
+            slot.value = Some(value);
+            slot.failed_ms = None;
+        }
+        None => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
+    }
+    std::mem::take(&mut slot.waiters)
+}
+
+/// Finishes a fetch with `body`: at once when it is read already (the badge that asked gets the
+/// answer in this render, with no re-render), otherwise in a task that wakes the waiting badges.
+/// `finish` stores the result and returns the waiters and what the slot now knows.
+fn complete<T: 'static>(
+    body: Body,
+    finish: impl FnOnce(Option<String>, f64) -> (Vec<Callback<()>>, Fetch<T>) + 'static,
+) -> Fetch<T> {
+    if let Body::Read(text, read_ms) = body {
+        // The only waiter is the badge rendering now, which takes the answer directly.
+        return finish(text, read_ms).1;
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        let (text, read_ms) = body.text().await;
+        for waiter in finish(text, read_ms).0 {
+            waiter.emit(());
+        }
+    });
+    Fetch::Pending
+}
+
+impl<T: Clone> Slot<T> {
+    /// What a badge can use of this slot now.
+    fn known(&self) -> Fetch<T> {
+        match (&self.value, self.failed_ms) {
+            (Some(value), _) => Fetch::Ready(value.clone()),
+            (None, Some(_)) => Fetch::Failed,
+            (None, None) => Fetch::Pending,
+        }
     }
 }
 
@@ -136,26 +234,17 @@ pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<
         Err(known) => return known,
         Ok(revalidate) => revalidate,
     };
+    let body = request(&format!("{issuer}/.well-known/jwks.json"), revalidate);
     let issuer = issuer.to_owned();
-    wasm_bindgen_futures::spawn_local(async move {
-        let result = fetch_text(&format!("{issuer}/.well-known/jwks.json"), revalidate)
-            .await
-            .and_then(|text| KeySet::from_jwks_json(&text).ok());
-        let waiters = KEYS.with_borrow_mut(|slots| {
+    complete(body, move |text, _| {
+        let keys = text.and_then(|text| KeySet::from_jwks_json(&text).ok()).map(Rc::new);
+        KEYS.with_borrow_mut(|slots| {
             let slot = slots.entry(&issuer);
-            slot.in_flight = false;
-            match result {
-                Some(keys) => {
-                    slot.value = Some(Rc::new(keys));
-                    slot.failed_ms = None;
-                }
-                None => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
-            }
-            std::mem::take(&mut slot.waiters)
-        });
-        notify_all(waiters);
-    });
-    Fetch::Pending
+            let waiters = settle(slot, keys);
+            // Once refreshed, a missing key stays missing: `known` answers with the set as it is.
+            (waiters, slot.known())
+        })
+    })
 }
 
 /// Sends the request for the status list at `uri` ahead of need, once, if the page has none yet;
@@ -164,7 +253,7 @@ pub fn prefetch_status_list(uri: &str) {
     LISTS.with_borrow_mut(|slots| {
         let slot = slots.entry(uri);
         if slot.value.is_none() && !slot.in_flight && slot.early.is_none() && slot.failed_ms.is_none() {
-            slot.early = request(uri, true);
+            slot.early = Some(request(uri, true));
         }
     });
 }
@@ -183,59 +272,47 @@ pub fn status_list(
     let start = LISTS.with_borrow_mut(|slots| {
         let slot = slots.entry(uri);
         let fresh = slot.value.as_ref().is_some_and(|s| s.fresh_for_ms(clock) > 0);
-        let known = match (&slot.value, slot.failed_ms) {
-            (Some(snapshot), _) => Fetch::Ready(Rc::clone(snapshot)),
-            (None, Some(_)) => Fetch::Failed,
-            (None, None) => Fetch::Pending,
-        };
         if fresh || slot.in_flight || !slot.may_retry(now_ms) {
             if slot.in_flight {
                 slot.waiters.push(notify.clone());
             }
-            return Err(known);
+            return Err(slot.known());
         }
         slot.in_flight = true;
         slot.waiters.push(notify.clone());
-        Ok((known, slot.early.take()))
+        Ok((slot.known(), slot.early.take()))
     });
     let (known, early) = match start {
         Err(known) => return known,
         Ok(started) => started,
     };
+    // Revalidated, so a cache can never hand back a list older than its ttl as new.
+    let body = early.unwrap_or_else(|| request(uri, true));
     let (uri, keys, rules) = (uri.to_owned(), Rc::clone(keys), rules.clone());
-    wasm_bindgen_futures::spawn_local(async move {
-        // Revalidated, so a cache can never hand back a list older than its ttl as new. The list
-        // counts as fetched when its body is read here, never earlier: that keeps the signed
+    let answer = complete(body, move |text, read_ms| {
+        // The list counts as fetched when its body was read, never earlier: that keeps the signed
         // `iat` plus the time since a lower bound of the real time (see `effective_now_ms`).
-        let sent = early.or_else(|| request(&uri, true));
-        let text = match sent {
-            Some(promise) => text_of(promise).await,
-            None => None,
-        };
-        let result = text.and_then(|text| {
-            let clock = crate::clock();
-            zp_shared::verify_status_list(&text, &keys, clock.device_secs(), &rules, &uri)
+        let device_secs = crate::clock().device_secs();
+        let snapshot = text.and_then(|text| {
+            zp_shared::verify_status_list(&text, &keys, device_secs, &rules, &uri)
                 .map(|verified| StatusSnapshot {
                     list: verified.list,
                     iat: verified.iat,
-                    fetched_ms: clock.monotonic_ms as i64,
+                    fetched_ms: read_ms as i64,
                     ttl: verified.ttl,
                 })
                 .ok()
+                .map(Rc::new)
         });
-        let waiters = LISTS.with_borrow_mut(|slots| {
+        LISTS.with_borrow_mut(|slots| {
             let slot = slots.entry(&uri);
-            slot.in_flight = false;
-            match result {
-                Some(snapshot) => {
-                    slot.value = Some(Rc::new(snapshot));
-                    slot.failed_ms = None;
-                }
-                None => slot.failed_ms = Some(crate::clock().monotonic_ms as i64),
-            }
-            std::mem::take(&mut slot.waiters)
-        });
-        notify_all(waiters);
+            let waiters = settle(slot, snapshot);
+            (waiters, slot.known())
+        })
     });
-    known
+    // While a refresh is under way, the list the page had still counts (as stale, once it is).
+    match answer {
+        Fetch::Pending => known,
+        answer => answer,
+    }
 }

@@ -64,6 +64,14 @@ mod browser {
         }
     }
 
+    /// Hands the module a request the loader sent while the module loaded: its body as text
+    /// (null if it failed), read at `read_ms`, or a promise of it. The first badge that needs
+    /// `url` takes it over instead of sending its own.
+    #[wasm_bindgen]
+    pub fn adopt(url: String, revalidate: bool, sent_ms: f64, text: JsValue, read_ms: f64) {
+        crate::api::adopt(url, revalidate, sent_ms, text, read_ms);
+    }
+
     #[wasm_bindgen]
     impl Badge {
         /// Renders a badge into `root` (inside the element's shadow root); `host` is the element.

@@ -204,6 +204,13 @@ fn phases(line: &Value) -> String {
             parts.push(format!("{title} {ms:.1}"));
         }
     }
+    // Marks the bundle set with `performance.mark` while someone looks into its loading.
+    if let Some(Value::Object(all)) = line.pointer("/phases_median_ms") {
+        let mut marks: Vec<(&str, f64)> =
+            all.iter().filter_map(|(key, ms)| Some((key.strip_prefix("mark ")?, ms.as_f64()?))).collect();
+        marks.sort_by(|a, b| a.1.total_cmp(&b.1));
+        parts.extend(marks.into_iter().map(|(name, ms)| format!("mark {name} {ms:.1}")));
+    }
     let bytes = |key: &str| line.pointer(&format!("/bytes/{key}")).and_then(Value::as_u64);
     if let (Some(glue), Some(wasm)) = (bytes("glue"), bytes("wasm")) {
         parts.push(format!("(glue {glue} B, wasm {wasm} B, uncompressed)"));
