@@ -83,7 +83,8 @@ pub fn app(props: &AppProps) -> Html {
     };
     let retry_keys = keys_failed.then_some(crate::state::RETRY_SECS * 1_000);
     let wake_in_ms = next_change_ms(&verdict, &status, &clock).or(retry_keys);
-    let wake = use_wake(wake_in_ms, generation(&snapshot));
+    let wake_at_ms = wake_in_ms.map(|ms| (clock.monotonic_ms as i64).saturating_add(ms));
+    let wake = use_wake(wake_at_ms, generation(&snapshot));
     *wake_placeholder.borrow_mut() = Some(wake);
     props.on_verdict.emit(verdict.name());
     let href = verify_href(&verdict, &props.issuer);

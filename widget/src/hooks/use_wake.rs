@@ -7,9 +7,15 @@ use yew::prelude::*;
 /// Longest timer a browser keeps exactly (2^31 - 1 ms); later changes wake up in steps.
 const MAX_DELAY_MS: i64 = 2_147_483_647;
 
-/// Returns a callback that re-renders the component, and arms a timer for `after_ms`.
+/// Returns a callback that re-renders the component, and arms a timer for the monotonic time
+/// `at_ms` (milliseconds, as [`crate::clock`] counts them).
+///
+/// The timer is given as a moment, not a delay, because it is armed in an effect, which runs
+/// after the render: usually at once, but later when the browser defers the rest of a long render
+/// (Yew yields to it after 16 ms) or throttles a hidden tab. A delay counted from the render
+/// would then fire late by as much, and the badge would stay green past `exp`.
 #[hook]
-pub fn use_wake(after_ms: Option<i64>, generation: u64) -> Callback<()> {
+pub fn use_wake(at_ms: Option<i64>, generation: u64) -> Callback<()> {
     let tick = use_state(|| 0u64);
     let wake = {
         let tick = tick.clone();
@@ -17,8 +23,12 @@ pub fn use_wake(after_ms: Option<i64>, generation: u64) -> Callback<()> {
     };
     {
         let wake = wake.clone();
-        use_effect_with((after_ms, generation, *tick), move |(after, _, _)| {
-            let timer = after.map(|ms| Timeout::new(ms.clamp(0, MAX_DELAY_MS) as u32, move || wake.emit(())));
+        use_effect_with((at_ms, generation, *tick), move |(at, _, _)| {
+            let now_ms = crate::clock().monotonic_ms as i64;
+            let timer = at.map(|at| {
+                let delay = at.saturating_sub(now_ms).clamp(0, MAX_DELAY_MS);
+                Timeout::new(delay as u32, move || wake.emit(()))
+            });
             move || drop(timer)
         });
     }
