@@ -112,17 +112,23 @@ impl Store for PgStore {
             .collect()
     }
 
+    /// One connection and two queries for the whole lookup (the certificate with its entity and
+    /// newest token, then its products): every lookup on PostgreSQL reads the database, and each
+    /// acquire and query is a round trip to it.
     async fn certificate(&self, id: &str) -> StoreResult<Option<CertificateDetail>> {
-        let row = sqlx::query_as::<_, CertificateRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => Ok(self.details(vec![row]).await?.pop()),
-            None => Ok(None),
-        }
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query_as::<_, DetailRow>(sqlx::AssertSqlSafe(detail_sql("$1", "seq")))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let products = sqlx::query_as::<_, ProductRow>(sqlx::AssertSqlSafe(products_sql("$1")))
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        row.into_detail(products).map(Some)
     }
 
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<CertificateDetail>> {

@@ -125,6 +125,89 @@ pub(super) struct ApiKeyRow {
 pub(super) const CERT_COLUMNS: &str = "id, number, entity_id, status_idx, state, valid_from, valid_until, reason, \
                             public_note, search_text, created_at, updated_at";
 
+/// One certificate with its entity and newest token in one row, for the lookup of a single
+/// certificate ([`detail_sql`]): one query instead of three. Only the entity's `created_at`
+/// clashes with a certificate column, so it comes as `entity_created_at`; the entity's ID is the
+/// certificate's `entity_id`, and the token's certificate the certificate itself. Both joins are
+/// outer joins, so that a certificate without its entity still reads as corrupt rather than
+/// missing, as it does when the tables are read one by one.
+#[derive(FromRow)]
+pub(super) struct DetailRow {
+    #[sqlx(flatten)]
+    certificate: CertificateRow,
+    name: Option<String>,
+    legal_form: Option<String>,
+    nip: Option<String>,
+    regon: Option<String>,
+    krs: Option<String>,
+    city: Option<String>,
+    voivodeship: Option<String>,
+    domains: Option<String>,
+    contact: Option<String>,
+    entity_created_at: Option<i64>,
+    jti: Option<String>,
+    kid: Option<String>,
+    token: Option<String>,
+    iat: Option<i64>,
+    exp: Option<i64>,
+}
+
+/// The select of a [`DetailRow`] for the certificate whose ID is bound to `placeholder`, with
+/// `order` breaking ties between tokens signed in the same second (insertion order, which each
+/// database keeps in its own column).
+pub(super) fn detail_sql(placeholder: &str, order: &str) -> String {
+    format!(
+        "SELECT c.id, c.number, c.entity_id, c.status_idx, c.state, c.valid_from, c.valid_until, c.reason, \
+         c.public_note, c.search_text, c.created_at, c.updated_at, \
+         e.name, e.legal_form, e.nip, e.regon, e.krs, e.city, e.voivodeship, e.domains, e.contact, \
+         e.created_at AS entity_created_at, t.jti, t.kid, t.token, t.iat, t.exp \
+         FROM certificates c LEFT JOIN entities e ON e.id = c.entity_id \
+         LEFT JOIN tokens t ON t.jti = (SELECT jti FROM tokens WHERE certificate_id = c.id \
+         ORDER BY iat DESC, {order} DESC LIMIT 1) \
+         WHERE c.id = {placeholder}"
+    )
+}
+
+impl DetailRow {
+    /// The detail, given the certificate's products.
+    pub(super) fn into_detail(self, products: Vec<ProductRow>) -> StoreResult<CertificateDetail> {
+        let certificate = self.certificate.into_record()?;
+        let (Some(name), Some(legal_form), Some(domains), Some(created_at)) =
+            (self.name, self.legal_form, self.domains, self.entity_created_at)
+        else {
+            return Err(StoreError::Corrupt(format!("certificate {} has no entity", certificate.id)));
+        };
+        let entity = EntityRow {
+            id: certificate.entity_id.clone(),
+            name,
+            legal_form,
+            nip: self.nip,
+            regon: self.regon,
+            krs: self.krs,
+            city: self.city,
+            voivodeship: self.voivodeship,
+            domains,
+            contact: self.contact,
+            created_at,
+        }
+        .into_record()?;
+        let token = match (self.jti, self.kid, self.token, self.iat, self.exp) {
+            (Some(jti), Some(kid), Some(token), Some(iat), Some(exp)) => {
+                Some(TokenRecord { jti, certificate_id: certificate.id.clone(), kid, token, iat, exp })
+            }
+            _ => None,
+        };
+        Ok(CertificateDetail { certificate, entity, products: products_from(products), token })
+    }
+}
+
+/// The products of one certificate, in position order, bound to `placeholder`.
+pub(super) fn products_sql(placeholder: &str) -> String {
+    format!(
+        "SELECT name, gtin, added_at FROM products WHERE certificate_id = {placeholder} ORDER BY position"
+    )
+}
+
 /// The distinct entities of `certificates`.
 pub(super) fn entity_ids(certificates: &[CertificateRecord]) -> Vec<String> {
     let mut ids: Vec<String> = certificates.iter().map(|c| c.entity_id.clone()).collect();

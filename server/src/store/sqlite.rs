@@ -45,7 +45,14 @@ impl SqliteStore {
     }
 
     async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        // No ping before handing out a connection: an open SQLite file cannot drop like a
+        // server connection can, and the ping is a round trip to the connection's worker thread
+        // on every acquire.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -131,17 +138,23 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    /// One connection and two queries for the whole lookup (the certificate with its entity and
+    /// newest token, then its products): each query is a round trip to the connection's worker
+    /// thread, and this is what every lookup the read cache cannot answer costs.
     async fn certificate(&self, id: &str) -> StoreResult<Option<CertificateDetail>> {
-        let row = sqlx::query_as::<_, CertificateRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {CERT_COLUMNS} FROM certificates WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => Ok(self.details(vec![row]).await?.pop()),
-            None => Ok(None),
-        }
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query_as::<_, DetailRow>(sqlx::AssertSqlSafe(detail_sql("?", "rowid")))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let products = sqlx::query_as::<_, ProductRow>(sqlx::AssertSqlSafe(products_sql("?")))
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        row.into_detail(products).map(Some)
     }
 
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<CertificateDetail>> {

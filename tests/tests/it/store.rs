@@ -252,6 +252,17 @@ async fn certificates_products_and_tokens(backend: Backend) {
     assert_eq!(detail.token.map(|t| t.jti), Some("7K3QX9M2-C".to_owned()));
     assert_eq!(store.last_token_exp("kid-1").await.unwrap(), Some(1_830_297_600));
 
+    // A certificate without products or tokens reads back with neither, and its entity.
+    let plain = certificate("B0000000", "ZP/LU/2026/0002", "EOWNER", 1);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_certificate(&plain).await.unwrap();
+    tx.commit().await.unwrap();
+    let detail = store.certificate(&plain.id).await.unwrap().unwrap();
+    assert_eq!(detail.certificate, plain);
+    assert_eq!(detail.entity, owner);
+    assert_eq!(detail.products, []);
+    assert_eq!(detail.token, None);
+
     let mut tx = store.begin().await.unwrap();
     let missing = certificate("ZZZZZZZZ", "ZP/LU/2026/0099", "EOWNER", 99);
     assert!(matches!(tx.update_certificate(&missing).await, Err(StoreError::Corrupt(_))));
