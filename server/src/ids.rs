@@ -25,18 +25,24 @@ pub fn new_id(prefix: &str, rng: &mut impl Rng) -> String {
 
 /// Normalises a typed or scanned certificate ID: any case, and the letters Crockford reads as
 /// digits (O → 0, I and L → 1). `None` when it cannot be an ID.
+///
+/// Byte by byte into a buffer of the ID's size: it runs on every lookup of the check API. Any
+/// byte outside ASCII cannot be part of an ID, so working on bytes refuses what working on
+/// characters would.
 pub fn normalize_certificate_id(input: &str) -> Option<String> {
-    let id: String = input
-        .trim()
-        .chars()
-        .filter(|c| *c != '-')
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
+    let mut id = String::with_capacity(CERT_ID_LEN);
+    for byte in input.trim().bytes().filter(|b| *b != b'-') {
+        let byte = match byte.to_ascii_uppercase() {
+            b'O' => b'0',
+            b'I' | b'L' => b'1',
             other => other,
-        })
-        .collect();
-    (id.len() == CERT_ID_LEN && id.bytes().all(|b| CROCKFORD.contains(&b))).then_some(id)
+        };
+        if id.len() == CERT_ID_LEN || !CROCKFORD.contains(&byte) {
+            return None;
+        }
+        id.push(char::from(byte));
+    }
+    (id.len() == CERT_ID_LEN).then_some(id)
 }
 
 /// Why a typed or scanned GTIN was refused; pages word it in the reader's language.
@@ -118,6 +124,12 @@ mod tests {
         assert_eq!(normalize_certificate_id("7K3QX9M"), None);
         assert_eq!(normalize_certificate_id("7K3QX9MU"), None);
         assert_eq!(normalize_certificate_id("../etc/p"), None);
+        assert_eq!(normalize_certificate_id(" 7k3q-x9m2\n").as_deref(), Some("7K3QX9M2"));
+        assert_eq!(normalize_certificate_id("\u{3000}7K3QX9M2").as_deref(), Some("7K3QX9M2"));
+        assert_eq!(normalize_certificate_id("7K3QX9M2A"), None);
+        assert_eq!(normalize_certificate_id("7K3QX9MĄ"), None);
+        assert_eq!(normalize_certificate_id("7K3QX9 M2"), None);
+        assert_eq!(normalize_certificate_id(""), None);
     }
 
     #[test]

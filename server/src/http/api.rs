@@ -10,8 +10,8 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use zp_shared::{CertificateClaims, Rules};
 
-use super::AppState;
 use super::error::{ApiJson, AppError};
+use super::{AppState, CachedCertificate};
 use crate::ids;
 use crate::issuer::{Issuer, RevocationReason, STATUS_LIST_SIZE, Verdict, fold, format_date};
 use crate::store::{CertificateDetail, SearchQuery};
@@ -174,16 +174,23 @@ pub async fn certificate(
     let id = ids::normalize_certificate_id(&id).ok_or_else(|| AppError::not_found("certificate"))?;
     let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
     let found = found.ok_or_else(|| AppError::not_found("certificate"))?;
-    let now = state.now();
-    // Rendered once per verdict while the certificate stays in the read cache.
-    let body = found
-        .body(Verdict::of(&found.detail.certificate, now), || {
-            serde_json::to_vec(&CertificateView::of(&found.detail, &state.issuer, now)).ok().map(Bytes::from)
-        })
-        .ok_or_else(AppError::internal)?;
-    let mut response = body.into_response();
+    let body = certificate_body(&state, &found, state.now()).ok_or_else(AppError::internal)?;
+    Ok(json_bytes(body))
+}
+
+/// The check API's JSON of a certificate at `now`: rendered once per verdict while the
+/// certificate stays in the read cache, and shared by the lookup and the verify answer.
+fn certificate_body(state: &AppState, found: &CachedCertificate, now: i64) -> Option<Bytes> {
+    found.body(Verdict::of(&found.detail.certificate, now), || {
+        serde_json::to_vec(&CertificateView::of(&found.detail, &state.issuer, now)).ok().map(Bytes::from)
+    })
+}
+
+/// A JSON body already serialised, not to be cached by clients.
+fn json_bytes(body: impl Into<Bytes>) -> Response {
+    let mut response = body.into().into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(no_cache(response))
+    no_cache(response)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -340,10 +347,11 @@ pub async fn verify(
         };
         return Ok(no_cache(Json(body).into_response()));
     };
-    let view = CertificateView::of(&found.detail, &state.issuer, state.now());
+    let now = state.now();
+    let certificate = certificate_body(&state, &found, now).ok_or_else(AppError::internal)?;
     let mut reasons = Vec::new();
     // The registry's verdict, without the token check's leeway: expired means expired.
-    let verdict = match view.status {
+    let verdict = match Verdict::of(&found.detail.certificate, now) {
         Verdict::Valid => "valid",
         other => {
             reasons.push(Reason {
@@ -353,15 +361,37 @@ pub async fn verify(
             other.as_str()
         }
     };
-    let claims = Some(verified.claims);
-    let body = VerifyResponse {
-        valid: reasons.is_empty(),
-        verdict: verdict.into(),
-        reasons,
-        certificate: Some(view),
-        claims,
-    };
-    Ok(no_cache(Json(body).into_response()))
+    let body = genuine_body(verdict, &reasons, &certificate, &verified.claims).map_err(|err| {
+        tracing::error!(error = %err, "verify answer not serialisable");
+        AppError::internal()
+    })?;
+    Ok(json_bytes(body))
+}
+
+/// The [`VerifyResponse`] of a genuine token, written around the certificate's check API JSON
+/// as it is (the lookup's body, kept in the read cache) rather than building that view again and
+/// serialising it a second time: the same bytes, in the same member order, as serialising a
+/// `VerifyResponse` with the certificate's [`CertificateView`] would give.
+fn genuine_body(
+    verdict: &str,
+    reasons: &[Reason],
+    certificate: &[u8],
+    claims: &CertificateClaims,
+) -> serde_json::Result<Vec<u8>> {
+    // The claims are about as long as the certificate's JSON without its token.
+    let mut out = Vec::with_capacity(2 * certificate.len() + 256);
+    out.extend_from_slice(b"{\"valid\":");
+    serde_json::to_writer(&mut out, &reasons.is_empty())?;
+    out.extend_from_slice(b",\"verdict\":");
+    serde_json::to_writer(&mut out, verdict)?;
+    out.extend_from_slice(b",\"reasons\":");
+    serde_json::to_writer(&mut out, reasons)?;
+    out.extend_from_slice(b",\"certificate\":");
+    out.extend_from_slice(certificate);
+    out.extend_from_slice(b",\"claims\":");
+    serde_json::to_writer(&mut out, claims)?;
+    out.push(b'}');
+    Ok(out)
 }
 
 /// A signed status list (IETF Token Status List, 2 bits per certificate).
@@ -387,4 +417,62 @@ pub async fn status_list(
         headers.insert(header::CACHE_CONTROL, value);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issuer::{NewCertificate, NewEntity, NewProduct};
+
+    /// The verify answer written around the cached check API body is byte for byte what
+    /// serialising the whole [`VerifyResponse`] gives, for a valid and a suspended certificate.
+    #[tokio::test]
+    async fn genuine_body_is_the_serialised_response() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        let issuer = &state.issuer;
+        let now = state.now();
+        let entity = NewEntity {
+            name: "Spółdzielnia Socjalna „Cudzysłów \\\" i ukośnik”".into(),
+            legal_form: "social_cooperative".into(),
+            domains: vec!["cudzyslow.pl".into()],
+            ..NewEntity::default()
+        };
+        let entity = issuer.create_entity("test", entity, now).await.unwrap();
+        let products = vec![NewProduct { name: "Chleb <żytni>".into(), gtin: None }];
+        let input = NewCertificate { entity_id: entity.id, products, valid_from: None };
+        let issued = issuer.issue("test", input, now).await.unwrap();
+        let id = issued.certificate.id.clone();
+        let token = issuer.store.certificate(&id).await.unwrap().unwrap().token.unwrap().token;
+        let keys = issuer.verify_keys(now, false).await.unwrap();
+        let rules = Rules::new(issuer.settings.base_url.clone());
+        let claims = zp_shared::verify(&token, &keys, now, &rules).unwrap().claims;
+
+        for suspend in [false, true] {
+            if suspend {
+                issuer.suspend("test", &id, Some("kontrola".into()), now).await.unwrap();
+            }
+            let found = state.certificate(&id).await.unwrap().unwrap();
+            let view = CertificateView::of(&found.detail, issuer, now);
+            let reasons: Vec<Reason> = match view.status {
+                Verdict::Valid => Vec::new(),
+                other => vec![Reason { code: other.as_str().into(), message: "why".into() }],
+            };
+            let verdict = view.status.as_str();
+            assert_eq!(verdict, if suspend { "suspended" } else { "valid" });
+            let whole = VerifyResponse {
+                valid: reasons.is_empty(),
+                verdict: verdict.into(),
+                reasons: reasons
+                    .iter()
+                    .map(|r| Reason { code: r.code.clone(), message: r.message.clone() })
+                    .collect(),
+                certificate: Some(view),
+                claims: Some(claims.clone()),
+            };
+            let certificate = certificate_body(&state, &found, now).unwrap();
+            let spliced = genuine_body(verdict, &reasons, &certificate, &claims).unwrap();
+            assert_eq!(String::from_utf8(spliced).unwrap(), serde_json::to_string(&whole).unwrap());
+        }
+    }
 }

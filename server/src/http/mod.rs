@@ -46,8 +46,17 @@ impl Clock {
     }
 }
 
+/// What every handler reads: one `Arc`, so that the per-request copies axum makes (one in each
+/// route's service, one for each `State` extractor) cost one reference count each rather than one
+/// per field. Fields read through `Deref`; setting one (before the router is built) goes through
+/// `DerefMut`, which copies the shared part only if it is already shared, as setting a field of a
+/// plain cloned struct would.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The fields of [`AppState`].
+#[derive(Debug, Clone)]
+pub struct Shared {
     pub issuer: Arc<Issuer>,
     pub clock: Clock,
     /// Request and certificate counters, rendered at `/metrics`; one registry per state.
@@ -62,10 +71,24 @@ pub struct AppState {
     pub certificates: Arc<CertificateCache>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
 impl AppState {
     /// A state with fresh metrics. Tests pass [`RateLimit::disabled`].
     pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             issuer,
             clock,
             metrics: Metrics::new(),
@@ -73,7 +96,7 @@ impl AppState {
             widget: None,
             demo: false,
             certificates: Arc::new(CertificateCache::disabled()),
-        }
+        }))
     }
 
     /// A certificate by its normalised ID, through the read cache when it is on.

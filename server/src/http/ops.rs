@@ -50,6 +50,23 @@ struct RequestHandles {
     duration: metrics::Histogram,
 }
 
+/// The handles of one route, method and status, if met before.
+fn find_handles<'a>(
+    handles: &'a HashMap<String, Vec<RequestHandles>>,
+    route: &str,
+    method: &str,
+    status: StatusCode,
+) -> Option<&'a RequestHandles> {
+    handles.get(route)?.iter().find(|h| h.method == method && h.status == status)
+}
+
+impl RequestHandles {
+    fn record(&self, seconds: f64) {
+        self.count.increment(1);
+        self.duration.record(seconds);
+    }
+}
+
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
@@ -93,36 +110,34 @@ impl Metrics {
     }
 
     /// Records one finished request. `route` is the matched route template, never the raw path.
+    /// The handles are used under the read lock, not cloned out of it: a clone is two reference
+    /// counts up and down again on every request.
     pub fn record_request(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
         let method = method_label(method);
-        let find = |handles: &HashMap<String, Vec<RequestHandles>>| {
-            handles.get(route)?.iter().find(|h| h.method == method && h.status == status).cloned()
-        };
-        let found = self.requests.read().ok().and_then(|handles| find(&handles));
-        let handles = match found {
-            Some(handles) => handles,
-            None => {
-                let made = self.with(|| RequestHandles {
-                    method,
-                    status,
-                    count: metrics::counter!(
-                        REQUESTS,
-                        "method" => method,
-                        "route" => route.to_owned(),
-                        "status" => status.as_u16().to_string()
-                    ),
-                    duration: metrics::histogram!(DURATION, "method" => method, "route" => route.to_owned()),
-                });
-                if let Ok(mut handles) = self.requests.write()
-                    && find(&handles).is_none()
-                {
-                    handles.entry(route.to_owned()).or_default().push(made.clone());
-                }
-                made
-            }
-        };
-        handles.count.increment(1);
-        handles.duration.record(elapsed.as_secs_f64());
+        let seconds = elapsed.as_secs_f64();
+        if let Ok(handles) = self.requests.read()
+            && let Some(found) = find_handles(&handles, route, method, status)
+        {
+            found.record(seconds);
+            return;
+        }
+        let made = self.with(|| RequestHandles {
+            method,
+            status,
+            count: metrics::counter!(
+                REQUESTS,
+                "method" => method,
+                "route" => route.to_owned(),
+                "status" => status.as_u16().to_string()
+            ),
+            duration: metrics::histogram!(DURATION, "method" => method, "route" => route.to_owned()),
+        });
+        if let Ok(mut handles) = self.requests.write()
+            && find_handles(&handles, route, method, status).is_none()
+        {
+            handles.entry(route.to_owned()).or_default().push(made.clone());
+        }
+        made.record(seconds);
     }
 
     /// Counts a certificate change (`issue`, `renew`, `suspend`, `reinstate`, `revoke`, ...).
