@@ -1,6 +1,7 @@
 //! The baseline server of `cargo xtask bench`: a bare axum handler that answers every request with
-//! a fixed 200-byte JSON body, built with the same release profile and run on the same tokio runtime
-//! as `zp serve` (multi-threaded, one worker per CPU it may use, `axum::serve` with the peer address).
+//! a fixed 200-byte JSON body, built with the same release profile and allocator and run on the same
+//! tokio runtime as `zp serve` (multi-threaded, one worker per CPU it may use, `axum::serve` with the
+//! peer address).
 //! Like `zp serve`, it prints `listening on http://ADDR` when ready.
 //!
 //! `bench_bare [ADDR]`, default 127.0.0.1:0 (any free port).
@@ -9,6 +10,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::Router;
+
+/// The allocator `zp` uses, so that the baseline differs from the server only in its handler.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
