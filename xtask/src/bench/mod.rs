@@ -160,7 +160,7 @@ fn verify_figures(root: &Path, report: &mut Report) -> Result<()> {
          --noplot` pinned to one CPU with `taskset` when available. `full` is `zp_shared::verify` of a \
          typical certificate token (form, header, signature, claims, times, issuer); the baseline \
          `raw` is `ed25519_dalek::VerifyingKey::verify_strict` over the same token's signing input \
-         and signature. The 0.85 target applies to the HTTP verify endpoint, not yet measured."
+         and signature. The 0.85 target applies to the HTTP verify endpoint (the Verify API rows)."
             .into(),
     );
     Ok(())
