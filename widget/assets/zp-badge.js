@@ -97,7 +97,9 @@ function statusListHint(token) {
   try {
     const payload = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
     const uri = JSON.parse(atob(payload))?.status?.status_list?.uri;
-    return typeof uri === "string" && uri.startsWith(`${ISSUER}/api/v1/status-lists/`) ? uri : null;
+    // Already in normal form, so no `..` can lead out of the lists.
+    const normal = typeof uri === "string" && new URL(uri).href === uri;
+    return normal && uri.startsWith(`${ISSUER}/api/v1/status-lists/`) ? uri : null;
   } catch {
     return null;
   }
