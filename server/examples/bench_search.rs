@@ -7,67 +7,16 @@
 
 use std::time::{Duration, Instant};
 
-use zp_server::issuer::search_text;
 use zp_server::store::sqlite::SqliteStore;
-use zp_server::store::{CertState, CertificateRecord, EntityRecord, ProductRecord, SearchQuery, Store};
+use zp_server::store::{SearchQuery, Store};
+
+mod common;
+use common::Rng;
 
 const CERTIFICATES: usize = 100_000;
 const QUERIES: usize = 1_000;
 const BATCH: usize = 5_000;
 
-const FIRST: &[&str] = &[
-    "Spółdzielnia Socjalna",
-    "Fundacja",
-    "Stowarzyszenie",
-    "Centrum Integracji Społecznej",
-    "Zakład Aktywności Zawodowej",
-    "Warsztat Terapii Zajęciowej",
-];
-const NAMES: &[&str] = &[
-    "Zielony Słoik",
-    "Dobre Ręce",
-    "Pod Lipą",
-    "Nowy Start",
-    "Razem",
-    "Pracownia Smaku",
-    "Słoneczna",
-    "Wspólna Sprawa",
-    "Kuźnia",
-    "Ogród",
-    "Przystań",
-    "Tęcza",
-    "Zdrój",
-    "Mozaika",
-    "Warsztat",
-];
-const CITIES: &[(&str, &str)] = &[
-    ("Lublin", "lubelskie"),
-    ("Chełm", "lubelskie"),
-    ("Zamość", "lubelskie"),
-    ("Kraków", "małopolskie"),
-    ("Gdańsk", "pomorskie"),
-    ("Łódź", "łódzkie"),
-    ("Poznań", "wielkopolskie"),
-    ("Wrocław", "dolnośląskie"),
-    ("Białystok", "podlaskie"),
-    ("Rzeszów", "podkarpackie"),
-];
-const PRODUCTS: &[&str] = &[
-    "Powidła śliwkowe",
-    "Usługi cateringowe",
-    "Pieczywo",
-    "Sprzątanie biur",
-    "Szycie odzieży",
-    "Meble ogrodowe",
-    "Ceramika",
-    "Pielęgnacja zieleni",
-    "Usługi pralnicze",
-    "Miód wielokwiatowy",
-    "Przetwory owocowe",
-    "Druk i introligatorstwo",
-    "Naprawa rowerów",
-    "Opieka nad seniorami",
-];
 /// What people type into the registry's search box: a town, a product, a word of a name.
 const QUERY_WORDS: &[&str] = &[
     "lublin",
@@ -96,22 +45,6 @@ const QUERY_WORDS: &[&str] = &[
     "pralnicze",
 ];
 
-/// xorshift64*: a fixed-seed sequence, so every run builds the same registry.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
@@ -129,45 +62,12 @@ async fn main() {
     while batch_start < CERTIFICATES {
         let mut tx = store.begin().await.expect("begin");
         for i in batch_start..(batch_start + BATCH).min(CERTIFICATES) {
-            let (city, voivodeship) = *rng.pick(CITIES);
-            let entity = EntityRecord {
-                id: format!("E{i:07}"),
-                name: format!("{} „{} {}”", rng.pick(FIRST), rng.pick(NAMES), i),
-                legal_form: "social_cooperative".into(),
-                nip: Some(format!("{:010}", rng.next() % 10_000_000_000)),
-                regon: None,
-                krs: Some(format!("{:010}", i)),
-                city: Some(city.into()),
-                voivodeship: Some(voivodeship.into()),
-                domains: vec![format!("podmiot{i}.pl")],
-                contact: None,
-                created_at: now,
-            };
-            tx.insert_entity(&entity).await.expect("insert entity");
-            let products: Vec<ProductRecord> = (0..1 + rng.next() % 3)
-                .map(|_| ProductRecord { name: (*rng.pick(PRODUCTS)).into(), gtin: None, added_at: now })
-                .collect();
-            let id = format!("C{i:07}");
-            let number = format!("ZP/LU/2026/{i:06}");
-            let search_text = search_text(&id, &number, &entity, &products);
-            let certificate = CertificateRecord {
-                id: id.clone(),
-                number,
-                entity_id: entity.id.clone(),
-                status_idx: i as i64,
-                state: CertState::Active,
-                valid_from: now,
-                valid_until: now + 365 * 86_400 + (rng.next() % 365) as i64 * 86_400,
-                reason: None,
-                public_note: None,
-                search_text,
-                created_at: now,
-                updated_at: now,
-            };
-            tx.insert_certificate(&certificate).await.expect("insert certificate");
-            for (position, product) in products.iter().enumerate() {
-                tx.insert_product(&id, position as i64, product).await.expect("insert product");
-            }
+            let entity = common::entity(&mut rng, i, format!("E{i:07}"), now);
+            let products = common::products(&mut rng, now);
+            let valid_until = now + 365 * 86_400 + (rng.next() % 365) as i64 * 86_400;
+            let names = (format!("C{i:07}"), format!("ZP/LU/2026/{i:06}"));
+            let certificate = common::certificate(names, &entity, &products, i, (now, valid_until), now);
+            common::insert(tx.as_mut(), &entity, &certificate, &products).await.expect("insert");
         }
         tx.commit().await.expect("commit");
         batch_start += BATCH;

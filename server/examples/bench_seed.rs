@@ -21,49 +21,15 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zp_server::cli::Global;
-use zp_server::issuer::{Issuer, search_text};
-use zp_server::store::{CertState, CertificateRecord, EntityRecord, ProductRecord, TokenRecord};
+use zp_server::issuer::Issuer;
+use zp_server::store::TokenRecord;
+
+mod common;
+use common::Rng;
 
 const BATCH: usize = 5_000;
 const TOKENS: usize = 1_000;
 const BASE_URL: &str = "https://zp.bench.example";
-
-const FIRST: &[&str] =
-    &["Spółdzielnia Socjalna", "Fundacja", "Stowarzyszenie", "Centrum Integracji Społecznej"];
-const NAMES: &[&str] = &["Zielony Słoik", "Dobre Ręce", "Pod Lipą", "Nowy Start", "Pracownia Smaku", "Tęcza"];
-const CITIES: &[(&str, &str)] = &[
-    ("Lublin", "lubelskie"),
-    ("Chełm", "lubelskie"),
-    ("Zamość", "lubelskie"),
-    ("Kraków", "małopolskie"),
-    ("Gdańsk", "pomorskie"),
-    ("Łódź", "łódzkie"),
-];
-const PRODUCTS: &[&str] = &[
-    "Powidła śliwkowe",
-    "Usługi cateringowe",
-    "Pieczywo",
-    "Sprzątanie biur",
-    "Szycie odzieży",
-    "Ceramika",
-    "Miód wielokwiatowy",
-];
-
-/// xorshift64*: a fixed-seed sequence, so every run builds the same registry.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 fn now() -> i64 {
     zp_server::Clock::default().now()
@@ -102,49 +68,18 @@ async fn main() {
     while done < count {
         let mut tx = issuer.store.begin().await.expect("begin");
         for i in done..(done + BATCH).min(count) {
-            let (city, voivodeship) = *rng.pick(CITIES);
-            let entity = EntityRecord {
-                id: format!("E{i:011}"),
-                name: format!("{} „{} {}”", rng.pick(FIRST), rng.pick(NAMES), i),
-                legal_form: "social_cooperative".into(),
-                nip: None,
-                regon: None,
-                krs: Some(format!("{i:010}")),
-                city: Some(city.into()),
-                voivodeship: Some(voivodeship.into()),
-                domains: vec![format!("podmiot{i}.pl")],
-                contact: None,
-                created_at: now,
-            };
-            tx.insert_entity(&entity).await.expect("insert entity");
-            let products: Vec<ProductRecord> = (0..1 + rng.next() % 3)
-                .map(|_| ProductRecord { name: (*rng.pick(PRODUCTS)).into(), gtin: None, added_at: now })
-                .collect();
+            let entity = common::entity(&mut rng, i, format!("E{i:011}"), now);
+            let products = common::products(&mut rng, now);
             let id = loop {
                 let id = zp_server::ids::new_certificate_id(&mut id_rng);
                 if seen.insert(id.clone()) {
                     break id;
                 }
             };
-            let number = format!("ZP/LU/2026/{:06}", i + 1);
-            let certificate = CertificateRecord {
-                search_text: search_text(&id, &number, &entity, &products),
-                id: id.clone(),
-                number,
-                entity_id: entity.id.clone(),
-                status_idx: i as i64,
-                state: CertState::Active,
-                valid_from,
-                valid_until: valid_from + 365 * 86_400,
-                reason: None,
-                public_note: None,
-                created_at: now,
-                updated_at: now,
-            };
-            tx.insert_certificate(&certificate).await.expect("insert certificate");
-            for (position, product) in products.iter().enumerate() {
-                tx.insert_product(&id, position as i64, product).await.expect("insert product");
-            }
+            let names = (id.clone(), format!("ZP/LU/2026/{:06}", i + 1));
+            let validity = (valid_from, valid_from + 365 * 86_400);
+            let certificate = common::certificate(names, &entity, &products, i, validity, now);
+            common::insert(tx.as_mut(), &entity, &certificate, &products).await.expect("insert");
             let jti = format!("{id}-{}", zp_server::ids::new_id("", &mut id_rng));
             let claims = issuer.claims(&certificate, &entity, &products, &jti, now).expect("claims");
             let token = zp_shared::token::sign(&claims, &key.key).expect("sign");
