@@ -94,30 +94,12 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     let verify_med = WrkRun::median(&verify_runs)?;
     let uncached_med = WrkRun::median(&uncached_runs)?;
     let raw = median(&raw_rates)?;
-    let lookup_ratio = lookup_med.rps / bare_med.rps;
-    report.rows.push(Row {
-        figure: format!(
-            "Check API `GET /api/v1/certificates/{{id}}`, SQLite, {} certificates: requests/s",
-            thousands(CERTIFICATES as u64)
-        ),
-        value: format!("{} /s", thousands(lookup_med.rps.round() as u64)),
-        baseline: format!("{} /s (bare axum handler)", thousands(bare_med.rps.round() as u64)),
-        ratio: format!("{lookup_ratio:.2}"),
-        target: format!("≥ {TARGET_RATIO}"),
-        met: yes_no(lookup_ratio >= TARGET_RATIO),
-    });
-    report.rows.push(Row {
-        figure: "Check API `GET /api/v1/certificates/{id}`: latency p50 / p99".into(),
-        value: format!("{:.2} / {:.2} ms", lookup_med.p50_ms, lookup_med.p99_ms),
-        baseline: format!("{:.2} / {:.2} ms (bare axum handler)", bare_med.p50_ms, bare_med.p99_ms),
-        ratio: format!(
-            "{:.1}× / {:.1}×",
-            lookup_med.p50_ms / bare_med.p50_ms,
-            lookup_med.p99_ms / bare_med.p99_ms
-        ),
-        target: "—".into(),
-        met: "—".into(),
-    });
+    let lookup_figure = format!(
+        "Check API `GET /api/v1/certificates/{{id}}`, SQLite, {} certificates: requests/s",
+        thousands(CERTIFICATES as u64)
+    );
+    report.rows.push(rate_row(lookup_figure, lookup_med.rps, bare_med.rps, "bare axum handler"));
+    report.rows.push(latency_row("Check API `GET /api/v1/certificates/{id}`", &lookup_med, &bare_med));
     report.rows.push(Row {
         figure: "Check API `GET /api/v1/certificates/{id}` with the read cache off (`--read-cache 0`): \
                  requests/s, p50 / p99"
@@ -133,27 +115,9 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
         target: "—".into(),
         met: "—".into(),
     });
-    let verify_ratio = verify_med.rps / raw;
-    report.rows.push(Row {
-        figure: "Verify API `POST /api/v1/verify` (full verification per request): requests/s".into(),
-        value: format!("{} /s", thousands(verify_med.rps.round() as u64)),
-        baseline: format!("{} /s (bare `verify_strict`, one core)", thousands(raw.round() as u64)),
-        ratio: format!("{verify_ratio:.2}"),
-        target: format!("≥ {TARGET_RATIO}"),
-        met: yes_no(verify_ratio >= TARGET_RATIO),
-    });
-    report.rows.push(Row {
-        figure: "Verify API `POST /api/v1/verify`: latency p50 / p99".into(),
-        value: format!("{:.2} / {:.2} ms", verify_med.p50_ms, verify_med.p99_ms),
-        baseline: format!("{:.2} / {:.2} ms (bare axum handler)", bare_med.p50_ms, bare_med.p99_ms),
-        ratio: format!(
-            "{:.1}× / {:.1}×",
-            verify_med.p50_ms / bare_med.p50_ms,
-            verify_med.p99_ms / bare_med.p99_ms
-        ),
-        target: "—".into(),
-        met: "—".into(),
-    });
+    let verify_figure = "Verify API `POST /api/v1/verify` (full verification per request): requests/s";
+    report.rows.push(rate_row(verify_figure.into(), verify_med.rps, raw, "bare `verify_strict`, one core"));
+    report.rows.push(latency_row("Verify API `POST /api/v1/verify`", &verify_med, &bare_med));
     // What one core can give the verify endpoint at best: the signature check plus the cost of a
     // bare HTTP exchange, both measured here.
     let ceiling = 1.0 / (1.0 / raw + 1.0 / bare_med.rps);
@@ -252,6 +216,31 @@ function request()
   return requests[math.random(#requests)]
 end
 "#;
+
+/// A row of requests per second against a baseline's, held to the issue's target ratio.
+fn rate_row(figure: String, rps: f64, baseline: f64, baseline_name: &str) -> Row {
+    let ratio = rps / baseline;
+    Row {
+        figure,
+        value: format!("{} /s", thousands(rps.round() as u64)),
+        baseline: format!("{} /s ({baseline_name})", thousands(baseline.round() as u64)),
+        ratio: format!("{ratio:.2}"),
+        target: format!("≥ {TARGET_RATIO}"),
+        met: yes_no(ratio >= TARGET_RATIO),
+    }
+}
+
+/// A row of p50 / p99 latency of `what` against the bare handler's.
+fn latency_row(what: &str, run: &WrkRun, bare: &WrkRun) -> Row {
+    Row {
+        figure: format!("{what}: latency p50 / p99"),
+        value: format!("{:.2} / {:.2} ms", run.p50_ms, run.p99_ms),
+        baseline: format!("{:.2} / {:.2} ms (bare axum handler)", bare.p50_ms, bare.p99_ms),
+        ratio: format!("{:.1}× / {:.1}×", run.p50_ms / bare.p50_ms, run.p99_ms / bare.p99_ms),
+        target: "—".into(),
+        met: "—".into(),
+    }
+}
 
 /// Debian's wrk, installed when missing.
 pub(super) fn ensure_wrk() -> Result<()> {
