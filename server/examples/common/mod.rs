@@ -82,7 +82,8 @@ pub fn entity(rng: &mut Rng, i: usize, id: String, now: i64) -> EntityRecord {
         id,
         name: format!("{} „{} {}”", rng.pick(FIRST), rng.pick(NAMES), i),
         legal_form: "social_cooperative".into(),
-        nip: Some(format!("{:010}", rng.next() % 10_000_000_000)),
+        // Unique, as the store requires: drawn at random, 100,000 of them would collide.
+        nip: Some(format!("{:010}", 7_000_000_000 + i)),
         regon: None,
         krs: Some(format!("{i:010}")),
         city: Some(city.into()),
