@@ -241,11 +241,7 @@ fn run_node(root: &Path, plan: &Value) -> Result<Vec<Value>> {
     written.transpose().context("writing the plan to node")?;
     read.transpose().context("reading node's output")?;
     println!("    done in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(stdout
-        .lines()
-        .filter(|line| line.starts_with('{'))
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect())
+    Ok(super::parse_lines(&stdout))
 }
 
 /// A free port on the loopback interface, for the proxy the issuer's base URL names. The servers

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Report, Row, figure, number, thousands, yes_no};
+use super::{Report, Row, can_pin, figure, number, run_lines, thousands, yes_no};
 use crate::{cargo, step};
 
 /// Certificates in the registry under load.
@@ -176,7 +176,7 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-const LOOKUP_LUA: &str = r#"-- GET /api/v1/certificates/{id}, an ID drawn at random from the file given after `--`.
+pub(super) const LOOKUP_LUA: &str = r#"-- GET /api/v1/certificates/{id}, an ID drawn at random from the file given after `--`.
 local requests = {}
 function init(args)
   for id in io.lines(args[1]) do
@@ -265,17 +265,6 @@ fn example(root: &Path, name: &str) -> PathBuf {
     root.join("target").join("release").join("examples").join(name)
 }
 
-/// Whether servers and load can each have their own CPU.
-pub(super) fn can_pin() -> bool {
-    let has_taskset = Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    has_taskset && std::thread::available_parallelism().map_or(1, usize::from) > 1
-}
-
 /// `program` pinned to `cpu` when pinning is possible.
 pub(super) fn command_on(cpu: &str, program: &Path, pinned: bool) -> Command {
     if pinned {
@@ -332,20 +321,9 @@ pub(super) struct Seeded {
 pub(super) fn seed(root: &Path, scratch: &Scratch, certificates: usize) -> Result<Seeded> {
     let title = format!("fill a data directory with {} certificates", thousands(certificates as u64));
     println!("\n==> {title}");
-    let output = Command::new(example(root, "bench_seed"))
-        .arg(&scratch.data)
-        .arg(certificates.to_string())
-        .arg(&scratch.path)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("could not start bench_seed")?;
-    if !output.status.success() {
-        bail!("step failed: {title} ({})", output.status);
-    }
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect();
+    let mut command = Command::new(example(root, "bench_seed"));
+    command.arg(&scratch.data).arg(certificates.to_string()).arg(&scratch.path);
+    let lines = run_lines(command, &title)?;
     let seconds = number(figure(&lines, "seed")?, "fill_s")?;
     println!("    done in {seconds:.1} s");
     Ok(Seeded { ids: scratch.path.join("ids.txt"), tokens: scratch.path.join("tokens.txt"), seconds })
@@ -621,20 +599,9 @@ fn duration_ms(text: &str) -> Option<f64> {
 
 /// Bare `verify_strict` per second on the server's CPU, over the seeded tokens: one round.
 fn raw_verify(root: &Path, scratch: &Scratch, seeded: &Seeded, pinned: bool) -> Result<f64> {
-    let output = command_on(SERVER_CPU, &example(root, "bench_raw_verify"), pinned)
-        .arg(&scratch.data)
-        .arg(&seeded.tokens)
-        .args([RAW_SECONDS, "1"])
-        .stderr(Stdio::inherit())
-        .output()
-        .context("could not start bench_raw_verify")?;
-    if !output.status.success() {
-        bail!("bench_raw_verify failed ({})", output.status);
-    }
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect();
+    let mut command = command_on(SERVER_CPU, &example(root, "bench_raw_verify"), pinned);
+    command.arg(&scratch.data).arg(&seeded.tokens).args([RAW_SECONDS, "1"]);
+    let lines = run_lines(command, "bench_raw_verify")?;
     let rates = figure(&lines, "raw_verify")?
         .get("per_second")
         .and_then(serde_json::Value::as_array)

@@ -89,14 +89,7 @@ pub fn bench(only: &[String]) -> Result<()> {
 /// `taskset -c CPU` when the machine has it and more than one CPU, so that one-core figures stay on
 /// one core; otherwise the command runs unpinned.
 pub(super) fn pinned(program: &str) -> (Command, bool) {
-    let has_taskset = Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    if has_taskset && cpus > 1 {
+    if can_pin() {
         let mut command = Command::new("taskset");
         command.args(["-c", PINNED_CPU, program]);
         (command, true)
@@ -166,22 +159,42 @@ fn verify_figures(root: &Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// Runs a benchmark binary that prints one JSON object per line, and returns them by `figure`.
+/// Whether `taskset` is there and the machine has more than one CPU, so that one-core figures
+/// can stay on one core and the load generator on another.
+pub(super) fn can_pin() -> bool {
+    let has_taskset = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    has_taskset && std::thread::available_parallelism().map_or(1, usize::from) > 1
+}
+
+/// Runs a benchmark through cargo (see [`run_lines`]), after printing its title.
 pub(super) fn json_lines(root: &Path, title: &str, args: &[&str]) -> Result<Vec<Value>> {
     println!("\n==> {title}");
-    let output = cargo(root, args)
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("could not start cargo {}", args.join(" ")))?;
+    run_lines(cargo(root, args), title)
+}
+
+/// Runs a benchmark program that prints one JSON object per line (progress on standard error,
+/// passed through) and returns the objects; fails naming `what` if the program fails.
+pub(super) fn run_lines(mut command: Command, what: &str) -> Result<Vec<Value>> {
+    let output =
+        command.stderr(Stdio::inherit()).output().with_context(|| format!("could not start: {what}"))?;
     if !output.status.success() {
-        bail!("step failed: {title} ({})", output.status);
+        bail!("step failed: {what} ({})", output.status);
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    Ok(stdout
+    Ok(parse_lines(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The JSON objects among `stdout`'s lines.
+pub(super) fn parse_lines(stdout: &str) -> Vec<Value> {
+    stdout
         .lines()
         .filter(|line| line.starts_with('{'))
         .filter_map(|line| serde_json::from_str(line).ok())
-        .collect())
+        .collect()
 }
 
 pub(super) fn figure<'a>(lines: &'a [Value], name: &str) -> Result<&'a Value> {

@@ -17,27 +17,14 @@ const STARTS: usize = 5;
 /// Seconds of lookups before memory is read again.
 const LOAD_SECONDS: u32 = 10;
 
-const LOOKUP_LUA: &str = r#"-- GET /api/v1/certificates/{id}, an ID drawn at random from the file given after `--`.
-local requests = {}
-function init(args)
-  for id in io.lines(args[1]) do
-    requests[#requests + 1] = wrk.format("GET", "/api/v1/certificates/" .. id)
-  end
-  math.randomseed(11)
-end
-function request()
-  return requests[math.random(#requests)]
-end
-"#;
-
 pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     http::ensure_wrk()?;
     http::build(root)?;
     let scratch = Scratch::new(root, "server")?;
     let seeded = http::seed(root, &scratch, CERTIFICATES)?;
     let script = scratch.path.join("lookup.lua");
-    std::fs::write(&script, LOOKUP_LUA).with_context(|| format!("writing {}", script.display()))?;
-    let pinned = http::can_pin();
+    std::fs::write(&script, http::LOOKUP_LUA).with_context(|| format!("writing {}", script.display()))?;
+    let pinned = super::can_pin();
     let log = scratch.path.join("zp.log");
 
     println!("\n==> cold start, spawn to the first 200 from /healthz: {STARTS} starts of each, alternating");
