@@ -111,6 +111,53 @@ pub fn normalize_domain(input: &str) -> Result<String, String> {
     Ok(ascii)
 }
 
+/// Where a page or image of a certificate was requested from, by the request's `Referer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Referrer {
+    /// No `Referer`: a typed address, a scanned code, or a site that sends none. Where the mark
+    /// is shown cannot be known.
+    Unknown,
+    /// One of the certificate's websites (with or without `www.`), or the issuer's own pages.
+    Covered,
+    /// Any other website: its host, to name it.
+    Elsewhere(String),
+}
+
+/// Compares the host a `Referer` names with a certificate's `domains` and the issuer's URL, each
+/// normalised by [`normalize_domain`] (lowercase A-labels, no trailing dot, no `www.`), as the
+/// badge compares `location.hostname`. Browsers send only the origin across sites, which is
+/// all this reads.
+pub fn referrer(referer: Option<&str>, domains: &[String], issuer_url: &str) -> Referrer {
+    let Some(referer) = referer.map(str::trim).filter(|referer| !referer.is_empty()) else {
+        return Referrer::Unknown;
+    };
+    let Ok(host) = normalize_domain(referer) else {
+        // Not a host a certificate can list (an IP literal in brackets, a stray scheme): name it
+        // as sent, shortened.
+        let shown = referer.split_once("://").map_or(referer, |(_, rest)| rest);
+        let shown = shown.split(['/', '?', '#']).next().unwrap_or_default();
+        return Referrer::Elsewhere(shown.chars().take(100).collect());
+    };
+    let issuer = normalize_domain(issuer_url).ok();
+    if issuer.as_deref() == Some(host.as_str()) || domain_listed(domains, &host) {
+        Referrer::Covered
+    } else {
+        Referrer::Elsewhere(host)
+    }
+}
+
+/// Whether `host`, normalised by [`normalize_domain`], is one of `domains`.
+pub fn domain_listed(domains: &[String], host: &str) -> bool {
+    domains.iter().any(|domain| normalize_domain(domain).is_ok_and(|domain| domain == host))
+}
+
+/// A stored domain as people read it: Unicode, with the A-label after it when they differ, so
+/// that a look-alike letter from another script shows.
+pub fn display_domain(domain: &str) -> String {
+    let (unicode, result) = idna::domain_to_unicode(domain);
+    if result.is_ok() && unicode != domain { format!("{unicode} ({domain})") } else { domain.to_owned() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +202,38 @@ mod tests {
         assert!(normalize_domain("exa mple.pl").is_err());
         assert!(normalize_domain("").is_err());
         assert!(normalize_domain("<script>").is_err());
+    }
+
+    #[test]
+    fn referrers() {
+        let domains = vec!["las.pl".to_owned(), "127.0.0.1".to_owned(), "xn--za-6ja4f8n1l.pl".to_owned()];
+        let issuer = "https://zp.rops.lublin.pl";
+        let check = |referer: Option<&str>| referrer(referer, &domains, issuer);
+        assert_eq!(check(None), Referrer::Unknown);
+        assert_eq!(check(Some(" ")), Referrer::Unknown);
+        for covered in [
+            "https://las.pl/",
+            "http://www.las.pl/sklep?x=1",
+            "https://LAS.PL./",
+            "http://127.0.0.1:8080/",
+            "https://zażółć.pl/",
+            "https://zp.rops.lublin.pl/v/7K3QX9M2",
+        ] {
+            assert_eq!(check(Some(covered)), Referrer::Covered, "{covered}");
+        }
+        assert_eq!(check(Some("https://obcy-sklep.pl/")), Referrer::Elsewhere("obcy-sklep.pl".into()));
+        assert_eq!(check(Some("https://las.pl.evil.com/")), Referrer::Elsewhere("las.pl.evil.com".into()));
+        assert_eq!(check(Some("https://sklep.las.pl/")), Referrer::Elsewhere("sklep.las.pl".into()));
+        assert_eq!(check(Some("http://[::1]:8080/a")), Referrer::Elsewhere("[::1]:8080".into()));
+        assert_eq!(check(Some("https://user@las.pl/")), Referrer::Elsewhere("user@las.pl".into()));
+        // No domains: only the issuer's own pages are covered.
+        assert_eq!(referrer(Some("https://las.pl/"), &[], issuer), Referrer::Elsewhere("las.pl".into()));
+        assert_eq!(referrer(Some("https://zp.rops.lublin.pl/"), &[], issuer), Referrer::Covered);
+    }
+
+    #[test]
+    fn domains_as_people_read_them() {
+        assert_eq!(display_domain("las.pl"), "las.pl");
+        assert_eq!(display_domain("xn--za-6ja4f8n1l.pl"), "zażółć.pl (xn--za-6ja4f8n1l.pl)");
     }
 }
