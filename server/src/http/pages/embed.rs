@@ -2,6 +2,10 @@
 //! iframe, and `/badge/{ID}.svg`, an image for the simplest sites. Both state the certificate's
 //! verdict in the registry now, with the words, icon and colour of the script badge, and caches
 //! must revalidate them, so a suspension or revocation shows at once.
+//!
+//! Both follow the certificate's domains, as the script badge does: only the registry and those
+//! websites may frame the embed page (`frame-ancestors`), and the image says the mark is valid
+//! only when the `Referer` names one of them; without a `Referer` it asks to check at the issuer.
 
 use std::sync::{Arc, LazyLock};
 
@@ -14,21 +18,24 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
 use super::layout::{plain, text, truncate};
-use super::{Lang, Params, encode_component, html};
+use super::{Lang, Params, Referer, encode_component, html};
 use crate::http::error::AppError;
 use crate::http::{AppState, CachedCertificate};
-use crate::ids;
+use crate::ids::{self, Referrer};
 use crate::issuer::Verdict;
 use crate::store::StoreError;
 
 /// The mark's name, the same in both languages.
 pub const MARK: &str = "Zakup Prospołeczny";
 
-/// What a badge shows: a certificate's verdict, that the registry has no such certificate, or
-/// that the registry could not be read.
+/// What a badge shows: a certificate's verdict, that a valid mark is shown on a website its
+/// certificate does not cover, that the image cannot tell where it is shown, that the registry
+/// has no such certificate, or that the registry could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shown {
     Verdict(Verdict),
+    WrongSite,
+    CheckAtIssuer,
     Unknown,
     CannotConfirm,
 }
@@ -44,6 +51,8 @@ impl Shown {
             }
             Shown::Verdict(Verdict::Suspended) => lang.pick("Certyfikat zawieszony", "Certificate suspended"),
             Shown::Verdict(Verdict::Revoked) => lang.pick("Certyfikat cofnięty", "Certificate revoked"),
+            Shown::WrongSite => lang.pick("Znak nieważny na tej stronie", "Not valid on this site"),
+            Shown::CheckAtIssuer => lang.pick("Sprawdź u wystawcy", "Check at the issuer"),
             Shown::Unknown => lang.pick("Certyfikatu nie ma w rejestrze", "Certificate not in the registry"),
             Shown::CannotConfirm => lang.pick("Nie można teraz potwierdzić", "Cannot confirm now"),
         }
@@ -65,7 +74,8 @@ impl Shown {
             Shown::Verdict(Verdict::Valid) => "#136c2e",
             Shown::Verdict(Verdict::Expired | Verdict::NotYetValid | Verdict::Suspended)
             | Shown::CannotConfirm => "#8a4b00",
-            Shown::Verdict(Verdict::Revoked) | Shown::Unknown => "#a4141c",
+            Shown::Verdict(Verdict::Revoked) | Shown::WrongSite | Shown::Unknown => "#a4141c",
+            Shown::CheckAtIssuer => "#4a4a4a",
         }
     }
 
@@ -74,7 +84,8 @@ impl Shown {
             Shown::Verdict(Verdict::Valid) => "ok",
             Shown::Verdict(Verdict::Expired | Verdict::NotYetValid | Verdict::Suspended)
             | Shown::CannotConfirm => "warn",
-            Shown::Verdict(Verdict::Revoked) | Shown::Unknown => "bad",
+            Shown::Verdict(Verdict::Revoked) | Shown::WrongSite | Shown::Unknown => "bad",
+            Shown::CheckAtIssuer => "neutral",
         }
     }
 
@@ -87,6 +98,10 @@ impl Shown {
                 r#"<circle cx="10" cy="10" r="5.5"/><path d="M10 7v3.3l2.2 1.5"/>"#
             }
             Shown::Verdict(Verdict::Suspended) => r#"<path d="M8 6v8M12 6v8"/>"#,
+            Shown::WrongSite => {
+                r#"<path d="M10 4.2L16.2 15H3.8z"/><path d="M10 8.4v3"/><path d="M10 13.3v.2"/>"#
+            }
+            Shown::CheckAtIssuer => r#"<circle cx="8.8" cy="8.8" r="4.3"/><path d="M12 12l3.6 3.6"/>"#,
             Shown::Unknown => r#"<path d="M10 5.5v5.5"/><path d="M10 14.2v.3"/>"#,
             Shown::CannotConfirm => {
                 r#"<path d="M7.6 7.6a2.5 2.5 0 1 1 3.4 2.3c-.7.3-1 .8-1 1.5v.4"/><path d="M10 14.2v.3"/>"#
@@ -107,6 +122,8 @@ async fn lookup(state: &AppState, raw: &str) -> Result<Option<Arc<CachedCertific
 struct Subject {
     shown: Shown,
     entity: Option<String>,
+    /// The websites the certificate covers; `None` when there is no certificate to show.
+    domains: Option<Vec<String>>,
     status: StatusCode,
     /// The verification page, in the reader's language.
     link: String,
@@ -118,6 +135,7 @@ async fn subject(state: &AppState, raw: &str, lang: Lang) -> Subject {
         Ok(Some(found)) => Subject {
             shown: Shown::Verdict(Verdict::of(&found.detail.certificate, state.now())),
             entity: Some(found.detail.entity.name.clone()),
+            domains: Some(found.detail.entity.domains.clone()),
             status: StatusCode::OK,
             link: format!("{}{suffix}", state.issuer.verify_url(&found.detail.certificate.id)),
         },
@@ -132,7 +150,7 @@ async fn subject(state: &AppState, raw: &str, lang: Lang) -> Subject {
             let shown_id: String = raw.chars().take(40).collect();
             let link =
                 format!("{}/v/{}{suffix}", state.issuer.settings.base_url, encode_component(&shown_id));
-            Subject { shown, entity: None, status, link }
+            Subject { shown, entity: None, domains: None, status, link }
         }
     }
 }
@@ -162,15 +180,37 @@ display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2}\
 @media (forced-colors:active){.zp{border-color:LinkText}\
 .icon{forced-color-adjust:none;background:CanvasText;color:Canvas}}";
 
-/// `default-src 'none'` with the inline style allowed by its hash; any site may frame it.
-static EMBED_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+/// The embed page's policy but for `frame-ancestors`: `default-src 'none'` with the inline style
+/// allowed by its hash.
+static EMBED_POLICY: LazyLock<String> = LazyLock::new(|| {
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(EMBED_CSS.as_bytes()));
-    let policy = format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; frame-ancestors *"
-    );
-    HeaderValue::from_str(&policy)
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors *"))
+    format!("default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'")
 });
+
+/// Who may frame the embed page of a certificate for `domains`: the registry itself and each
+/// domain with and without `www.`, on any port. The sources have no scheme, so they match the
+/// embed page's own scheme and its upgrade (http: also https; https: only https), and a copy of
+/// the iframe on any other website is not rendered. `None` (no such certificate, or the registry
+/// could not be read): the page only says so, and any site may show that.
+fn frame_ancestors(domains: Option<&[String]>) -> String {
+    let Some(domains) = domains else { return "*".to_owned() };
+    let mut sources = vec!["'self'".to_owned()];
+    // Normalised again so that nothing but a host name can reach the header.
+    for domain in domains.iter().filter_map(|domain| ids::normalize_domain(domain).ok()) {
+        sources.push(format!("{domain}:*"));
+        // An all-numeric name is an IPv4 address, which has no `www.` form.
+        if !domain.split('.').all(|label| label.bytes().all(|b| b.is_ascii_digit())) {
+            sources.push(format!("www.{domain}:*"));
+        }
+    }
+    sources.join(" ")
+}
+
+fn embed_csp(domains: Option<&[String]>) -> HeaderValue {
+    let policy = format!("{}; frame-ancestors {}", *EMBED_POLICY, frame_ancestors(domains));
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'"))
+}
 
 pub async fn embed(
     State(state): State<AppState>,
@@ -181,7 +221,7 @@ pub async fn embed(
     let lang = params.lang();
     let subject = subject(&state, &raw, lang).await;
     let mut response = html(subject.status, lang, embed_page(&subject, lang));
-    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, EMBED_CSP.clone());
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, embed_csp(subject.domains.as_deref()));
     response
 }
 
@@ -234,21 +274,41 @@ fn icon_svg(shown: Shown, size: u32) -> Markup {
 
 // ---- /badge/{ID}.svg --------------------------------------------------------------------------
 
+/// What the image shows on the page that loads it: a valid mark is valid only on its
+/// certificate's websites (or the registry's own pages), and where the page is unknown the image
+/// claims nothing. Every other state is shown as it is: no website turns a revoked mark green.
+fn shown_at(shown: Shown, domains: Option<&[String]>, referer: Option<&str>, issuer_url: &str) -> Shown {
+    match (shown, domains) {
+        (Shown::Verdict(Verdict::Valid), Some(domains)) => {
+            match ids::referrer(referer, domains, issuer_url) {
+                Referrer::Covered => shown,
+                Referrer::Elsewhere(_) => Shown::WrongSite,
+                Referrer::Unknown => Shown::CheckAtIssuer,
+            }
+        }
+        _ => shown,
+    }
+}
+
 pub async fn badge_svg(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     params: Params,
+    referer: Referer,
 ) -> Response {
     let file = path.map(|Path(file)| file).unwrap_or_default();
     let Some(raw) = file.strip_suffix(".svg") else {
         return AppError::not_found("page").into_response();
     };
     let lang = params.lang();
-    let subject = subject(&state, raw, lang).await;
+    let mut subject = subject(&state, raw, lang).await;
+    subject.shown =
+        shown_at(subject.shown, subject.domains.as_deref(), referer.get(), &state.issuer.settings.base_url);
     let mut response = (subject.status, svg(&subject, lang)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("Referer"));
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
     headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
@@ -362,6 +422,50 @@ mod tests {
     }
 
     #[test]
+    fn frame_ancestors_are_the_registry_and_the_websites() {
+        let domains = ["las.pl".to_owned(), "127.0.0.1".to_owned(), "localhost".to_owned()];
+        assert_eq!(
+            frame_ancestors(Some(&domains)),
+            "'self' las.pl:* www.las.pl:* 127.0.0.1:* localhost:* www.localhost:*"
+        );
+        assert_eq!(frame_ancestors(Some(&[])), "'self'");
+        assert_eq!(frame_ancestors(None), "*");
+        // Whatever is stored, nothing but host names reaches the header.
+        let hostile = ["a.pl; script-src *".to_owned(), "b.pl 'unsafe-inline'".to_owned()];
+        assert_eq!(frame_ancestors(Some(&hostile)), "'self'");
+        let csp = embed_csp(Some(&domains));
+        let csp = csp.to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{csp}");
+        assert!(csp.ends_with(
+            "; frame-ancestors 'self' las.pl:* www.las.pl:* 127.0.0.1:* localhost:* www.localhost:*"
+        ));
+    }
+
+    #[test]
+    fn only_a_valid_mark_depends_on_where_it_is_shown() {
+        let domains = ["las.pl".to_owned()];
+        let issuer = "https://zp.rops.lublin.pl";
+        let valid = Shown::Verdict(Verdict::Valid);
+        let at = |shown, referer| shown_at(shown, Some(&domains), referer, issuer);
+        assert_eq!(at(valid, Some("https://www.las.pl/")), valid);
+        assert_eq!(at(valid, Some("https://zp.rops.lublin.pl/demo")), valid);
+        assert_eq!(at(valid, Some("https://obcy.pl/")), Shown::WrongSite);
+        assert_eq!(at(valid, None), Shown::CheckAtIssuer);
+        for verdict in [Verdict::Expired, Verdict::NotYetValid, Verdict::Suspended, Verdict::Revoked] {
+            for referer in [None, Some("https://las.pl/"), Some("https://obcy.pl/")] {
+                assert_eq!(
+                    at(Shown::Verdict(verdict), referer),
+                    Shown::Verdict(verdict),
+                    "{verdict:?} {referer:?}"
+                );
+            }
+        }
+        for shown in [Shown::Unknown, Shown::CannotConfirm] {
+            assert_eq!(shown_at(shown, None, Some("https://obcy.pl/"), issuer), shown);
+        }
+    }
+
+    #[test]
     fn every_state_has_words_and_a_colour() {
         let all = [
             Shown::Verdict(Verdict::Valid),
@@ -369,6 +473,8 @@ mod tests {
             Shown::Verdict(Verdict::NotYetValid),
             Shown::Verdict(Verdict::Suspended),
             Shown::Verdict(Verdict::Revoked),
+            Shown::WrongSite,
+            Shown::CheckAtIssuer,
             Shown::Unknown,
             Shown::CannotConfirm,
         ];

@@ -166,6 +166,34 @@ impl Params {
     }
 }
 
+/// The request's `Referer`, when it has a readable one. Browsers send only the origin across
+/// sites (`strict-origin-when-cross-origin`), and nothing when the page asks for `no-referrer`.
+#[derive(Debug, Clone, Default)]
+pub struct Referer(Option<String>);
+
+/// Longer than any origin a browser sends; a longer header is read as absent.
+const MAX_REFERER: usize = 2048;
+
+impl<S: Send + Sync> FromRequestParts<S> for Referer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::REFERER)
+            .filter(|value| value.len() <= MAX_REFERER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok(Referer(value))
+    }
+}
+
+impl Referer {
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
 use sha2::{Digest, Sha256};
 use zp_shared::{KeySet, Rules};
 
 use super::CONTENT_SECURITY_POLICY;
 use crate::cli::demo::seed;
-use crate::http::testing::{Reply, get, state_with};
+use crate::http::testing::{Reply, get, send, state_with};
 use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, RateLimit, router};
 use crate::issuer::{Issuer, NewCertificate, NewEntity, NewProduct};
@@ -326,14 +328,15 @@ const BADGE_WORDS: [(&str, &str, &str); 6] = [
     ("revoked", "Certyfikat cofnięty", "Certificate revoked"),
 ];
 
-fn assert_frameable(reply: &Reply, status: u16, path: &str) {
+/// `frame_ancestors`: how the directive begins (`'self'` for a certificate, `*` without one).
+fn assert_frameable(reply: &Reply, status: u16, path: &str, frame_ancestors: &str) {
     assert_eq!(reply.status.as_u16(), status, "{path}: {}", reply.text());
     assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
     assert_eq!(reply.header("cache-control"), Some("no-cache"), "{path}");
-    assert_eq!(reply.header("x-frame-options"), None, "{path}: any site may frame it");
+    assert_eq!(reply.header("x-frame-options"), None, "{path}: frame-ancestors alone decides");
     let csp = reply.header("content-security-policy").unwrap();
     assert!(csp.starts_with("default-src 'none';"), "{path}: {csp}");
-    assert!(csp.contains("frame-ancestors *"), "{path}: {csp}");
+    assert!(csp.contains(&format!("; frame-ancestors {frame_ancestors}")), "{path}: {csp}");
     // The one inline style is allowed by its hash, and nothing else runs.
     let html = reply.text();
     let style = between(&html, "<style>", "</style>");
@@ -350,7 +353,7 @@ async fn embed_page_states_the_verdict_and_may_be_framed() {
         let id = demo.id(fate);
         let path = format!("/embed/{}", id.to_lowercase());
         let reply = get(&demo.app, &path).await;
-        assert_frameable(&reply, 200, &path);
+        assert_frameable(&reply, 200, &path, "'self' ");
         let html = reply.text();
         assert!(html.contains("<html lang=\"pl\">"), "{fate}");
         // The link's own text states the verdict and whose mark it is.
@@ -363,7 +366,7 @@ async fn embed_page_states_the_verdict_and_may_be_framed() {
 
         let path = format!("/embed/{id}?lang=en");
         let reply = get(&demo.app, &path).await;
-        assert_frameable(&reply, 200, &path);
+        assert_frameable(&reply, 200, &path, "'self' ");
         let html = reply.text();
         assert!(html.contains("<html lang=\"en\">"), "{fate}");
         let link = between(&html, "<a ", "</a>");
@@ -375,7 +378,8 @@ async fn embed_page_states_the_verdict_and_may_be_framed() {
 
     for path in ["/embed/7K3QX9M2", "/embed/%3Cscript%3E", "/embed/ZZZZZZZZ?lang=en"] {
         let reply = get(&demo.app, path).await;
-        assert_frameable(&reply, 404, path);
+        // No certificate, no websites to keep it to: any site may show that it is not registered.
+        assert_frameable(&reply, 404, path, "*");
         let html = reply.text();
         assert!(
             html.contains(">Certyfikatu nie ma w rejestrze<")
@@ -392,7 +396,8 @@ async fn svg_badge_states_the_verdict() {
         let id = demo.id(fate);
         for (query, words) in [("", pl), ("?lang=en", en)] {
             let path = format!("/badge/{id}.svg{query}");
-            let reply = get(&demo.app, &path).await;
+            // Shown on the registry's own pages, as the demo shop shows it.
+            let reply = get_from(&demo.app, &path, Some("https://zp.rops.lublin.pl/demo")).await;
             assert_eq!(reply.status.as_u16(), 200, "{path}");
             assert_eq!(reply.header("content-type"), Some("image/svg+xml"), "{path}");
             assert_eq!(reply.header("cache-control"), Some("no-cache"), "{path}");
@@ -585,4 +590,140 @@ async fn entity_page_offers_a_pinned_snippet_when_the_bundle_is_built() {
     let html = get(&plain.app, &format!("/e/{}", between(&valid, "href=\"/e/", "\""))).await.text();
     assert!(html.contains("/widget/zp-badge.js"));
     assert!(!html.contains("integrity="));
+}
+
+/// `GET path` with a `Referer`, as a browser sends it from the page that loads or links it.
+async fn get_from(app: &Router, path: &str, referer: Option<&str>) -> Reply {
+    let mut request = Request::get(path);
+    if let Some(referer) = referer {
+        request = request.header("referer", referer);
+    }
+    send(app, request.body(Body::empty()).unwrap()).await
+}
+
+/// The sources of a policy's `frame-ancestors` directive.
+fn frame_ancestors(reply: &Reply) -> Vec<String> {
+    let csp = reply.header("content-security-policy").unwrap();
+    let directive = csp.split(';').map(str::trim).find(|d| d.starts_with("frame-ancestors ")).unwrap();
+    directive.split_whitespace().skip(1).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn embed_page_may_be_framed_only_on_the_certificates_websites() {
+    let demo = demo().await;
+    let expected = [
+        ("valid", "'self' smakiroztocza.pl:* www.smakiroztocza.pl:* localhost:* www.localhost:* 127.0.0.1:*"),
+        (
+            "revoked",
+            "'self' pszczeladolina.pl:* www.pszczeladolina.pl:* localhost:* www.localhost:* 127.0.0.1:*",
+        ),
+        ("other domain", "'self' innysklep.pl:* www.innysklep.pl:*"),
+        ("future", "'self' jutro.example.pl:* www.jutro.example.pl:*"),
+    ];
+    for (fate, sources) in expected {
+        for query in ["", "?lang=en"] {
+            let path = format!("/embed/{}{query}", demo.id(fate));
+            let reply = get(&demo.app, &path).await;
+            assert_frameable(&reply, 200, &path, "'self' ");
+            assert_eq!(frame_ancestors(&reply).join(" "), sources, "{fate}");
+            // Everything else in the policy stays.
+            let csp = reply.header("content-security-policy").unwrap();
+            for directive in
+                ["default-src 'none'", "style-src 'sha256-", "base-uri 'none'", "form-action 'none'"]
+            {
+                assert!(csp.contains(directive), "{fate}: {csp}");
+            }
+            assert_eq!(csp.matches("frame-ancestors").count(), 1, "{csp}");
+        }
+    }
+    // Where the page is framed from changes nothing in what it sends: the browser decides.
+    let valid = format!("/embed/{}", demo.id("valid"));
+    let framed = get_from(&demo.app, &valid, Some("https://obcy-sklep.pl/")).await;
+    assert_eq!(
+        framed.header("content-security-policy"),
+        get(&demo.app, &valid).await.header("content-security-policy")
+    );
+    assert_eq!(framed.header("vary"), None);
+}
+
+#[tokio::test]
+async fn svg_badge_is_valid_only_on_the_certificates_websites() {
+    let demo = demo().await;
+    let valid = demo.id("valid");
+    let svg = |reply: &Reply| {
+        assert_eq!(reply.header("content-type"), Some("image/svg+xml"));
+        assert_eq!(reply.header("cache-control"), Some("no-cache"));
+        assert_eq!(reply.header("vary"), Some("Referer"), "the image depends on the Referer");
+        reply.text()
+    };
+    let green = "#136c2e";
+    let red = "#a4141c";
+
+    for referer in [
+        "https://smakiroztocza.pl/",
+        "https://www.smakiroztocza.pl/",
+        "http://SMAKIROZTOCZA.PL.:8080/",
+        "http://127.0.0.1:8080/",
+        "https://zp.rops.lublin.pl/e/E1",
+    ] {
+        let shown = svg(&get_from(&demo.app, &format!("/badge/{valid}.svg"), Some(referer)).await);
+        assert!(shown.contains(">Znak ważny</text>"), "{referer}: {shown}");
+        assert!(shown.contains(green), "{referer}");
+    }
+
+    for referer in
+        ["https://obcy-sklep.pl/", "https://smakiroztocza.pl.obcy.pl/", "https://sklep.smakiroztocza.pl/"]
+    {
+        let shown = svg(&get_from(&demo.app, &format!("/badge/{valid}.svg"), Some(referer)).await);
+        assert!(shown.contains(">Znak nieważny na tej stronie</text>"), "{referer}: {shown}");
+        assert!(shown.contains(red) && !shown.contains(green), "{referer}: red, not green");
+        assert!(!shown.contains("Znak ważny"), "{referer}");
+        let title = between(&shown, "<title id=\"zp-title\">", "</title>");
+        assert_eq!(
+            title,
+            "Zakup Prospołeczny: Znak nieważny na tej stronie — Spółdzielnia Socjalna „Smaki Roztocza”"
+        );
+        let english = svg(&get_from(&demo.app, &format!("/badge/{valid}.svg?lang=en"), Some(referer)).await);
+        assert!(english.contains(">Not valid on this site</text>"), "{english}");
+    }
+
+    // Without a Referer the image cannot know where it is: it claims nothing.
+    let unknown = svg(&get(&demo.app, &format!("/badge/{valid}.svg")).await);
+    assert!(unknown.contains(">Sprawdź u wystawcy</text>"), "{unknown}");
+    assert!(!unknown.contains(green) && !unknown.contains(red), "neutral: {unknown}");
+    assert!(!unknown.contains("Znak ważny"));
+    let english = svg(&get(&demo.app, &format!("/badge/{valid}.svg?lang=en")).await);
+    assert!(english.contains(">Check at the issuer</text>"), "{english}");
+
+    // Another certificate's websites are not this one's.
+    let other = demo.id("other domain");
+    let here =
+        svg(&get_from(&demo.app, &format!("/badge/{other}.svg"), Some("http://127.0.0.1:8080/")).await);
+    assert!(here.contains(">Znak nieważny na tej stronie</text>"), "{here}");
+    let own = svg(&get_from(&demo.app, &format!("/badge/{other}.svg"), Some("https://innysklep.pl/")).await);
+    assert!(own.contains(">Znak ważny</text>"), "{own}");
+
+    // Every other state is shown as it is, wherever the image is: no website makes it green.
+    for (fate, words) in [
+        ("revoked", "Certyfikat cofnięty"),
+        ("suspended", "Certyfikat zawieszony"),
+        ("expired", "Certyfikat wygasł"),
+        ("future", "Certyfikat jeszcze nieważny"),
+    ] {
+        for referer in [
+            None,
+            Some("https://obcy-sklep.pl/"),
+            Some("http://127.0.0.1/"),
+            Some("https://jutro.example.pl/"),
+        ] {
+            let shown = svg(&get_from(&demo.app, &format!("/badge/{}.svg", demo.id(fate)), referer).await);
+            assert!(shown.contains(&format!(">{words}</text>")), "{fate} from {referer:?}: {shown}");
+            assert!(!shown.contains(green), "{fate} from {referer:?}");
+        }
+    }
+
+    // No certificate: as before, whatever the Referer.
+    let missing = get_from(&demo.app, "/badge/7K3QX9M2.svg", Some("https://obcy-sklep.pl/")).await;
+    assert_eq!(missing.status.as_u16(), 404);
+    assert!(svg(&missing).contains(">Certyfikatu nie ma w rejestrze</text>"));
 }
