@@ -727,3 +727,69 @@ async fn svg_badge_is_valid_only_on_the_certificates_websites() {
     assert_eq!(missing.status.as_u16(), 404);
     assert!(svg(&missing).contains(">Certyfikatu nie ma w rejestrze</text>"));
 }
+
+#[tokio::test]
+async fn verification_page_lists_the_websites_and_warns_of_another_one() {
+    let demo = demo().await;
+    let valid = format!("/v/{}", demo.id("valid"));
+    let warning = "id=\"elsewhere\"";
+
+    let plain = get(&demo.app, &valid).await;
+    assert_page(&plain, 200, &valid);
+    assert_eq!(plain.header("vary"), Some("Referer"));
+    let html = plain.text();
+    assert!(html.contains("Strony objęte certyfikatem"), "{html}");
+    let listed = between(&html, "<ul class=\"websites\">", "</ul>");
+    for domain in ["smakiroztocza.pl", "localhost", "127.0.0.1"] {
+        assert!(listed.contains(&format!("<li><bdi>{domain}</bdi></li>")), "{domain}: {listed}");
+    }
+    assert!(!listed.contains("<a "), "the websites are named, not linked");
+    assert!(html.contains("znak mógł zostać skopiowany"));
+    assert!(!html.contains(warning), "no Referer, no warning");
+
+    for referer in [
+        "https://www.smakiroztocza.pl/powidla",
+        "http://localhost:8080/",
+        "https://zp.rops.lublin.pl/?q=smaki",
+    ] {
+        let html = get_from(&demo.app, &valid, Some(referer)).await.text();
+        assert!(!html.contains(warning), "{referer}: a listed website or the registry");
+        assert!(html.contains("<h1 id=\"verdict\">Znak ważny</h1>"));
+    }
+
+    let copied = get_from(&demo.app, &valid, Some("https://obcy-sklep.pl/")).await;
+    assert_page(&copied, 200, &valid);
+    assert_eq!(copied.header("vary"), Some("Referer"));
+    let html = copied.text();
+    assert!(html.contains(warning), "{html}");
+    let shown = between(&html, warning, "</section>");
+    assert!(shown.contains("Trafiasz tu ze strony"), "{shown}");
+    assert!(shown.contains("<bdi>obcy-sklep.pl</bdi>"), "{shown}");
+    assert!(shown.contains("której ten certyfikat nie obejmuje"), "{shown}");
+    assert!(shown.contains("zgłoś to wystawcy znaku"), "{shown}");
+    assert!(html.find(warning) < html.find("id=\"verdict\""), "the warning comes first");
+    let english =
+        get_from(&demo.app, &format!("{valid}?lang=en"), Some("https://obcy-sklep.pl/")).await.text();
+    assert!(english.contains("You came here from"), "{english}");
+    assert!(english.contains("a website this certificate does not cover"));
+    assert!(english.contains("Websites the certificate covers"));
+
+    // A revoked certificate stays revoked, with the warning too.
+    let revoked = format!("/v/{}", demo.id("revoked"));
+    for referer in [None, Some("https://obcy-sklep.pl/"), Some("https://pszczeladolina.pl/")] {
+        let html = get_from(&demo.app, &revoked, referer).await.text();
+        assert!(html.contains("<h1 id=\"verdict\">Certyfikat cofnięty</h1>"), "{referer:?}");
+        assert!(!html.contains("Znak ważny"), "{referer:?}");
+        assert_eq!(html.contains(warning), referer == Some("https://obcy-sklep.pl/"), "{referer:?}");
+    }
+    let expired = get_from(&demo.app, &format!("/v/{}", demo.id("expired")), Some("https://obcy.pl/")).await;
+    assert!(expired.text().contains("<h1 id=\"verdict\">Certyfikat wygasł</h1>"));
+
+    // The Referer is shown as text, never as markup.
+    let hostile = get_from(&demo.app, &valid, Some("https://<script>alert(1)</script>.pl/")).await;
+    assert_page(&hostile, 200, &valid);
+    let html = hostile.text();
+    assert!(html.contains(warning));
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+}

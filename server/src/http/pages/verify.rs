@@ -1,5 +1,8 @@
 //! The verification page `/v/{ID}` (also `/V/{ID}`, the form QR codes carry) and the QR images
 //! that lead to it.
+//!
+//! The page lists the websites the certificate covers, and warns when the `Referer` names
+//! another one: a shopper who followed a copied badge learns it there.
 
 use std::sync::Arc;
 
@@ -13,9 +16,9 @@ use super::layout::{
     ErrorPage, Page, badge, error_page, format_instant, headline, icon, last_day, legal_form_label, place,
     plain, shell, text, tone,
 };
-use super::{Lang, Params, href, html};
+use super::{Lang, Params, Referer, href, html};
 use crate::http::{AppState, CachedCertificate};
-use crate::ids;
+use crate::ids::{self, Referrer};
 use crate::issuer::{RevocationReason, Verdict, format_date};
 use crate::qr;
 use crate::store::CertificateDetail;
@@ -41,6 +44,7 @@ pub async fn page(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     params: Params,
+    referer: Referer,
 ) -> Response {
     let raw = path.map(|Path(raw)| raw).unwrap_or_default();
     let found = match find(&state, &raw, &params).await {
@@ -52,6 +56,7 @@ pub async fn page(
     let now = state.now();
     let base_url = &state.issuer.settings.base_url;
     let verdict = Verdict::of(&detail.certificate, now);
+    let came_from = ids::referrer(referer.get(), &detail.entity.domains, base_url);
     let page = Page {
         lang,
         params: &params,
@@ -59,10 +64,21 @@ pub async fn page(
         base_url,
         canonical: Some(state.issuer.verify_url(&detail.certificate.id)),
     };
-    html(StatusCode::OK, lang, shell(&page, render(detail, verdict, now, base_url, lang)))
+    let main = render(detail, verdict, &came_from, now, base_url, lang);
+    let mut response = html(StatusCode::OK, lang, shell(&page, main));
+    // The warning depends on where the reader came from: caches keep a copy per `Referer`.
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("Referer"));
+    response
 }
 
-fn render(detail: &CertificateDetail, verdict: Verdict, now: i64, base_url: &str, lang: Lang) -> Markup {
+fn render(
+    detail: &CertificateDetail,
+    verdict: Verdict,
+    came_from: &Referrer,
+    now: i64,
+    base_url: &str,
+    lang: Lang,
+) -> Markup {
     let c = &detail.certificate;
     let e = &detail.entity;
     let (checked, checked_machine) = format_instant(now);
@@ -70,6 +86,9 @@ fn render(detail: &CertificateDetail, verdict: Verdict, now: i64, base_url: &str
     let qr_svg = format!("/v/{}/qr.svg", c.id);
     let qr_png = format!("/v/{}/qr.png", c.id);
     html! {
+        @if let Referrer::Elsewhere(host) = came_from {
+            (elsewhere_warning(host, base_url, lang))
+        }
         section class={ "verdict " (tone(verdict)) } aria-labelledby="verdict" {
             p.verdict-icon aria-hidden="true" { (icon(verdict)) }
             h1 #verdict { (headline(verdict, lang)) }
@@ -150,6 +169,8 @@ fn render(detail: &CertificateDetail, verdict: Verdict, now: i64, base_url: &str
             "."
         }
 
+        (websites(&e.domains, base_url, lang))
+
         section aria-labelledby="entity-h" {
             h2 #entity-h { (lang.pick("Podmiot", "Entity")) }
             dl.facts {
@@ -202,6 +223,77 @@ fn render(detail: &CertificateDetail, verdict: Verdict, now: i64, base_url: &str
             ul.links {
                 li { a href=(qr_svg) download=(format!("zp-{}.svg", c.id)) { (lang.pick("Pobierz kod QR (SVG)", "Download the QR code (SVG)")) } }
                 li { a href=(qr_png) download=(format!("zp-{}.png", c.id)) { (lang.pick("Pobierz kod QR (PNG)", "Download the QR code (PNG)")) } }
+            }
+        }
+    }
+}
+
+/// The warning for a reader who came from a website the certificate does not cover, shown above
+/// the verdict: a valid certificate says nothing about the mark on that website.
+fn elsewhere_warning(host: &str, base_url: &str, lang: Lang) -> Markup {
+    html! {
+        section.verdict.bad.elsewhere aria-labelledby="elsewhere" {
+            p.verdict-icon aria-hidden="true" { "!" }
+            p.lead #elsewhere {
+                strong {
+                    (lang.pick("Trafiasz tu ze strony ", "You came here from "))
+                    span.nowrap { (text(&ids::display_domain(host))) }
+                    (lang.pick(
+                        ", której ten certyfikat nie obejmuje.",
+                        ", a website this certificate does not cover.",
+                    ))
+                }
+            }
+            p {
+                (lang.pick(
+                    "Znak „Zakup Prospołeczny” na tamtej stronie mógł zostać skopiowany: certyfikat obejmuje tylko \
+                     strony wymienione niżej. Nie traktuj go tam jako potwierdzenia i zgłoś to wystawcy znaku, ",
+                    "The “Zakup Prospołeczny” mark on that website may have been copied: the certificate covers \
+                     only the websites listed below. Do not take it as a confirmation there, and report it to the \
+                     issuer of the mark, ",
+                ))
+                span.nowrap { (base_url) }
+                "."
+            }
+            p { a href="#websites-h" { (lang.pick("Strony objęte certyfikatem", "Websites the certificate covers")) } }
+        }
+    }
+}
+
+/// The websites where the mark may appear, and what a mark anywhere else means.
+fn websites(domains: &[String], base_url: &str, lang: Lang) -> Markup {
+    html! {
+        section aria-labelledby="websites-h" {
+            h2 #websites-h { (lang.pick("Strony objęte certyfikatem", "Websites the certificate covers")) }
+            @if domains.is_empty() {
+                p {
+                    (lang.pick(
+                        "Certyfikat nie wymienia żadnej strony internetowej: nie obejmuje znaku na żadnej stronie.",
+                        "The certificate names no website: it covers the mark on no website.",
+                    ))
+                }
+            } @else {
+                p {
+                    (lang.pick(
+                        "Znak „Zakup Prospołeczny” tego podmiotu może się pojawiać tylko na tych stronach \
+                         internetowych (także z przedrostkiem www.):",
+                        "This entity may show the “Zakup Prospołeczny” mark only on these websites (also with \
+                         the www. prefix):",
+                    ))
+                }
+                ul.websites {
+                    @for domain in domains { li { (text(&ids::display_domain(domain))) } }
+                }
+            }
+            p {
+                (lang.pick(
+                    "Jeśli trafiasz tu ze znaku na innej stronie, znak mógł zostać skopiowany: certyfikat obejmuje \
+                     tylko strony wymienione tutaj. Zgłoś to wystawcy znaku, ",
+                    "If you came here from a mark on another website, the mark may have been copied: the \
+                     certificate covers only the websites listed here. Report it to the issuer of the mark, ",
+                ))
+                span.nowrap { (base_url) }
+                "."
             }
         }
     }
