@@ -1,5 +1,5 @@
 //! The entity page `/e/{ID}`: who the entity is, its certificates, and for each the snippet that
-//! puts the live badge on the entity's website.
+//! puts the live badge on the entity's website, with the websites where the badge shows as valid.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
+use super::embed::Shown;
 use super::layout::{
     ErrorPage, Page, badge, error_page, format_instant, last_day, legal_form_label, place, plain, shell, text,
 };
@@ -14,6 +15,7 @@ use super::verify::products;
 use super::{Lang, Params, href, html};
 use crate::http::AppState;
 use crate::http::widget::WidgetBundle;
+use crate::ids;
 use crate::issuer::{Verdict, format_date};
 use crate::store::{CertificateDetail, EntityRecord, SearchQuery};
 
@@ -197,7 +199,9 @@ pub fn pinned_badge_snippet(
     )
 }
 
-/// A linked image of the badge, for sites that allow neither scripts nor frames.
+/// A linked image of the badge, for sites that allow neither scripts nor frames. The image says
+/// the mark is valid only when the browser names the page's website in `Referer`: the attribute
+/// asks for the origin even where the page's own policy sends no referrer.
 pub fn image_snippet(base_url: &str, id: &str, number: &str, lang: Lang) -> String {
     let lang_suffix = if lang == Lang::En { "?lang=en" } else { "" };
     let alt = match lang {
@@ -206,7 +210,7 @@ pub fn image_snippet(base_url: &str, id: &str, number: &str, lang: Lang) -> Stri
     };
     format!(
         "<a href=\"{base}/v/{id}{lang_suffix}\"><img src=\"{base}/badge/{id}.svg{lang_suffix}\" \
-         alt=\"{alt} {number}\" width=\"320\" height=\"64\"></a>",
+         alt=\"{alt} {number}\" width=\"320\" height=\"64\" referrerpolicy=\"strict-origin-when-cross-origin\"></a>",
         base = snippet_escape(base_url),
         id = snippet_escape(id),
         number = snippet_escape(number),
@@ -244,6 +248,7 @@ fn embed(
     let qr_svg = format!("/v/{}/qr.svg", c.id);
     let qr_png = format!("/v/{}/qr.png", c.id);
     html! {
+        (websites(&detail.entity.domains, base_url, lang))
         h4 { (lang.pick("Znak na stronę internetową", "Badge for a website")) }
         p {
             (lang.pick(
@@ -294,6 +299,56 @@ fn embed(
     }
 }
 
+/// Where the badges show the mark as valid, and how to add a website.
+fn websites(domains: &[String], base_url: &str, lang: Lang) -> Markup {
+    html! {
+        h4 { (lang.pick("Strony, na których znak jest ważny", "Websites where the badge shows as valid")) }
+        @if domains.is_empty() {
+            p {
+                (lang.pick(
+                    "Certyfikat nie wymienia żadnej strony internetowej, więc znak nie pokaże się jako ważny na \
+                     żadnej stronie.",
+                    "The certificate names no website, so the badge shows as valid on no website.",
+                ))
+            }
+        } @else {
+            p {
+                (lang.pick(
+                    "Znak ze skryptem, ramka (iframe) i obrazek SVG pokazują znak jako ważny tylko na stronach \
+                     wymienionych w certyfikacie (także z przedrostkiem www.):",
+                    "The script badge, the iframe and the SVG image show the mark as valid only on the websites \
+                     the certificate names (also with the www. prefix):",
+                ))
+            }
+            ul.inline {
+                @for domain in domains { li { (text(&ids::display_domain(domain))) } }
+            }
+        }
+        p {
+            (lang.pick("Na innej stronie znak ze skryptem i obrazek pokazują „", "On any other website the script badge and the image say “"))
+            (Shown::WrongSite.headline(lang))
+            (lang.pick(
+                "”, a ramka się nie wyświetla. Obrazek na stronie, której adresu przeglądarka nie podaje, pokazuje „",
+                "”, and the iframe does not show. The image on a page whose address the browser does not send says “",
+            ))
+            (Shown::CheckAtIssuer.headline(lang))
+            "”."
+        }
+        p {
+            (lang.pick(
+                "Aby dodać stronę, poproś o to wystawcę znaku, ",
+                "To add a website, ask the issuer of the mark, ",
+            ))
+            span.nowrap { (base_url) }
+            (lang.pick(
+                ". Potem wklej ponownie kod z tej strony: kod ze skryptem niesie listę stron w podpisanym tokenie.",
+                ". Then paste the code from this page again: the script badge carries the list of websites in \
+                 its signed token.",
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +390,7 @@ mod tests {
             image,
             "<a href=\"https://zp.rops.lublin.pl/v/7K3QX9M2?lang=en\"><img \
              src=\"https://zp.rops.lublin.pl/badge/7K3QX9M2.svg?lang=en\" alt=\"Zakup Prospołeczny mark — check \
-             certificate ZP/&quot;LU\" width=\"320\" height=\"64\"></a>"
+             certificate ZP/&quot;LU\" width=\"320\" height=\"64\" referrerpolicy=\"strict-origin-when-cross-origin\"></a>"
         );
     }
 }

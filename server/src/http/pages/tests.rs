@@ -793,3 +793,42 @@ async fn verification_page_lists_the_websites_and_warns_of_another_one() {
     assert!(!html.contains("<script"), "{html}");
     assert!(html.contains("&lt;script&gt;"), "{html}");
 }
+
+#[tokio::test]
+async fn entity_page_says_where_the_badges_show_as_valid() {
+    let demo = demo().await;
+    let valid = get(&demo.app, &format!("/v/{}", demo.id("valid"))).await.text();
+    let path = format!("/e/{}", between(&valid, "href=\"/e/", "\""));
+    for (query, words) in [
+        (
+            "",
+            [
+                "Strony, na których znak jest ważny",
+                "„Znak nieważny na tej stronie”",
+                "„Sprawdź u wystawcy”",
+                "Aby dodać stronę, poproś o to wystawcę znaku",
+            ],
+        ),
+        (
+            "?lang=en",
+            [
+                "Websites where the badge shows as valid",
+                "“Not valid on this site”",
+                "“Check at the issuer”",
+                "To add a website, ask the issuer of the mark",
+            ],
+        ),
+    ] {
+        let html = get(&demo.app, &format!("{path}{query}")).await.text();
+        for phrase in words {
+            assert!(html.contains(phrase), "{phrase}: {html}");
+        }
+        let section = between(&html, words[0], "<pre");
+        assert!(section.contains("<li><bdi>smakiroztocza.pl</bdi></li>"), "{section}");
+        assert!(section.contains("<li><bdi>127.0.0.1</bdi></li>"), "{section}");
+        assert!(
+            html.contains("referrerpolicy=&quot;strict-origin-when-cross-origin&quot;"),
+            "the image snippet asks for the origin"
+        );
+    }
+}
