@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod browser;
+mod bundle;
 mod durability;
 mod harness;
 mod interop;
