@@ -168,8 +168,9 @@ pub const WIDGET: Bundle =
     Bundle { package: "zp-widget", loader: "widget/assets/zp-badge.js", dist: "target/widget/dist" };
 
 /// Builds the badge: the wasm32 library in the size-tuned profile, wasm-bindgen's ES module
-/// glue, wasm-opt when available, and the loader; the server serves the result under
-/// content-hashed names.
+/// glue, wasm-opt when available, and the loader, with brotli and gzip files beside the glue and
+/// module; the server serves the result under content-hashed names. Earlier releases stay in
+/// `releases/` and this one joins them.
 pub fn build_widget(root: &Path) -> Result<()> {
     build_bundle(root, WIDGET).map(drop)
 }
@@ -188,10 +189,7 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
         .join("widget")
         .join(format!("{}.wasm", package.replace('-', "_")));
     let dist = root.join(bundle.dist);
-    if dist.exists() {
-        std::fs::remove_dir_all(&dist).with_context(|| format!("clearing {}", dist.display()))?;
-    }
-    std::fs::create_dir_all(&dist)?;
+    clear_dist(&dist)?;
     step(
         "generate the JavaScript glue (wasm-bindgen)",
         Command::new("wasm-bindgen")
@@ -222,25 +220,111 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
         ),
     }
     std::fs::copy(root.join(bundle.loader), dist.join("zp-badge.js"))?;
+    for name in PRECOMPRESSED {
+        let bytes = std::fs::read(dist.join(name))?;
+        std::fs::write(dist.join(format!("{name}.br")), brotli(&bytes)?)?;
+        std::fs::write(dist.join(format!("{name}.gz")), gzip(&bytes)?)?;
+    }
+    let release = keep_release(&dist)?;
+    println!("    release kept in {}", release.display());
     report_sizes(&dist)
+}
+
+/// The files of one release of a bundle, as the server reads them: the loader template, the
+/// glue and the module.
+const RELEASE_FILES: [&str; 3] = ["zp-badge.js", "zp-widget.js", "zp-widget_bg.wasm"];
+
+/// The files the server sends compressed as the build wrote them (`.br`, `.gz` beside each). The
+/// loader is not among them: the server writes the issuer URL into it, then compresses it.
+const PRECOMPRESSED: [&str; 2] = ["zp-widget.js", "zp-widget_bg.wasm"];
+
+/// Where a bundle directory keeps its earlier releases (the server's `widget::RELEASES`).
+const RELEASES: &str = "releases";
+
+/// Empties `dist` for a new build, except its earlier releases.
+fn clear_dist(dist: &Path) -> Result<()> {
+    std::fs::create_dir_all(dist)?;
+    for entry in std::fs::read_dir(dist)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_name() == RELEASES {
+            continue;
+        }
+        let removed = if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("clearing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies the release just built in `dist` into `dist/releases/<name>`, the name derived from
+/// its contents, and returns where. The server keeps serving every release there under its
+/// hashed names, so a snippet pinned to one (with its Subresource Integrity hash) keeps working
+/// after upgrades. Building the same bundle again adds nothing.
+fn keep_release(dist: &Path) -> Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for name in RELEASE_FILES {
+        let bytes = std::fs::read(dist.join(name))?;
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    let name: String = hasher.finalize().iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+    let releases = dist.join(RELEASES);
+    let kept = releases.join(&name);
+    if kept.is_dir() {
+        return Ok(kept);
+    }
+    // Written aside, then renamed: the server skips dot names, so it never sees half a release.
+    let partial = releases.join(format!(".{name}.partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)?;
+    }
+    std::fs::create_dir_all(&partial)?;
+    let compressed = PRECOMPRESSED.iter().flat_map(|name| [format!("{name}.br"), format!("{name}.gz")]);
+    for file in RELEASE_FILES.map(str::to_owned).into_iter().chain(compressed) {
+        std::fs::copy(dist.join(&file), partial.join(&file)).with_context(|| format!("keeping {file}"))?;
+    }
+    std::fs::rename(&partial, &kept)?;
+    Ok(kept)
+}
+
+/// Brotli at quality 11 with the largest window, as browsers decode it.
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+    Ok(out)
+}
+
+/// Gzip at level 9.
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(bytes)?;
+    Ok(gzip.finish()?)
 }
 
 /// Prints what a browser transfers for the badge: raw, gzip -9 and brotli -q 11 sizes, and returns
 /// the three totals.
 fn report_sizes(dist: &Path) -> Result<(usize, usize, usize)> {
-    use std::io::Write;
     let mut totals = (0, 0, 0);
     println!("    {:<22} {:>9} {:>9} {:>9}", "file", "raw", "gzip", "brotli");
-    for name in ["zp-badge.js", "zp-widget.js", "zp-widget_bg.wasm"] {
+    for name in RELEASE_FILES {
         let bytes = std::fs::read(dist.join(name))?;
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gzip.write_all(&bytes)?;
-        let gzip = gzip.finish()?.len();
-        let mut brotli = Vec::new();
-        let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
-        brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotli, &params)?;
-        println!("    {name:<22} {:>9} {:>9} {:>9}", bytes.len(), gzip, brotli.len());
-        totals = (totals.0 + bytes.len(), totals.1 + gzip, totals.2 + brotli.len());
+        // The build's own compressed files where there are some: what the server sends.
+        let compressed = |ext: &str, compress: fn(&[u8]) -> Result<Vec<u8>>| match std::fs::read(
+            dist.join(format!("{name}.{ext}")),
+        ) {
+            Ok(stored) => Ok(stored.len()),
+            Err(_) => compress(&bytes).map(|out| out.len()),
+        };
+        let (gzip_size, brotli_size) = (compressed("gz", gzip)?, compressed("br", brotli)?);
+        println!("    {name:<22} {:>9} {:>9} {:>9}", bytes.len(), gzip_size, brotli_size);
+        totals = (totals.0 + bytes.len(), totals.1 + gzip_size, totals.2 + brotli_size);
     }
     println!("    {:<22} {:>9} {:>9} {:>9}", "total (JS + wasm)", totals.0, totals.1, totals.2);
     Ok(totals)

@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::issuer::Issuer;
@@ -120,11 +122,15 @@ pub fn router(state: AppState) -> Router {
     );
     let https = state.issuer.settings.base_url.starts_with("https://");
     let edge = edge::Edge::new(state.rate_limit.clone(), state.metrics.clone(), https);
-    Router::new()
+    let compressed = Router::new()
         .merge(public)
         .nest("/api/v1/admin", admin::router(state.clone()))
         .merge(ops::router())
         .merge(pages::router())
+        .layer(compression());
+    Router::new()
+        .merge(compressed)
+        // Outside the compression layer: the bundle is compressed once, at build or start.
         .merge(widget::router())
         .fallback(|| async { error::AppError::not_found("page") })
         // One layer for all of it (see `edge`): the limit, metrics, log line and security headers,
@@ -136,6 +142,20 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)),
         )
         .with_state(state)
+}
+
+/// Responses smaller than this go as they are: compressing them saves less than it costs.
+pub const COMPRESS_FROM: u16 = 860;
+
+/// Brotli or gzip on the fly, by the request's `Accept-Encoding`, for responses of
+/// [`COMPRESS_FROM`] bytes or more, except images other than SVG (already compressed). It adds
+/// `Vary: Accept-Encoding` to every response it could compress.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = SizeAbove::new(COMPRESS_FROM.into())
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::SSE);
+    CompressionLayer::new().br(true).gzip(true).compress_when(predicate)
 }
 
 /// Responses that are not pages (JSON, tokens, images, metrics) load nothing and may not be

@@ -325,3 +325,96 @@ async fn without_a_limit_no_peer_address_is_needed() {
         assert_eq!(get(&app, "/api/v1/certificates").await.status, StatusCode::OK);
     }
 }
+
+fn with_accept_encoding(path: &str, accept: &str) -> Request<Body> {
+    Request::get(path).header("accept-encoding", accept).body(Body::empty()).unwrap()
+}
+
+/// Every `Vary` value of a reply, in one lower-case list.
+fn vary(reply: &Reply) -> String {
+    let values: Vec<_> = reply.headers.get_all("vary").iter().filter_map(|v| v.to_str().ok()).collect();
+    values.join(", ").to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn pages_json_and_keys_are_compressed_when_asked() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let demo = crate::cli::demo::seed(&state.issuer, dir.path(), now).await.unwrap().unwrap();
+    let id = &demo.certificates[0].0;
+    let app = router(state.clone());
+    let limit = usize::from(super::COMPRESS_FROM);
+
+    // One key makes a JWKS too small to be worth compressing: it goes as it is.
+    let small = send(&app, with_accept_encoding("/.well-known/jwks.json", "gzip, deflate, br")).await;
+    assert!(small.body.len() < limit, "{}", small.text());
+    assert_eq!(small.header("content-encoding"), None);
+    // Retired keys stay published for a while: a few rotations make it large enough.
+    while get(&app, "/.well-known/jwks.json").await.body.len() < limit {
+        state.issuer.rotate_key("test", now).await.unwrap();
+    }
+
+    for path in [
+        "/".to_owned(),
+        "/.well-known/jwks.json".to_owned(),
+        format!("/badge/{id}.svg"),
+        "/api/v1/openapi.json".to_owned(),
+        format!("/api/v1/certificates/{id}"),
+    ] {
+        let plain = get(&app, &path).await;
+        assert_eq!(plain.status, StatusCode::OK, "{path}");
+        assert!(plain.body.len() >= limit, "{path} is {} bytes", plain.body.len());
+        assert_eq!(plain.header("content-encoding"), None, "{path}: nothing asked for");
+        assert!(vary(&plain).contains("accept-encoding"), "{path}: Vary {}", vary(&plain));
+        for (accept, coding) in
+            [("gzip, deflate, br", "br"), ("br", "br"), ("gzip", "gzip"), ("br;q=0.1, gzip", "gzip")]
+        {
+            let reply = send(&app, with_accept_encoding(&path, accept)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}");
+            assert_eq!(reply.header("content-encoding"), Some(coding), "{path} for {accept}");
+            assert!(vary(&reply).contains("accept-encoding"), "{path}: Vary {}", vary(&reply));
+            // Streamed as it is compressed: no length announced that the body would not match.
+            if let Some(length) = reply.header("content-length") {
+                assert_eq!(length, reply.body.len().to_string(), "{path}");
+            }
+            let mut decoded = Vec::new();
+            match coding {
+                "br" => brotli::Decompressor::new(&reply.body[..], 4096).read_to_end(&mut decoded),
+                _ => flate2::read::GzDecoder::new(&reply.body[..]).read_to_end(&mut decoded),
+            }
+            .unwrap();
+            assert!(decoded == plain.body, "{path}: {coding} decodes to the plain response");
+            assert!(reply.body.len() < plain.body.len(), "{path}");
+            assert_eq!(reply.header("content-type"), plain.header("content-type"), "{path}");
+        }
+        let refused = send(&app, with_accept_encoding(&path, "br;q=0, gzip;q=0")).await;
+        assert_eq!(refused.status, StatusCode::OK, "{path}");
+        assert_eq!(refused.header("content-encoding"), None, "{path}");
+        assert!(refused.body == plain.body, "{path}");
+        assert!(vary(&refused).contains("accept-encoding"), "{path}");
+    }
+
+    // Small answers are not worth compressing.
+    let reply = send(&app, with_accept_encoding("/healthz", "gzip, deflate, br")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.len() < limit);
+    assert_eq!(reply.header("content-encoding"), None);
+
+    // Images other than SVG are compressed already (the QR code's PNG is smaller than the limit,
+    // so a larger one shows it).
+    use axum::http::header::CONTENT_TYPE;
+    let images = axum::Router::new()
+        .route("/big.png", axum::routing::get(|| async { ([(CONTENT_TYPE, "image/png")], vec![7u8; 4096]) }))
+        .route(
+            "/big.svg",
+            axum::routing::get(|| async { ([(CONTENT_TYPE, "image/svg+xml")], vec![b' '; 4096]) }),
+        )
+        .layer(super::compression());
+    let png = send(&images, with_accept_encoding("/big.png", "gzip, deflate, br")).await;
+    assert_eq!(png.header("content-encoding"), None);
+    assert_eq!(png.body.len(), 4096);
+    let svg = send(&images, with_accept_encoding("/big.svg", "gzip, deflate, br")).await;
+    assert_eq!(svg.header("content-encoding"), Some("br"));
+}

@@ -18,7 +18,7 @@ fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
-fn widget_dir() -> PathBuf {
+pub fn widget_dir() -> PathBuf {
     let dir = workspace().join("target").join("widget").join("dist");
     assert!(
         dir.join("zp-widget_bg.wasm").is_file(),

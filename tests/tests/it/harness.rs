@@ -86,7 +86,9 @@ impl Server {
             .arg("--data-dir")
             .arg(data)
             .args(&global)
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .arg("serve")
+            // Any free port, unless the test chooses one (a restart on the same address).
+            .args(if extra.contains(&"--bind") { &[][..] } else { &["--bind", "127.0.0.1:0"][..] })
             .args(extra)
             .env("ZP_LOG", "warn")
             // Tests send bursts from one address; the limiter has tests of its own.

@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod browser;
+mod bundle;
 mod domains;
 mod durability;
 mod harness;
