@@ -21,11 +21,13 @@ use crate::store::*;
 pub const RENEWAL_WINDOW_DAYS: i64 = 90;
 /// Entries per status list. Large lists hide which certificate a verifier asks about.
 pub const STATUS_LIST_SIZE: i64 = 1 << 20;
-/// How long a signed status list stays valid; caches must refetch well before.
-pub const STATUS_LIST_LIFETIME: i64 = 86_400;
+/// How long a signed status list stays valid past its `ttl` (`exp = iat + ttl + this`): a
+/// little slack for verifiers' clocks, never enough for a cache to keep a list signed before a
+/// revocation in use (verifiers count freshness from `iat` anyway).
+pub const STATUS_LIST_GRACE: i64 = 60;
 /// How long a retired key stays published after a newer one starts signing, so that status
-/// lists it signed keep verifying.
-const RETIRED_KEY_GRACE: i64 = STATUS_LIST_LIFETIME + 3_600;
+/// lists it signed keep verifying: a day and an hour, well past any list's `exp`.
+const RETIRED_KEY_GRACE: i64 = 90_000;
 
 pub const VOIVODESHIPS: [&str; 16] = [
     "dolnośląskie",
@@ -890,8 +892,8 @@ impl Issuer {
         Ok(keys)
     }
 
-    /// The signed status list `list`, re-signed only when a state changed or it is older than
-    /// a minute.
+    /// The signed status list `list`, re-signed when a state changed or it has used half its
+    /// `ttl` (a minute at most), so a verifier always gets at least half a `ttl` of freshness.
     pub async fn status_list(&self, list: i64, now: i64) -> IssuerResult<Option<(String, i64)>> {
         let max = self.store.max_status_idx().await?.unwrap_or(-1);
         if list < 0 || list > max.max(0) / STATUS_LIST_SIZE {
@@ -899,10 +901,11 @@ impl Issuer {
         }
         let head = self.store.audit_head().await?;
         let key = self.keys.active()?;
+        let reuse_for = i64::try_from(self.settings.status_ttl / 2).unwrap_or(60).min(60);
         if let Ok(cache) = self.status_cache.lock()
-            && let Some(hit) = cache
-                .iter()
-                .find(|c| c.list == list && c.head == head && c.kid == key.key.kid() && now - c.made_at < 60)
+            && let Some(hit) = cache.iter().find(|c| {
+                c.list == list && c.head == head && c.kid == key.key.kid() && now - c.made_at < reuse_for
+            })
         {
             return Ok(Some((hit.token.clone(), hit.made_at)));
         }
@@ -916,7 +919,7 @@ impl Issuer {
             iss: self.settings.base_url.clone(),
             sub: self.status_list_uri(list),
             iat: now,
-            exp: now + STATUS_LIST_LIFETIME,
+            exp: now + i64::try_from(self.settings.status_ttl).unwrap_or(i64::MAX / 2) + STATUS_LIST_GRACE,
             ttl: self.settings.status_ttl,
             status_list: bits.to_claim(),
         };

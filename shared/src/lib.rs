@@ -21,7 +21,7 @@ pub use jwk::{Jwk, Jwks, KeySet, PublicKey, thumbprint};
 pub use signing::{IssuerKey, PrivateJwk};
 pub use status_list::{Status, StatusList, StatusListClaims, VerifiedStatusList, verify_status_list};
 pub use token::{
-    AuthenticClaims, CERT_TYP, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, LegalForm, Product,
+    AuthenticClaims, CERT_TYP, Hints, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, LegalForm, Product,
     Rules, StatusClaim, StatusListRef, UntrustedToken, VerifiedClaims, verify,
 };
 

@@ -53,8 +53,10 @@ pub struct Global {
     /// Region code in certificate numbers (ZP/<REGION>/<YEAR>/<NNNN>).
     #[arg(long, env = "ZP_REGION", default_value = "LU", global = true)]
     pub region: String,
-    /// Seconds a verifier may cache a status list (its `ttl` and Cache-Control max-age).
-    #[arg(long, env = "ZP_STATUS_TTL", default_value_t = 300, global = true)]
+    /// Seconds a verifier may cache a status list (its `ttl` and Cache-Control max-age), from 1
+    /// to 86400.
+    #[arg(long, env = "ZP_STATUS_TTL", default_value_t = 300, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub status_ttl: u64,
     /// Shift the clock by this many seconds (demonstrations and tests of expiry).
     #[arg(long, env = "ZP_CLOCK_OFFSET", default_value_t = 0, global = true, hide = true)]

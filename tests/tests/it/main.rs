@@ -13,6 +13,7 @@ mod browser;
 mod durability;
 mod harness;
 mod interop;
+mod issuers;
 mod keys;
 pub mod lifecycle;
 mod pages;
