@@ -300,11 +300,20 @@ pub fn trust_list(
 ) -> Fetch<Rc<TrustSnapshot>> {
     let uri = trust_list_url(issuer);
     let (keys, rules, list_uri) = (Rc::clone(keys), Rules::new(issuer).with_leeway(0), uri.clone());
-    signed(&TRUST_LISTS, &uri, TrustSnapshot::fresh_for_ms, clock, notify, move |text, device_secs, fetched_ms| {
-        let verified = zp_shared::trust_list::verify_trust_list(&text, &keys, device_secs, &rules, &list_uri).ok()?;
-        let claims = verified.claims;
-        Some(TrustSnapshot { issuers: claims.issuers, iat: claims.iat, ttl: claims.ttl, fetched_ms })
-    })
+    signed(
+        &TRUST_LISTS,
+        &uri,
+        TrustSnapshot::fresh_for_ms,
+        clock,
+        notify,
+        move |text, device_secs, fetched_ms| {
+            let verified =
+                zp_shared::trust_list::verify_trust_list(&text, &keys, device_secs, &rules, &list_uri)
+                    .ok()?;
+            let claims = verified.claims;
+            Some(TrustSnapshot { issuers: claims.issuers, iat: claims.iat, ttl: claims.ttl, fetched_ms })
+        },
+    )
 }
 
 /// A signed document that the page keeps while it is fresh and fetches again (revalidating, so
@@ -405,7 +414,9 @@ pub fn current_token(url: &str, max_age_ms: i64, notify: &Callback<()>) -> Fetch
     let body = request(url, false);
     let url = url.to_owned();
     complete(body, move |text, read_ms| {
-        let current = text.map(|token| Rc::new(CurrentToken { token: token.trim().to_owned(), fetched_ms: read_ms as i64 }));
+        let current = text.map(|token| {
+            Rc::new(CurrentToken { token: token.trim().to_owned(), fetched_ms: read_ms as i64 })
+        });
         CURRENT.with_borrow_mut(|slots| {
             let slot = slots.entry(&url);
             let waiters = settle(slot, current);

@@ -12,8 +12,8 @@ use crate::api::{self, Fetch};
 use crate::components::badge::{BadgeProps, Variant, badge};
 use crate::hooks::use_wake::use_wake;
 use crate::state::{
-    Authenticity, StatusView, Trust, Verdict, ask_for_current_in_ms, effective_now_ms, judge,
-    next_change_ms, renewal_lead_secs, takes_over,
+    Authenticity, StatusView, Trust, Verdict, ask_for_current_in_ms, effective_now_ms, judge, next_change_ms,
+    renewal_lead_secs, takes_over,
 };
 use crate::text::Lang;
 
@@ -42,7 +42,9 @@ struct Read {
 impl Read {
     fn of(token: &str) -> Self {
         match UntrustedToken::parse(token) {
-            Ok(untrusted) => Read { parsed: Ok(untrusted.kid().to_owned()), hints: untrusted.unverified_hints() },
+            Ok(untrusted) => {
+                Read { parsed: Ok(untrusted.kid().to_owned()), hints: untrusted.unverified_hints() }
+            }
             Err(err) => Read { parsed: Err(err), hints: Hints::default() },
         }
     }
@@ -79,9 +81,12 @@ pub fn app(props: &AppProps) -> Html {
         api::prefetch_status_list(uri);
     }
     // The certificate's current token, if the page asked for it already (see below).
-    let current_url = read.hints.subject.as_deref().filter(|id| is_certificate_id(id)).map(|id| {
-        api::current_token_url(&issuer, id)
-    });
+    let current_url = read
+        .hints
+        .subject
+        .as_deref()
+        .filter(|id| is_certificate_id(id))
+        .map(|id| api::current_token_url(&issuer, id));
     let current = current_url.as_deref().and_then(api::known_current_token);
     let kid = match (&current, &read.parsed) {
         (Some(current), _) => UntrustedToken::parse(&current.token).ok().map(|t| t.kid().to_owned()),
@@ -98,10 +103,9 @@ pub fn app(props: &AppProps) -> Html {
         Fetch::Pending | Fetch::Failed => None,
     };
     // Signatures are checked once per token and key set, not on every render.
-    let page_token =
-        use_memo((props.token.clone(), keys.clone(), rules.clone()), |(token, keys, rules)| {
-            Authenticity::of(token, keys.as_deref(), rules)
-        });
+    let page_token = use_memo((props.token.clone(), keys.clone(), rules.clone()), |(token, keys, rules)| {
+        Authenticity::of(token, keys.as_deref(), rules)
+    });
     let current_token = use_memo(
         (current.as_ref().map(|c| c.token.clone()), keys.clone(), rules.clone()),
         |(token, keys, rules)| token.as_ref().map(|token| Authenticity::of(token, keys.as_deref(), rules)),
@@ -193,7 +197,13 @@ fn generation(snapshot: &Fetch<Rc<crate::state::StatusSnapshot>>) -> u64 {
 /// issuer; for an issuer the page does not recognise, the verification page the token names on
 /// that issuer's own site (the check a page cannot fake); otherwise a trusted issuer's registry,
 /// where anyone can search for the entity.
-fn verify_href(verdict: &Verdict, hints: &Hints, issuer: &str, trust: &Trust, first_loader: &str) -> AttrValue {
+fn verify_href(
+    verdict: &Verdict,
+    hints: &Hints,
+    issuer: &str,
+    trust: &Trust,
+    first_loader: &str,
+) -> AttrValue {
     let on_issuer = |url: &str| url.starts_with(&format!("{issuer}/"));
     let web = issuer.starts_with("https://") || issuer.starts_with("http://");
     match verdict {

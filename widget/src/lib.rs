@@ -102,7 +102,13 @@ mod browser {
         }
 
         /// Re-renders after an attribute change, or when another issuer's loader joins the page.
-        pub fn update(&mut self, issuers: String, token: String, lang: Option<String>, variant: Option<String>) {
+        pub fn update(
+            &mut self,
+            issuers: String,
+            token: String,
+            lang: Option<String>,
+            variant: Option<String>,
+        ) {
             let props = props(&self.host, &issuers, &token, lang, variant);
             if let Some(handle) = self.handle.as_mut() {
                 handle.update(props);

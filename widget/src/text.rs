@@ -128,7 +128,10 @@ pub fn accessible_name(verdict: &Verdict, lang: Lang) -> String {
                 Lang::Pl => format!("Ważny do {} (włącznie).", last_day(claims.exp)),
                 Lang::En => format!("Valid through {}.", last_day(claims.exp)),
             };
-            format!("{MARK}: {} — {}. {} {through} ({open})", words.headline, claims.zp.entity.name, words.detail)
+            format!(
+                "{MARK}: {} — {}. {} {through} ({open})",
+                words.headline, claims.zp.entity.name, words.detail
+            )
         }
         Some(claims) => {
             format!("{MARK}: {} — {}. {} ({open})", words.headline, claims.zp.entity.name, words.detail)

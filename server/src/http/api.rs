@@ -199,7 +199,8 @@ pub async fn current_token(
     let mut response = token.token.clone().into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"));
-    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={}", state.issuer.settings.status_ttl)) {
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={}", state.issuer.settings.status_ttl))
+    {
         headers.insert(header::CACHE_CONTROL, value);
     }
     Ok(response)

@@ -49,15 +49,24 @@ fn badges_follow_renewals_and_issuers() {
     let midnight = (now() + 300).div_euclid(DAY) * DAY + DAY;
     let offset = midnight - 120 - now();
     let clocked = Server::start_with(&["--widget-dir", dist, "--clock-offset", &offset.to_string()]);
-    let ending = issue(&clocked, &entity(&clocked, "Spółdzielnia Socjalna „Północ”", &here), Some(midnight - 365 * DAY));
+    let ending = issue(
+        &clocked,
+        &entity(&clocked, "Spółdzielnia Socjalna „Północ”", &here),
+        Some(midnight - 365 * DAY),
+    );
     let ending = if ending["valid_until_unix"] == midnight {
         ending
     } else {
         // A leap day in the last year: start a day later or earlier so the year ends at midnight.
-        issue(&clocked, &entity(&clocked, "Spółdzielnia Socjalna „Północ 2”", &here), Some(midnight - 366 * DAY))
+        issue(
+            &clocked,
+            &entity(&clocked, "Spółdzielnia Socjalna „Północ 2”", &here),
+            Some(midnight - 366 * DAY),
+        )
     };
     assert_eq!(ending["valid_until_unix"], midnight, "{ending}");
-    let extended = clocked.admin(&format!("/certificates/{}/renew", ending["id"].as_str().unwrap()), &json!({}));
+    let extended =
+        clocked.admin(&format!("/certificates/{}/renew", ending["id"].as_str().unwrap()), &json!({}));
     let extended_until = extended["valid_until_unix"].as_i64().unwrap();
     assert!(extended_until > midnight + 300 * DAY, "{extended}");
 
@@ -124,7 +133,8 @@ fn badges_follow_renewals_and_issuers() {
     // 4. Two issuers' loaders, in both orders.
     for name in ["loaders_ab", "loaders_ba"] {
         let page = &seen[name];
-        let states: Vec<&str> = page["seen"].as_array().unwrap().iter().map(|b| b["state"].as_str().unwrap()).collect();
+        let states: Vec<&str> =
+            page["seen"].as_array().unwrap().iter().map(|b| b["state"].as_str().unwrap()).collect();
         assert_eq!(states, ["verified", "verified", "issuer-unrecognised"], "{name}: {page}");
         let counts = &page["counts"];
         assert_eq!(counts["wasm"], 1, "{name}: {counts}");
@@ -132,7 +142,10 @@ fn badges_follow_renewals_and_issuers() {
             assert_eq!(counts["jwks"][issuer], 1, "{name}: one JWKS fetch of {issuer}: {counts}");
             assert_eq!(counts["lists"][issuer], 1, "{name}: one status-list fetch of {issuer}: {counts}");
         }
-        assert!(counts["jwks"][&c.base].is_null(), "nothing is fetched from an unrecognised issuer: {counts}");
+        assert!(
+            counts["jwks"][&c.base].is_null(),
+            "nothing is fetched from an unrecognised issuer: {counts}"
+        );
         assert!(counts["lists"][&c.base].is_null(), "{counts}");
         let c_seen = &page["seen"][2];
         assert!(c_seen["text"].as_str().unwrap().contains("Wystawca nierozpoznany"), "{c_seen}");
@@ -194,18 +207,27 @@ fn current_token_foreign_issuers_and_short_lived_lists() {
 
     // Another issuer's genuine token: a distinct verdict, not "invalid".
     let theirs = issue(&other, &entity(&other, "Fundacja „Gdzie Indziej”", &["sklep.pl"]), None);
-    let reply = server.http.post(server.at("/api/v1/verify")).json(&json!({ "token": token(&theirs) })).send().unwrap();
+    let reply = server
+        .http
+        .post(server.at("/api/v1/verify"))
+        .json(&json!({ "token": token(&theirs) }))
+        .send()
+        .unwrap();
     assert_eq!(reply.status(), 200);
     let body: Value = reply.json().unwrap();
     assert_eq!(body["valid"], false, "{body}");
     assert_eq!(body["verdict"], "issuer_not_recognised", "{body}");
     assert!(body["reasons"][0]["message"].as_str().unwrap().contains(&other.base), "{body}");
     // This issuer's own tokens are judged as before.
-    let mine = server.http.post(server.at("/api/v1/verify")).json(&json!({ "token": current })).send().unwrap();
+    let mine =
+        server.http.post(server.at("/api/v1/verify")).json(&json!({ "token": current })).send().unwrap();
     assert_eq!(mine.json::<Value>().unwrap()["verdict"], "valid");
 
     // A status list expires a minute after its ttl, not a day later.
-    let list = server.get(renewed["status_list"]["uri"].as_str().unwrap().trim_start_matches(&server.base)).text().unwrap();
+    let list = server
+        .get(renewed["status_list"]["uri"].as_str().unwrap().trim_start_matches(&server.base))
+        .text()
+        .unwrap();
     let payload = list.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&zp_shared::base64url::decode(payload).unwrap()).unwrap();
     assert_eq!(claims["ttl"], 120);
