@@ -16,6 +16,27 @@ pub const CERT_TYP: &str = "zp-cert+jwt";
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY: i64 = 60;
 
+/// The sixteen voivodeships, by their lowercase Polish names: the values of an entity's
+/// `voivodeship` and of a trust list member's.
+pub const VOIVODESHIPS: [&str; 16] = [
+    "dolnośląskie",
+    "kujawsko-pomorskie",
+    "lubelskie",
+    "lubuskie",
+    "łódzkie",
+    "małopolskie",
+    "mazowieckie",
+    "opolskie",
+    "podkarpackie",
+    "podlaskie",
+    "pomorskie",
+    "śląskie",
+    "świętokrzyskie",
+    "warmińsko-mazurskie",
+    "wielkopolskie",
+    "zachodniopomorskie",
+];
+
 /// What a verifier expects of a token beyond its signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {

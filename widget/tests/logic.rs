@@ -304,10 +304,7 @@ fn trust_comes_from_a_fresh_list_of_a_loaders_issuer() {
         Trust::from_lists(other, [Some(&fresh)], &clock),
         Trust::Vouched { jwks_uri: format!("{other}/.well-known/jwks.json") }
     );
-    assert_eq!(
-        Trust::from_lists(other, [Some(&empty), Some(&fresh)], &clock).jwks_uri(other).is_some(),
-        true
-    );
+    assert!(Trust::from_lists(other, [Some(&empty), Some(&fresh)], &clock).jwks_uri(other).is_some());
     assert_eq!(Trust::from_lists(other, [Some(&empty)], &clock), Trust::Unrecognised);
     assert_eq!(Trust::from_lists(other, [], &clock), Trust::Unrecognised);
     assert_eq!(Trust::from_lists(other, [Some(&stale)], &clock), Trust::Stale);
