@@ -150,6 +150,10 @@ impl Store for DownStore {
     async fn last_token_exp(&self, _: &str) -> StoreResult<Option<i64>> {
         down()
     }
+
+    async fn trusted_issuers(&self) -> StoreResult<Vec<TrustedIssuerRecord>> {
+        down()
+    }
 }
 
 #[tokio::test]
