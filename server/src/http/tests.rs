@@ -75,6 +75,7 @@ async fn every_listed_route_is_served() {
         let uri = path.replace("{id}", "ABCDEFGH").replace("{list}", "0");
         let request = match *method {
             "get" => Request::get(&uri).body(Body::empty()).unwrap(),
+            "delete" => Request::delete(&uri).body(Body::empty()).unwrap(),
             _ => post_json(&uri, "{}", None),
         };
         let reply = send(&app, request).await;
