@@ -17,6 +17,8 @@ use crate::ids;
 use crate::keys::{KeyError, KeyRing, RingKey};
 use crate::store::*;
 
+mod trust_list;
+
 /// How many days before its end a certificate can be renewed.
 pub const RENEWAL_WINDOW_DAYS: i64 = 90;
 /// Entries per status list. Large lists hide which certificate a verifier asks about.
@@ -29,24 +31,7 @@ pub const STATUS_LIST_GRACE: i64 = 60;
 /// lists it signed keep verifying: a day and an hour, well past any list's `exp`.
 const RETIRED_KEY_GRACE: i64 = 90_000;
 
-pub const VOIVODESHIPS: [&str; 16] = [
-    "dolnośląskie",
-    "kujawsko-pomorskie",
-    "lubelskie",
-    "lubuskie",
-    "łódzkie",
-    "małopolskie",
-    "mazowieckie",
-    "opolskie",
-    "podkarpackie",
-    "podlaskie",
-    "pomorskie",
-    "śląskie",
-    "świętokrzyskie",
-    "warmińsko-mazurskie",
-    "wielkopolskie",
-    "zachodniopomorskie",
-];
+pub use zp_shared::VOIVODESHIPS;
 
 /// Why a certificate was revoked; shown on the verification page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -251,6 +236,7 @@ pub struct Issuer {
     status_cache: Mutex<Vec<CachedList>>,
     /// The verifier's key set and the second it was made for (see [`Issuer::verify_keys`]).
     verify_keys: Mutex<Option<(i64, Arc<KeySet>)>>,
+    trust_cache: Mutex<Option<trust_list::CachedTrustList>>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -316,6 +302,16 @@ fn optional_text(field: &str, value: &Option<String>, max: usize) -> IssuerResul
         None | Some("") => Ok(None),
         Some(text) => clean_text(field, text, max).map(Some),
     }
+}
+
+fn optional_voivodeship(value: &Option<String>) -> IssuerResult<Option<String>> {
+    let Some(region) = optional_text("voivodeship", value, 40)?.map(|v| v.to_lowercase()) else {
+        return Ok(None);
+    };
+    if !VOIVODESHIPS.contains(&region.as_str()) {
+        return Err(invalid("voivodeship", format!("must be one of {}", VOIVODESHIPS.join(", "))));
+    }
+    Ok(Some(region))
 }
 
 fn optional_ident(
@@ -385,7 +381,14 @@ pub fn hash_api_key(secret: &str) -> String {
 
 impl Issuer {
     pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, settings: IssuerSettings) -> Self {
-        Issuer { store, keys, settings, status_cache: Mutex::new(Vec::new()), verify_keys: Mutex::new(None) }
+        Issuer {
+            store,
+            keys,
+            settings,
+            status_cache: Mutex::new(Vec::new()),
+            verify_keys: Mutex::new(None),
+            trust_cache: Mutex::new(None),
+        }
     }
 
     pub fn status_list_uri(&self, list: i64) -> String {
@@ -416,19 +419,7 @@ impl Issuer {
                 domains.push(domain);
             }
         }
-        let voivodeship = match optional_text("voivodeship", &input.voivodeship, 40)? {
-            Some(v) => {
-                let v = v.to_lowercase();
-                if !VOIVODESHIPS.contains(&v.as_str()) {
-                    return Err(invalid(
-                        "voivodeship",
-                        format!("must be one of {}", VOIVODESHIPS.join(", ")),
-                    ));
-                }
-                Some(v)
-            }
-            None => None,
-        };
+        let voivodeship = optional_voivodeship(&input.voivodeship)?;
         let entity = EntityRecord {
             id: ids::new_id("E", &mut OsRng),
             name,

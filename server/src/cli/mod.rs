@@ -20,6 +20,7 @@ pub mod audit;
 pub mod cert;
 pub mod demo;
 pub mod entity;
+pub mod issuers;
 pub mod key;
 pub mod serve;
 
@@ -82,6 +83,9 @@ pub enum Command {
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Other issuers this issuer vouches for in its signed trust list.
+    #[command(subcommand)]
+    Issuers(issuers::IssuersCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -114,6 +118,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Key(command) => key::run(&global, command).await,
         Command::ApiKey(command) => apikey::run(&global, command).await,
         Command::Audit(command) => audit::run(&global, command).await,
+        Command::Issuers(command) => issuers::run(&global, command).await,
     }
 }
 

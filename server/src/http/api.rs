@@ -458,16 +458,26 @@ pub async fn status_list(
     let now = state.now();
     let (token, iat) =
         state.issuer.status_list(list, now).await?.ok_or_else(|| AppError::not_found("status list"))?;
-    // Caches may keep it only for what is left of its ttl, counted from when it was signed.
-    let ttl = state.issuer.settings.status_ttl;
+    Ok(signed_list(token, "application/statuslist+jwt", state.issuer.settings.status_ttl, now, iat))
+}
+
+/// A signed list (status list, trust list) as a response that caches may keep only for what is
+/// left of its `ttl`, counted from when it was signed (`iat`), not from when it was served.
+pub(crate) fn signed_list(
+    token: String,
+    content_type: &'static str,
+    ttl: u64,
+    now: i64,
+    iat: i64,
+) -> Response {
     let left = ttl.saturating_sub(u64::try_from(now - iat).unwrap_or(0));
     let mut response = token.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={left}")) {
         headers.insert(header::CACHE_CONTROL, value);
     }
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod pages;
 mod postgres;
 mod replicas;
 mod store;
+mod trust;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
