@@ -5,11 +5,12 @@
 
 import { execFileSync } from "node:child_process";
 
-import { badge, launch, log, pageHtml, readBadges, readPlan, settle } from "./kit.mjs";
+import { badge, launch, log, pageHtml, pageServer, readBadges, readPlan, settle } from "./kit.mjs";
 
 const plan = await readPlan();
 const [A, B, C] = plan.issuers;
 const browser = await launch();
+const shop = await pageServer();
 const result = {};
 /** Runs the issuer's CLI (`zp`) on A's data, as A's staff would. */
 const zpOnA = (...args) => execFileSync(plan.zp.binary, [...plan.zp.global, ...args], { encoding: "utf8" });
@@ -124,11 +125,9 @@ const context = await browser.newContext();
 for (const [name, loaders] of [["ab", [A, B]], ["ba", [B, A]]]) {
   const page = await context.newPage();
   const counts = countRequests(page);
-  await page.route(`${A}/__issuers/${name}`, (route) => route.fulfill({
-    status: 200, contentType: "text/html; charset=utf-8",
-    body: pageHtml({ body: [plan.a_token, plan.b_token, plan.c_token].map((t) => badge(t, loaders[0])).join("\n"), issuers: loaders }),
-  }));
-  await page.goto(`${A}/__issuers/${name}`);
+  await page.goto(shop.page(`/${name}`, pageHtml({
+    body: [plan.a_token, plan.b_token, plan.c_token].map((t) => badge(t, loaders[0])).join("\n"), issuers: loaders,
+  })));
   const seen = await settle(page);
   result[`loaders_${name}`] = { seen, counts };
   if (name === "ab") await page.screenshot({ path: `${plan.out_dir}/badges-two-issuers.png` });
@@ -140,11 +139,9 @@ async function onlyA(name, setup) {
   const page = await context.newPage();
   const counts = countRequests(page);
   await setup?.(page);
-  await page.route(`${A}/__issuers/${name}`, (route) => route.fulfill({
-    status: 200, contentType: "text/html; charset=utf-8",
-    body: pageHtml({ body: [plan.b_token, plan.c_token].map((t) => badge(t, A)).join("\n"), issuers: [A] }),
-  }));
-  await page.goto(`${A}/__issuers/${name}`);
+  await page.goto(shop.page(`/${name}`, pageHtml({
+    body: [plan.b_token, plan.c_token].map((t) => badge(t, A)).join("\n"), issuers: [A],
+  })));
   return { page, counts };
 }
 
@@ -222,4 +219,5 @@ zpOnA("issuers", "add", B, "--name", "ROPS B", "--voivodeship", "świętokrzyski
 }
 
 await browser.close();
+await shop.close();
 process.stdout.write(JSON.stringify(result));

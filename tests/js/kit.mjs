@@ -59,3 +59,26 @@ export function readBadges(page) {
     };
   }));
 }
+
+/**
+ * A small web server on loopback for the shop pages of a test. Pages fulfilled by request
+ * interception count as public to Chromium's local-network checks, which then refuse their
+ * requests to other loopback servers (a second issuer); pages served from loopback do not.
+ */
+export async function pageServer() {
+  const { createServer } = await import("node:http");
+  const pages = new Map();
+  const server = createServer((request, response) => {
+    const html = pages.get(new URL(request.url, "http://x").pathname);
+    response.writeHead(html === undefined ? 404 : 200, { "content-type": "text/html; charset=utf-8" });
+    response.end(html ?? "");
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return {
+    origin,
+    /** Serves `html` at `path` and returns its URL. */
+    page: (path, html) => { pages.set(path, html); return `${origin}${path}`; },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}

@@ -130,7 +130,7 @@ pub fn app(props: &AppProps) -> Html {
         Fetch::Failed => StatusView::Unavailable,
         Fetch::Pending => StatusView::Loading,
     };
-    let verdict = match &trust {
+    let mut verdict = match &trust {
         _ if keys_failed => Verdict::CannotConfirm(None),
         Trust::Unrecognised if read.parsed.is_ok() => Verdict::Unrecognised(issuer.clone()),
         Trust::Stale => Verdict::CannotConfirm(None),
@@ -143,7 +143,12 @@ pub fn app(props: &AppProps) -> Html {
     let lead = renewal_lead_secs(&status);
     let ask_in_ms = authenticity.claims().map(|claims| ask_for_current_in_ms(claims.exp, lead, now_ms));
     if let (Some(0), Some(url)) = (ask_in_ms, &current_url) {
-        api::current_token(url, lead.max(crate::state::RETRY_SECS) * 1_000, &notify);
+        let asked = api::current_token(url, lead.max(crate::state::RETRY_SECS) * 1_000, &notify);
+        // An ended token whose certificate may well be renewed: "checking" until the issuer has
+        // answered the first time, rather than "expired" for a moment before turning green.
+        if matches!(asked, Fetch::Pending) && current.is_none() && matches!(verdict, Verdict::Expired(_)) {
+            verdict = Verdict::Checking;
+        }
     }
     let retry_keys = keys_failed.then_some(crate::state::RETRY_SECS * 1_000);
     let wake_in_ms = [next_change_ms(&verdict, &status, &clock), retry_keys, ask_in_ms.filter(|ms| *ms > 0)]

@@ -362,7 +362,10 @@ pub fn ask_for_current_in_ms(exp: i64, lead_secs: i64, now_ms: i64) -> i64 {
 
 /// Whether the issuer's current token of a certificate takes the place of the token in the page:
 /// both genuine (the caller authenticated them with the same issuer's keys), of the same issuer
-/// and certificate, the current one signed later, and its validity begun.
+/// and certificate, the current one newer — signed later, or in the same second with a later end
+/// (a renewal straight after the grant) — and its validity begun. An older token never replaces
+/// a newer one, whoever hands it over.
 pub fn takes_over(page: &CertificateClaims, current: &CertificateClaims, now: i64) -> bool {
-    current.iss == page.iss && current.sub == page.sub && current.iat > page.iat && current.nbf <= now
+    let newer = current.iat > page.iat || (current.iat == page.iat && current.exp > page.exp);
+    current.iss == page.iss && current.sub == page.sub && newer && current.nbf <= now
 }

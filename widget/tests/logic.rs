@@ -330,8 +330,14 @@ fn a_renewed_token_takes_over_only_for_the_same_certificate_and_later() {
     renewed.exp = EXP + 365 * 86_400;
     assert!(takes_over(&page, &renewed, NOW));
     // Not signed later, another certificate, another issuer, not begun: the page's token stays.
+    let mut same_second = renewed.clone();
+    same_second.iat = page.iat;
+    assert!(takes_over(&page, &same_second, NOW), "a renewal in the same second as the grant");
     let mut same_age = renewed.clone();
     same_age.iat = page.iat;
+    same_age.exp = page.exp;
+    let mut older = renewed.clone();
+    older.iat = page.iat - 1;
     let mut other_certificate = renewed.clone();
     other_certificate.sub = "AAAAAAAA".into();
     let mut other_issuer = renewed.clone();
