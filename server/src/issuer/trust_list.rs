@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(added.name, "ROPS Opole");
         assert_eq!(added.voivodeship.as_deref(), Some("opolskie"));
         assert_eq!(added.jwks_uri, "https://zp.rops.opole.pl/.well-known/jwks.json");
-        assert_eq!(issuer.trusted_issuers().await.unwrap(), [added.clone()]);
+        assert_eq!(issuer.trusted_issuers().await.unwrap(), [added]);
 
         let refused = |result: IssuerResult<TrustedIssuerRecord>| match result {
             Err(IssuerError::Invalid { field, message }) => format!("{field}: {message}"),
