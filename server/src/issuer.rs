@@ -17,34 +17,21 @@ use crate::ids;
 use crate::keys::{KeyError, KeyRing, RingKey};
 use crate::store::*;
 
+mod trust_list;
+
 /// How many days before its end a certificate can be renewed.
 pub const RENEWAL_WINDOW_DAYS: i64 = 90;
 /// Entries per status list. Large lists hide which certificate a verifier asks about.
 pub const STATUS_LIST_SIZE: i64 = 1 << 20;
-/// How long a signed status list stays valid; caches must refetch well before.
-pub const STATUS_LIST_LIFETIME: i64 = 86_400;
+/// How long a signed status list stays valid past its `ttl` (`exp = iat + ttl + this`): a
+/// little slack for verifiers' clocks, never enough for a cache to keep a list signed before a
+/// revocation in use (verifiers count freshness from `iat` anyway).
+pub const STATUS_LIST_GRACE: i64 = 60;
 /// How long a retired key stays published after a newer one starts signing, so that status
-/// lists it signed keep verifying.
-const RETIRED_KEY_GRACE: i64 = STATUS_LIST_LIFETIME + 3_600;
+/// lists it signed keep verifying: a day and an hour, well past any list's `exp`.
+const RETIRED_KEY_GRACE: i64 = 90_000;
 
-pub const VOIVODESHIPS: [&str; 16] = [
-    "dolnośląskie",
-    "kujawsko-pomorskie",
-    "lubelskie",
-    "lubuskie",
-    "łódzkie",
-    "małopolskie",
-    "mazowieckie",
-    "opolskie",
-    "podkarpackie",
-    "podlaskie",
-    "pomorskie",
-    "śląskie",
-    "świętokrzyskie",
-    "warmińsko-mazurskie",
-    "wielkopolskie",
-    "zachodniopomorskie",
-];
+pub use zp_shared::VOIVODESHIPS;
 
 /// Why a certificate was revoked; shown on the verification page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -249,6 +236,7 @@ pub struct Issuer {
     status_cache: Mutex<Vec<CachedList>>,
     /// The verifier's key set and the second it was made for (see [`Issuer::verify_keys`]).
     verify_keys: Mutex<Option<(i64, Arc<KeySet>)>>,
+    trust_cache: Mutex<Option<trust_list::CachedTrustList>>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -314,6 +302,16 @@ fn optional_text(field: &str, value: &Option<String>, max: usize) -> IssuerResul
         None | Some("") => Ok(None),
         Some(text) => clean_text(field, text, max).map(Some),
     }
+}
+
+fn optional_voivodeship(value: &Option<String>) -> IssuerResult<Option<String>> {
+    let Some(region) = optional_text("voivodeship", value, 40)?.map(|v| v.to_lowercase()) else {
+        return Ok(None);
+    };
+    if !VOIVODESHIPS.contains(&region.as_str()) {
+        return Err(invalid("voivodeship", format!("must be one of {}", VOIVODESHIPS.join(", "))));
+    }
+    Ok(Some(region))
 }
 
 fn optional_ident(
@@ -383,7 +381,14 @@ pub fn hash_api_key(secret: &str) -> String {
 
 impl Issuer {
     pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, settings: IssuerSettings) -> Self {
-        Issuer { store, keys, settings, status_cache: Mutex::new(Vec::new()), verify_keys: Mutex::new(None) }
+        Issuer {
+            store,
+            keys,
+            settings,
+            status_cache: Mutex::new(Vec::new()),
+            verify_keys: Mutex::new(None),
+            trust_cache: Mutex::new(None),
+        }
     }
 
     pub fn status_list_uri(&self, list: i64) -> String {
@@ -414,19 +419,7 @@ impl Issuer {
                 domains.push(domain);
             }
         }
-        let voivodeship = match optional_text("voivodeship", &input.voivodeship, 40)? {
-            Some(v) => {
-                let v = v.to_lowercase();
-                if !VOIVODESHIPS.contains(&v.as_str()) {
-                    return Err(invalid(
-                        "voivodeship",
-                        format!("must be one of {}", VOIVODESHIPS.join(", ")),
-                    ));
-                }
-                Some(v)
-            }
-            None => None,
-        };
+        let voivodeship = optional_voivodeship(&input.voivodeship)?;
         let entity = EntityRecord {
             id: ids::new_id("E", &mut OsRng),
             name,
@@ -890,8 +883,8 @@ impl Issuer {
         Ok(keys)
     }
 
-    /// The signed status list `list`, re-signed only when a state changed or it is older than
-    /// a minute.
+    /// The signed status list `list`, re-signed when a state changed or it has used half its
+    /// `ttl` (a minute at most), so a verifier always gets at least half a `ttl` of freshness.
     pub async fn status_list(&self, list: i64, now: i64) -> IssuerResult<Option<(String, i64)>> {
         let max = self.store.max_status_idx().await?.unwrap_or(-1);
         if list < 0 || list > max.max(0) / STATUS_LIST_SIZE {
@@ -899,10 +892,11 @@ impl Issuer {
         }
         let head = self.store.audit_head().await?;
         let key = self.keys.active()?;
+        let reuse_for = i64::try_from(self.settings.status_ttl / 2).unwrap_or(60).min(60);
         if let Ok(cache) = self.status_cache.lock()
-            && let Some(hit) = cache
-                .iter()
-                .find(|c| c.list == list && c.head == head && c.kid == key.key.kid() && now - c.made_at < 60)
+            && let Some(hit) = cache.iter().find(|c| {
+                c.list == list && c.head == head && c.kid == key.key.kid() && now - c.made_at < reuse_for
+            })
         {
             return Ok(Some((hit.token.clone(), hit.made_at)));
         }
@@ -916,7 +910,7 @@ impl Issuer {
             iss: self.settings.base_url.clone(),
             sub: self.status_list_uri(list),
             iat: now,
-            exp: now + STATUS_LIST_LIFETIME,
+            exp: now + i64::try_from(self.settings.status_ttl).unwrap_or(i64::MAX / 2) + STATUS_LIST_GRACE,
             ttl: self.settings.status_ttl,
             status_list: bits.to_claim(),
         };

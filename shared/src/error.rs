@@ -1,4 +1,4 @@
-//! Every way a token, a key set, a status list or an identifier can be refused.
+//! Every way a token, a key set, a status list, a trust list or an identifier can be refused.
 //!
 //! Each variant is a cause a person can be told about; the UI and the API map them through
 //! [`Error::code`], a stable machine-readable name.
@@ -37,6 +37,54 @@ impl fmt::Display for IdentKind {
             IdentKind::Nip => "NIP",
             IdentKind::Regon => "REGON",
             IdentKind::Krs => "KRS",
+        })
+    }
+}
+
+/// What is wrong with an issuer's URL or key set URL (see
+/// [`check_issuer_url`](crate::trust_list::check_issuer_url)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlProblem {
+    /// Not `scheme://host[:port][/path]` in printable ASCII, or the host is not a lowercase name
+    /// or an IP literal.
+    Malformed,
+    /// Neither `https://` nor `http://` on a loopback host.
+    NotHttps,
+    /// A user name or password before the host.
+    Userinfo,
+    Query,
+    Fragment,
+    /// Longer than [`MAX_URL_LEN`](crate::trust_list::MAX_URL_LEN).
+    TooLong,
+    /// An issuer URL ending in `/`: `iss` values are compared exactly, so one spelling only.
+    TrailingSlash,
+}
+
+impl UrlProblem {
+    /// A stable snake_case name, as [`Error::code`] gives.
+    pub fn code(self) -> &'static str {
+        match self {
+            UrlProblem::Malformed => "url_malformed",
+            UrlProblem::NotHttps => "url_not_https",
+            UrlProblem::Userinfo => "url_userinfo",
+            UrlProblem::Query => "url_query",
+            UrlProblem::Fragment => "url_fragment",
+            UrlProblem::TooLong => "url_too_long",
+            UrlProblem::TrailingSlash => "url_trailing_slash",
+        }
+    }
+}
+
+impl fmt::Display for UrlProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UrlProblem::Malformed => "must be an absolute URL: scheme://host[:port][/path], lowercase host",
+            UrlProblem::NotHttps => "must use https (http only on loopback)",
+            UrlProblem::Userinfo => "must not carry a user name or password",
+            UrlProblem::Query => "must not have a query (`?`)",
+            UrlProblem::Fragment => "must not have a fragment (`#`)",
+            UrlProblem::TooLong => "must be at most 200 characters",
+            UrlProblem::TrailingSlash => "must not end with `/`",
         })
     }
 }
@@ -146,6 +194,26 @@ pub enum Error {
     #[error("status list expired at {exp} (now {now})")]
     StatusListExpired { exp: i64, now: i64 },
 
+    // --- trust lists -----------------------------------------------------------------------
+    #[error("trust list is published at {found:?}, it was fetched from {expected:?}")]
+    TrustListUri { expected: String, found: String },
+    #[error("trust list expired at {exp} (now {now})")]
+    TrustListExpired { exp: i64, now: i64 },
+    #[error("trust list `ttl` must be at least 1 second")]
+    TrustListTtl,
+    #[error("trust list has the unknown member `{0}`")]
+    TrustListUnknownMember(String),
+    #[error("trust list names {found} issuers, at most {max} are allowed")]
+    TrustListTooMany { found: usize, max: usize },
+    #[error("trust list names the issuer {0:?} more than once")]
+    TrustListDuplicateIssuer(String),
+    #[error("`{field}` {problem}")]
+    IssuerUrl { field: String, problem: UrlProblem },
+    #[error("`{field}` must be 1 to 200 characters without control characters")]
+    IssuerName { field: String },
+    #[error("`{field}` is {found:?}, not one of the 16 voivodeships")]
+    IssuerVoivodeship { field: String, found: String },
+
     // --- identifiers -----------------------------------------------------------------------
     #[error("{kind} must have {expected} digits, it has {found}")]
     IdentLength { kind: IdentKind, expected: &'static str, found: usize },
@@ -212,6 +280,15 @@ impl Error {
             StatusValue { .. } => "status_value",
             StatusListUri { .. } => "status_list_uri",
             StatusListExpired { .. } => "status_list_expired",
+            TrustListUri { .. } => "trust_list_uri",
+            TrustListExpired { .. } => "trust_list_expired",
+            TrustListTtl => "trust_list_ttl",
+            TrustListUnknownMember(_) => "trust_list_unknown_member",
+            TrustListTooMany { .. } => "trust_list_too_many",
+            TrustListDuplicateIssuer(_) => "trust_list_duplicate_issuer",
+            IssuerUrl { problem, .. } => problem.code(),
+            IssuerName { .. } => "issuer_name",
+            IssuerVoivodeship { .. } => "issuer_voivodeship",
             IdentLength { .. } => "ident_length",
             IdentCharacter { .. } => "ident_character",
             IdentCheckDigit { .. } => "ident_check_digit",

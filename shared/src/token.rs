@@ -16,6 +16,27 @@ pub const CERT_TYP: &str = "zp-cert+jwt";
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY: i64 = 60;
 
+/// The sixteen voivodeships, by their lowercase Polish names: the values of an entity's
+/// `voivodeship` and of a trust list member's.
+pub const VOIVODESHIPS: [&str; 16] = [
+    "dolnośląskie",
+    "kujawsko-pomorskie",
+    "lubelskie",
+    "lubuskie",
+    "łódzkie",
+    "małopolskie",
+    "mazowieckie",
+    "opolskie",
+    "podkarpackie",
+    "podlaskie",
+    "pomorskie",
+    "śląskie",
+    "świętokrzyskie",
+    "warmińsko-mazurskie",
+    "wielkopolskie",
+    "zachodniopomorskie",
+];
+
 /// What a verifier expects of a token beyond its signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
@@ -278,6 +299,19 @@ pub struct UntrustedToken<'a> {
     jws: Compact<'a>,
 }
 
+/// What an unverified token's payload names (see [`UntrustedToken::unverified_hints`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// `iss`: whose keys the token asks to be checked with.
+    pub issuer: Option<String>,
+    /// `sub`: the certificate ID.
+    pub subject: Option<String>,
+    /// The status list's URI.
+    pub status_uri: Option<String>,
+    /// `zp.verify_url`: the verification page.
+    pub verify_url: Option<String>,
+}
+
 /// Claims of a token that passed every check of SPEC §4 at a given time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedClaims {
@@ -295,14 +329,28 @@ impl<'a> UntrustedToken<'a> {
         self.jws.kid()
     }
 
-    /// The status list URI the payload names, read **before** the signature is checked: a hint
-    /// for starting the list's download early, never a fact about the certificate. Whatever is
-    /// fetched with it is verified on its own, and used only if the verified claims name the
-    /// same URI.
-    pub fn unverified_status_uri(&self) -> Option<String> {
-        let payload = json::parse_object(self.jws.unverified_payload(), Part::Payload).ok()?;
-        let status = payload.get("status")?.as_object()?.get("status_list")?.as_object()?;
-        status.get("uri")?.as_str().map(str::to_owned)
+    /// What the payload says about where to check it, read **before** the signature is checked:
+    /// hints for choosing whose keys to fetch and for starting downloads early, never facts about
+    /// the certificate. Whatever is fetched with them is verified on its own, and used only if the
+    /// verified claims say the same.
+    pub fn unverified_hints(&self) -> Hints {
+        let Ok(payload) = json::parse_object(self.jws.unverified_payload(), Part::Payload) else {
+            return Hints::default();
+        };
+        let text = |value: Option<&json::Value>| value.and_then(json::Value::as_str).map(str::to_owned);
+        let status = payload
+            .get("status")
+            .and_then(json::Value::as_object)
+            .and_then(|s| s.get("status_list"))
+            .and_then(json::Value::as_object);
+        Hints {
+            issuer: text(payload.get("iss")),
+            subject: text(payload.get("sub")),
+            status_uri: text(status.and_then(|s| s.get("uri"))),
+            verify_url: text(
+                payload.get("zp").and_then(json::Value::as_object).and_then(|zp| zp.get("verify_url")),
+            ),
+        }
     }
 
     /// Verifies the signature with a key from `keys`, then the claims against `rules` at `now`
@@ -419,10 +467,11 @@ mod tests {
         };
         let token = sign(&claims, &key).unwrap();
         let untrusted = UntrustedToken::parse(&token).unwrap();
-        assert_eq!(
-            untrusted.unverified_status_uri().as_deref(),
-            Some("https://zp.example/api/v1/status-lists/0")
-        );
+        let hints = untrusted.unverified_hints();
+        assert_eq!(hints.status_uri.as_deref(), Some("https://zp.example/api/v1/status-lists/0"));
+        assert_eq!(hints.issuer.as_deref(), Some("https://zp.example"));
+        assert_eq!(hints.subject.as_deref(), Some("7K3QX9M2"));
+        assert_eq!(hints.verify_url.as_deref(), Some("https://zp.example/v/7K3QX9M2"));
     }
 
     #[test]

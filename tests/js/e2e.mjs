@@ -2,28 +2,13 @@
 // real server. One browser for every scenario; reads its plan as JSON on stdin and prints what
 // it saw as JSON on stdout, for the Rust test to judge.
 
-import { chromium } from "playwright-core";
+import { badge as kitBadge, launch, log, pageHtml, readPlan, settle } from "./kit.mjs";
 
-const plan = JSON.parse(await new Promise((resolve) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk));
-  process.stdin.on("end", () => resolve(text));
-}));
+const plan = await readPlan();
 const base = plan.base;
-const log = (...args) => process.stderr.write(args.join(" ") + "\n");
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
-});
-
-const escape = (text) => text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
-const badge = (token, extra = "") =>
-  `<zakup-prospoleczny token="${escape(token)}" ${extra}><a class="fallback" href="${base}/">Zakup Prospołeczny: sprawdź certyfikat</a></zakup-prospoleczny>`;
-const page_html = ({ body, head = "" }) =>
-  `<!doctype html><html lang="pl"><head><meta charset="utf-8"><title>Test</title>${head}` +
-  `<script type="module" src="${base}/widget/zp-badge.js"></script></head><body>${body}</body></html>`;
+const browser = await launch();
+const badge = (token, extra = "") => kitBadge(token, base, extra);
+const page_html = ({ body, head = "" }) => pageHtml({ body, head, issuers: [base] });
 
 /** Opens a page whose HTML (and headers) the test chooses, served at the server's origin. */
 async function open(context, path, html, headers = {}) {
@@ -33,26 +18,6 @@ async function open(context, path, html, headers = {}) {
     route.fulfill({ status: 200, headers: { "content-type": "text/html; charset=utf-8", ...headers }, body: html }));
   await page.goto(`${base}${path}`);
   return page;
-}
-
-/** Waits until no badge on the page is still checking, then reads each one. */
-async function settle(page, timeout = 15000) {
-  await page.waitForFunction(() => {
-    const all = [...document.querySelectorAll("zakup-prospoleczny")];
-    return all.length > 0 && all.every((e) => {
-      const state = e.getAttribute("data-zp-state");
-      return state && state !== "checking";
-    });
-  }, null, { timeout });
-  return page.evaluate(() => [...document.querySelectorAll("zakup-prospoleczny")].map((e) => {
-    const link = e.shadowRoot?.querySelector("a");
-    return {
-      state: e.getAttribute("data-zp-state"),
-      text: e.shadowRoot?.textContent ?? null,
-      label: link?.getAttribute("aria-label") ?? null,
-      href: link?.getAttribute("href") ?? null,
-    };
-  }));
 }
 
 const result = {};

@@ -1,10 +1,13 @@
-// Interoperability check of certificate tokens against `jose`, an independent JOSE implementation.
+// Interoperability check of certificate tokens and trust lists against `jose`, an independent JOSE
+// implementation.
 //
 // Reads one JSON request from standard input:
 //   {
 //     "jwks":        JWK Set to verify `token` with (optional, with `token`),
 //     "token":       compact JWS to verify (optional),
 //     "issuer":      expected `iss`,
+//     "typ":         `typ` to expect and to sign with (optional; "zp-cert+jwt" otherwise, e.g.
+//                    "zp-trust-list+jwt" for a trust list),
 //     "now":         current time in seconds since the Unix epoch (optional; the clock otherwise),
 //     "private_jwk": Ed25519 private JWK to sign `claims` with, or the string "generate" for a
 //                    fresh key made here (optional),
@@ -51,7 +54,7 @@ function describe(err) {
 
 async function verify(request) {
   const jwks = createLocalJWKSet(request.jwks);
-  const options = { issuer: request.issuer, typ: TYP, algorithms: ['EdDSA'] };
+  const options = { issuer: request.issuer, typ: request.typ ?? TYP, algorithms: ['EdDSA'] };
   if (typeof request.now === 'number') {
     options.currentDate = new Date(request.now * 1000);
   }
@@ -77,7 +80,7 @@ async function signingKey(privateJwk) {
 async function sign(request) {
   const { key, publicJwk, kid } = await signingKey(request.private_jwk);
   const token = await new SignJWT(request.claims)
-    .setProtectedHeader({ alg: 'EdDSA', typ: TYP, kid })
+    .setProtectedHeader({ alg: 'EdDSA', typ: request.typ ?? TYP, kid })
     .sign(key);
   return { signed_token: token, signing_jwk: { ...publicJwk, kid } };
 }

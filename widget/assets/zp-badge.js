@@ -8,10 +8,22 @@
 // Defines the element and loads the WebAssembly verifier once per page, however many badges
 // there are. Each badge renders in its own shadow root, so the page's CSS cannot reach it. If
 // scripts or WebAssembly are blocked, the element is left alone and its link stays visible.
+//
+// Several issuers' loaders may share a page (a shop selling products of two regions): each adds
+// its issuer to one page-wide list, the first one defines the element, and every badge checks
+// its token with the keys of the issuer the token names — if that issuer is on the list, or a
+// listed issuer's signed trust list vouches for it.
 
-const ISSUER = "__ZP_ISSUER__";
+const ISSUER = "__ZP_ISSUER__".replace(/\/+$/, "");
 const GLUE = "__ZP_GLUE__";
 const WASM = "__ZP_WASM__";
+
+// Shared by every loader on the page, of whichever issuer and release.
+const PAGE = (globalThis[Symbol.for("zakup-prospoleczny")] ??= { issuers: [], changed: new Set() });
+if (!PAGE.issuers.includes(ISSUER)) {
+  PAGE.issuers.push(ISSUER);
+  for (const changed of PAGE.changed) changed();
+}
 
 const CSS = `
 :host { all: initial !important; display: inline-block !important; vertical-align: middle !important; }
@@ -30,7 +42,7 @@ const CSS = `
 .zp--compact { min-height: 40px; padding: 4px 10px 4px 6px; }
 .zp--compact .zp__mark { display: none; }
 .zp--verified { --zp-c: #136c2e; }
-.zp--expired, .zp--not-yet-valid, .zp--suspended, .zp--cannot-confirm { --zp-c: #8a4b00; }
+.zp--expired, .zp--not-yet-valid, .zp--suspended, .zp--cannot-confirm, .zp--issuer-unrecognised { --zp-c: #8a4b00; }
 .zp--revoked, .zp--invalid, .zp--wrong-site { --zp-c: #a4141c; }
 `;
 
@@ -41,8 +53,8 @@ function load() {
 }
 
 // Everything the first badge waits for starts at once, instead of one after another: the glue,
-// the WebAssembly module (downloaded and compiled while the glue arrives), the issuer's keys and
-// the status lists (see `send`).
+// the WebAssembly module (downloaded and compiled while the glue arrives), and the keys and
+// status lists the badges' tokens name (see `send`).
 function start() {
   const url = new URL(WASM, import.meta.url);
   const wasm = typeof WebAssembly.compileStreaming === "function"
@@ -53,7 +65,6 @@ function start() {
     })
     : fetch(url);
   wasm.catch(() => {}); // reported through the glue's promise below
-  send(`${ISSUER}/.well-known/jwks.json`, false);
   return import(new URL(GLUE, import.meta.url).href).then(async (glue) => {
     await glue.default({ module_or_path: await wasm });
     for (const [url, request] of early) {
@@ -68,8 +79,8 @@ function start() {
   });
 }
 
-// Requests the first badges need, sent while the module loads rather than after it: the keys,
-// and the status list each token names. The module takes each over (`adopt`) for the first badge
+// Requests the first badges need, sent while the module loads rather than after it: the keys
+// and the status list of the issuer each token names. The module takes each over (`adopt`) for the first badge
 // that needs it, so nothing is fetched twice; once it is ready, the badges send their own.
 const early = new Map();
 let ready = false;
@@ -89,19 +100,22 @@ function send(url, revalidate) {
   early.set(url, request);
 }
 
-// The status list a token names, read without checking anything, only to send its request
-// early: the module verifies the list on its own and uses it only if the verified token names
-// it. Only the issuer's own lists are requested. (The URI is ASCII, so `atob`'s Latin-1 reading
-// of the rest of the payload does not matter.)
-function statusListHint(token) {
+// The keys and status list a token names, requested early, read without checking anything: the
+// module verifies both on its own and uses the list only if the verified token names it. Only a
+// listed issuer's own keys and lists are requested. (The URLs are ASCII, so `atob`'s Latin-1
+// reading of the rest of the payload does not matter.)
+function sendHints(token) {
   try {
-    const payload = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
-    const uri = JSON.parse(atob(payload))?.status?.status_list?.uri;
+    const payload = JSON.parse(atob(token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/")));
+    const issuer = payload?.iss;
+    if (!PAGE.issuers.includes(issuer)) return;
+    send(`${issuer}/.well-known/jwks.json`, false);
+    const uri = payload?.status?.status_list?.uri;
     // Already in normal form, so no `..` can lead out of the lists.
     const normal = typeof uri === "string" && new URL(uri).href === uri;
-    return normal && uri.startsWith(`${ISSUER}/api/v1/status-lists/`) ? uri : null;
+    if (normal && uri.startsWith(`${issuer}/api/v1/status-lists/`)) send(uri, true);
   } catch {
-    return null;
+    // Not a token the module could check either: it says so.
   }
 }
 
@@ -118,26 +132,33 @@ class ZakupProspoleczny extends HTMLElement {
   static observedAttributes = ["token", "lang", "variant"];
 
   #badge = null;
+  // Re-renders with the page's issuers as they are now (another loader may have joined).
+  #refresh = () => {
+    this.#badge?.update(PAGE.issuers.join(" "), this.getAttribute("token") ?? "", this.getAttribute("lang"),
+      this.getAttribute("variant"));
+  };
 
   connectedCallback() {
+    PAGE.changed.add(this.#refresh);
     this.#start();
   }
 
   disconnectedCallback() {
+    PAGE.changed.delete(this.#refresh);
     this.#badge?.unmount();
     this.#badge?.free();
     this.#badge = null;
   }
 
   attributeChangedCallback() {
-    this.#badge?.update(this.getAttribute("token") ?? "", this.getAttribute("lang"), this.getAttribute("variant"));
+    this.#refresh();
   }
 
   async #start() {
     let glue;
     try {
       const loading = load();
-      send(statusListHint(this.getAttribute("token") ?? ""), true);
+      sendHints(this.getAttribute("token") ?? "");
       glue = await loading;
     } catch (error) {
       // WebAssembly blocked or unreachable: keep the plain link inside the element.
@@ -149,9 +170,8 @@ class ZakupProspoleczny extends HTMLElement {
     root.adoptedStyleSheets = [styles()];
     const mount = document.createElement("span");
     root.replaceChildren(mount);
-    this.#badge = new glue.Badge(
-      this, mount, ISSUER, this.getAttribute("token") ?? "", this.getAttribute("lang"), this.getAttribute("variant"),
-    );
+    this.#badge = new glue.Badge(this, mount, PAGE.issuers.join(" "), this.getAttribute("token") ?? "",
+      this.getAttribute("lang"), this.getAttribute("variant"));
   }
 }
 

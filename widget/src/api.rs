@@ -1,16 +1,18 @@
-//! Every network call of the badge, with page-wide caches: the JWKS is fetched once per page and
-//! each status list once per `ttl`, however many badges the page shows. Badges subscribe with a
+//! Every network call of the badge, with page-wide caches: each issuer's JWKS is fetched once per
+//! page, each status list and trust list once per `ttl`, and a certificate's current token only
+//! when the token in the page ends, however many badges the page shows. Badges subscribe with a
 //! callback and re-render when a fetch they wait for completes.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::thread::LocalKey;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::Callback;
 use zp_shared::{KeySet, Rules};
 
-use crate::state::{Clock, RETRY_SECS, StatusSnapshot};
+use crate::state::{Clock, RETRY_SECS, StatusSnapshot, TrustSnapshot};
 
 /// A page-wide cached fetch.
 struct Slot<T> {
@@ -45,8 +47,8 @@ impl<T> Slot<T> {
     }
 }
 
-/// Slots by URL. A page names one issuer and a list or two, so a short list searched in order is
-/// all it needs (and smaller in the download than a hash map).
+/// Slots by URL. A page names an issuer or two and a list or two each, so a short list searched in
+/// order is all it needs (and smaller in the download than a hash map).
 struct Slots<T>(Vec<(String, Slot<T>)>);
 
 impl<T> Slots<T> {
@@ -70,6 +72,18 @@ impl<T> Slots<T> {
 thread_local! {
     static KEYS: RefCell<Slots<Rc<KeySet>>> = const { RefCell::new(Slots::new()) };
     static LISTS: RefCell<Slots<Rc<StatusSnapshot>>> = const { RefCell::new(Slots::new()) };
+    static TRUST_LISTS: RefCell<Slots<Rc<TrustSnapshot>>> = const { RefCell::new(Slots::new()) };
+    static CURRENT: RefCell<Slots<Rc<CurrentToken>>> = const { RefCell::new(Slots::new()) };
+}
+
+/// Where an issuer publishes its keys.
+pub fn jwks_url(issuer: &str) -> String {
+    format!("{issuer}/.well-known/jwks.json")
+}
+
+/// Where an issuer publishes the issuers it vouches for.
+pub fn trust_list_url(issuer: &str) -> String {
+    format!("{issuer}/.well-known/zp-trust-list.jwt")
 }
 
 /// What a badge knows of a fetch right now.
@@ -208,12 +222,12 @@ impl<T: Clone> Slot<T> {
     }
 }
 
-/// The issuer's published keys, fetched once per page — and once more, bypassing caches, when a
-/// token names a key the set lacks (a rotation since the set was cached).
-pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<KeySet>> {
+/// An issuer's published keys at `url` (its JWKS), fetched once per page — and once more,
+/// bypassing caches, when a token names a key the set lacks (a rotation since the set was cached).
+pub fn keys(url: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<KeySet>> {
     let now_ms = crate::clock().monotonic_ms as i64;
     let start = KEYS.with_borrow_mut(|slots| {
-        let slot = slots.entry(issuer);
+        let slot = slots.entry(url);
         if slot.in_flight {
             slot.waiters.push(notify.clone());
             return Err(Fetch::Pending);
@@ -234,12 +248,12 @@ pub fn keys(issuer: &str, kid: Option<&str>, notify: &Callback<()>) -> Fetch<Rc<
         Err(known) => return known,
         Ok(revalidate) => revalidate,
     };
-    let body = request(&format!("{issuer}/.well-known/jwks.json"), revalidate);
-    let issuer = issuer.to_owned();
+    let body = request(url, revalidate);
+    let url = url.to_owned();
     complete(body, move |text, _| {
         let keys = text.and_then(|text| KeySet::from_jwks_json(&text).ok()).map(Rc::new);
         KEYS.with_borrow_mut(|slots| {
-            let slot = slots.entry(&issuer);
+            let slot = slots.entry(&url);
             let waiters = settle(slot, keys);
             // Once refreshed, a missing key stays missing: `known` answers with the set as it is.
             (waiters, slot.known())
@@ -258,9 +272,9 @@ pub fn prefetch_status_list(uri: &str) {
     });
 }
 
-/// The status list at `uri`: the cached one while younger than its `ttl`, otherwise a new fetch
-/// (one per page) whose signature is verified before use. A failed refresh keeps the old list,
-/// which the verdict then treats as stale.
+/// The status list at `uri`: the cached one while fresh (see [`crate::state::fresh_for_ms`]),
+/// otherwise a new fetch (one per page) whose signature is verified before use. A failed refresh
+/// keeps the old list, which the verdict then treats as stale.
 pub fn status_list(
     uri: &str,
     keys: &Rc<KeySet>,
@@ -268,10 +282,55 @@ pub fn status_list(
     clock: &Clock,
     notify: &Callback<()>,
 ) -> Fetch<Rc<StatusSnapshot>> {
+    let (keys, rules, list_uri) = (Rc::clone(keys), rules.clone(), uri.to_owned());
+    signed(&LISTS, uri, StatusSnapshot::fresh_for_ms, clock, notify, move |text, device_secs, fetched_ms| {
+        let verified = zp_shared::verify_status_list(&text, &keys, device_secs, &rules, &list_uri).ok()?;
+        Some(StatusSnapshot { list: verified.list, iat: verified.iat, fetched_ms, ttl: verified.ttl })
+    })
+}
+
+/// The trust list of `issuer` (a loader's issuer on this page), verified with its `keys`: the
+/// other issuers it vouches for. Fetched only when a badge names an issuer that no loader on
+/// the page is from, and again once it is stale.
+pub fn trust_list(
+    issuer: &str,
+    keys: &Rc<KeySet>,
+    clock: &Clock,
+    notify: &Callback<()>,
+) -> Fetch<Rc<TrustSnapshot>> {
+    let uri = trust_list_url(issuer);
+    let (keys, rules, list_uri) = (Rc::clone(keys), Rules::new(issuer).with_leeway(0), uri.clone());
+    signed(
+        &TRUST_LISTS,
+        &uri,
+        TrustSnapshot::fresh_for_ms,
+        clock,
+        notify,
+        move |text, device_secs, fetched_ms| {
+            let verified =
+                zp_shared::trust_list::verify_trust_list(&text, &keys, device_secs, &rules, &list_uri)
+                    .ok()?;
+            let claims = verified.claims;
+            Some(TrustSnapshot { issuers: claims.issuers, iat: claims.iat, ttl: claims.ttl, fetched_ms })
+        },
+    )
+}
+
+/// A signed document that the page keeps while it is fresh and fetches again (revalidating, so
+/// no cache hands back a stale copy as new) once it is not. `verify` checks the body with the
+/// device's time in seconds and records the monotonic time (ms) at which it was read.
+fn signed<T: 'static>(
+    slots: &'static LocalKey<RefCell<Slots<Rc<T>>>>,
+    uri: &str,
+    fresh_for_ms: fn(&T, &Clock) -> i64,
+    clock: &Clock,
+    notify: &Callback<()>,
+    verify: impl FnOnce(String, i64, i64) -> Option<T> + 'static,
+) -> Fetch<Rc<T>> {
     let now_ms = clock.monotonic_ms as i64;
-    let start = LISTS.with_borrow_mut(|slots| {
+    let start = slots.with_borrow_mut(|slots| {
         let slot = slots.entry(uri);
-        let fresh = slot.value.as_ref().is_some_and(|s| s.fresh_for_ms(clock) > 0);
+        let fresh = slot.value.as_ref().is_some_and(|value| fresh_for_ms(value, clock) > 0);
         if fresh || slot.in_flight || !slot.may_retry(now_ms) {
             if slot.in_flight {
                 slot.waiters.push(notify.clone());
@@ -286,33 +345,82 @@ pub fn status_list(
         Err(known) => return known,
         Ok(started) => started,
     };
-    // Revalidated, so a cache can never hand back a list older than its ttl as new.
     let body = early.unwrap_or_else(|| request(uri, true));
-    let (uri, keys, rules) = (uri.to_owned(), Rc::clone(keys), rules.clone());
+    let uri = uri.to_owned();
     let answer = complete(body, move |text, read_ms| {
-        // The list counts as fetched when its body was read, never earlier: that keeps the signed
-        // `iat` plus the time since a lower bound of the real time (see `effective_now_ms`).
-        let device_secs = crate::clock().device_secs();
-        let snapshot = text.and_then(|text| {
-            zp_shared::verify_status_list(&text, &keys, device_secs, &rules, &uri)
-                .map(|verified| StatusSnapshot {
-                    list: verified.list,
-                    iat: verified.iat,
-                    fetched_ms: read_ms as i64,
-                    ttl: verified.ttl,
-                })
-                .ok()
-                .map(Rc::new)
-        });
-        LISTS.with_borrow_mut(|slots| {
+        // The body counts as fetched when it was read, never earlier: that keeps the signed `iat`
+        // plus the time since a lower bound of the real time (see `effective_now_ms`).
+        let clock = crate::clock();
+        let value = text.and_then(|text| verify(text, clock.device_secs(), read_ms as i64)).map(Rc::new);
+        // One that is stale on arrival (a cache kept it past its ttl) is still the newest word
+        // there is, but asking again at once would get the same: wait as after a failure.
+        let stale = value.as_ref().is_some_and(|value| fresh_for_ms(value, &clock) <= 0);
+        slots.with_borrow_mut(|slots| {
             let slot = slots.entry(&uri);
-            let waiters = settle(slot, snapshot);
+            let waiters = settle(slot, value);
+            if stale {
+                slot.failed_ms = Some(clock.monotonic_ms as i64);
+            }
             (waiters, slot.known())
         })
     });
-    // While a refresh is under way, the list the page had still counts (as stale, once it is).
+    // While a refresh is under way, what the page had still counts (as stale, once it is).
     match answer {
         Fetch::Pending => known,
         answer => answer,
     }
+}
+
+/// A certificate's current token as its issuer last gave it.
+#[derive(Debug)]
+pub struct CurrentToken {
+    pub token: String,
+    /// Monotonic time (ms) it was read.
+    pub fetched_ms: i64,
+}
+
+/// Where the issuer gives a certificate's current token.
+pub fn current_token_url(issuer: &str, certificate: &str) -> String {
+    format!("{issuer}/api/v1/certificates/{certificate}/token")
+}
+
+/// The current token at `url` if the page has asked for it already, without asking.
+pub fn known_current_token(url: &str) -> Option<Rc<CurrentToken>> {
+    CURRENT.with_borrow_mut(|slots| slots.entry(url).value.clone())
+}
+
+/// Asks the issuer for a certificate's current token (after a renewal, a new branch): once, and
+/// again only when the answer is older than `max_age_ms`. The caller asks only when the token it
+/// has ends soon, so the issuer does not learn which badges are viewed day to day. Whatever comes
+/// back is a token like any other, verified by the caller.
+pub fn current_token(url: &str, max_age_ms: i64, notify: &Callback<()>) -> Fetch<Rc<CurrentToken>> {
+    let now_ms = crate::clock().monotonic_ms as i64;
+    let start = CURRENT.with_borrow_mut(|slots| {
+        let slot = slots.entry(url);
+        let recent = slot.value.as_ref().is_some_and(|current| now_ms - current.fetched_ms < max_age_ms);
+        if recent || slot.in_flight || !slot.may_retry(now_ms) {
+            if slot.in_flight {
+                slot.waiters.push(notify.clone());
+            }
+            return Err(slot.known());
+        }
+        slot.in_flight = true;
+        slot.waiters.push(notify.clone());
+        Ok(())
+    });
+    if let Err(known) = start {
+        return known;
+    }
+    let body = request(url, false);
+    let url = url.to_owned();
+    complete(body, move |text, read_ms| {
+        let current = text.map(|token| {
+            Rc::new(CurrentToken { token: token.trim().to_owned(), fetched_ms: read_ms as i64 })
+        });
+        CURRENT.with_borrow_mut(|slots| {
+            let slot = slots.entry(&url);
+            let waiters = settle(slot, current);
+            (waiters, slot.known())
+        })
+    })
 }

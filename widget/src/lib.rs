@@ -27,6 +27,8 @@ pub fn clock() -> state::Clock {
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
+    use std::rc::Rc;
+
     use wasm_bindgen::prelude::*;
     use yew::{AppHandle, Callback};
 
@@ -40,12 +42,16 @@ mod browser {
     pub struct Badge {
         handle: Option<AppHandle<App>>,
         host: web_sys::Element,
-        issuer: String,
+    }
+
+    /// The page's trusted issuers, as the loaders list them (separated by spaces).
+    fn issuers(list: &str) -> Rc<Vec<String>> {
+        Rc::new(list.split_whitespace().map(|issuer| issuer.trim_end_matches('/').to_owned()).collect())
     }
 
     fn props(
         host: &web_sys::Element,
-        issuer: &str,
+        issuers: &str,
         token: &str,
         lang: Option<String>,
         variant: Option<String>,
@@ -53,13 +59,17 @@ mod browser {
         let hostname = web_sys::window().and_then(|w| w.location().hostname().ok()).unwrap_or_default();
         let reporter = host.clone();
         AppProps {
-            issuer: issuer.trim_end_matches('/').to_owned().into(),
+            issuers: self::issuers(issuers),
             token: token.trim().to_owned().into(),
             lang: Lang::parse(lang.as_deref()),
             variant: Variant::parse(variant.as_deref()),
             host: hostname.into(),
-            on_verdict: Callback::from(move |state: &'static str| {
+            on_verdict: Callback::from(move |(state, through): (&'static str, Option<String>)| {
                 reporter.set_attribute("data-zp-state", state).ok();
+                match through {
+                    Some(day) => reporter.set_attribute("data-zp-valid-through", &day).ok(),
+                    None => reporter.remove_attribute("data-zp-valid-through").ok(),
+                };
             }),
         }
     }
@@ -74,24 +84,32 @@ mod browser {
 
     #[wasm_bindgen]
     impl Badge {
-        /// Renders a badge into `root` (inside the element's shadow root); `host` is the element.
+        /// Renders a badge into `root` (inside the element's shadow root); `host` is the element,
+        /// `issuers` the base URLs of the issuers whose loaders the page includes, separated by
+        /// spaces.
         #[wasm_bindgen(constructor)]
         pub fn new(
             host: web_sys::Element,
             root: web_sys::Element,
-            issuer: String,
+            issuers: String,
             token: String,
             lang: Option<String>,
             variant: Option<String>,
         ) -> Badge {
-            let props = props(&host, &issuer, &token, lang, variant);
+            let props = props(&host, &issuers, &token, lang, variant);
             let handle = yew::Renderer::<App>::with_root_and_props(root, props).render();
-            Badge { handle: Some(handle), host, issuer }
+            Badge { handle: Some(handle), host }
         }
 
-        /// Re-renders after an attribute change.
-        pub fn update(&mut self, token: String, lang: Option<String>, variant: Option<String>) {
-            let props = props(&self.host, &self.issuer, &token, lang, variant);
+        /// Re-renders after an attribute change, or when another issuer's loader joins the page.
+        pub fn update(
+            &mut self,
+            issuers: String,
+            token: String,
+            lang: Option<String>,
+            variant: Option<String>,
+        ) {
+            let props = props(&self.host, &issuers, &token, lang, variant);
             if let Some(handle) = self.handle.as_mut() {
                 handle.update(props);
             }

@@ -1,6 +1,7 @@
 //! What the badge shows, as a pure function of the token, the keys, the last status list, the
 //! page's host and the time — no browser needed, so every state is tested with fixed clocks.
 
+use zp_shared::trust_list::TrustedIssuer;
 use zp_shared::{CertificateClaims, Error, KeySet, Rules, Status, StatusList};
 
 /// Everything the badge may say. Green ([`Verdict::Verified`]) needs a fresh status check.
@@ -19,6 +20,10 @@ pub enum Verdict {
     Invalid(Error),
     /// The status list cannot be fetched and the last one is older than its `ttl`.
     CannotConfirm(Option<Box<CertificateClaims>>),
+    /// A token of an issuer that neither the page's loaders nor their trust lists vouch for: its
+    /// signature is not checked (the page does not fetch keys from strangers), so it is neither
+    /// green nor called forged. Carries the issuer the token names.
+    Unrecognised(String),
 }
 
 impl Verdict {
@@ -34,6 +39,7 @@ impl Verdict {
             Verdict::WrongSite(_) => "wrong-site",
             Verdict::Invalid(_) => "invalid",
             Verdict::CannotConfirm(_) => "cannot-confirm",
+            Verdict::Unrecognised(_) => "issuer-unrecognised",
         }
     }
 
@@ -46,7 +52,7 @@ impl Verdict {
             | Verdict::Suspended(c)
             | Verdict::WrongSite(c) => Some(c),
             Verdict::CannotConfirm(c) => c.as_deref(),
-            Verdict::Checking | Verdict::Invalid(_) => None,
+            Verdict::Checking | Verdict::Invalid(_) | Verdict::Unrecognised(_) => None,
         }
     }
 }
@@ -92,12 +98,103 @@ pub struct StatusSnapshot {
 impl StatusSnapshot {
     /// Milliseconds since the fetch, never negative.
     pub fn age_ms(&self, clock: &Clock) -> i64 {
-        (clock.monotonic_ms as i64).saturating_sub(self.fetched_ms).max(0)
+        age_ms(self.fetched_ms, clock)
     }
 
-    /// Milliseconds of freshness the list has left (negative once stale).
+    /// Milliseconds of freshness the list has left (negative once stale): see [`fresh_for_ms`].
     pub fn fresh_for_ms(&self, clock: &Clock) -> i64 {
-        (self.ttl.min(MAX_TTL) as i64 * 1_000).saturating_sub(self.age_ms(clock))
+        fresh_for_ms(self.iat, self.ttl, self.fetched_ms, clock)
+    }
+}
+
+/// Milliseconds on the monotonic clock since `fetched_ms`, never negative.
+pub fn age_ms(fetched_ms: i64, clock: &Clock) -> i64 {
+    (clock.monotonic_ms as i64).saturating_sub(fetched_ms).max(0)
+}
+
+/// Milliseconds of freshness left to a signed document (a status list, a trust list) signed at
+/// `iat` with `ttl` and fetched at `fetched_ms`; negative once stale. Freshness is counted from
+/// the issuer's signature, not from the fetch: a cache (or a page) that hands over a list signed
+/// before a revocation cannot make it fresh again, so it stops counting once `iat + ttl` has
+/// passed by the badge's time — the later of the device clock and `iat` plus the monotonic time
+/// since the fetch, so that a device clock set back does not stretch it either.
+pub fn fresh_for_ms(iat: i64, ttl: u64, fetched_ms: i64, clock: &Clock) -> i64 {
+    let signed_ms = iat.saturating_mul(1_000);
+    let now_ms = (clock.device_ms as i64).max(signed_ms.saturating_add(age_ms(fetched_ms, clock)));
+    let ttl_ms = ttl.min(MAX_TTL) as i64 * 1_000;
+    signed_ms.saturating_add(ttl_ms).saturating_sub(now_ms)
+}
+
+/// A verified trust list as the badge last saw it: the issuers that a loader's issuer vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustSnapshot {
+    pub issuers: Vec<TrustedIssuer>,
+    /// Signed `iat` of the list.
+    pub iat: i64,
+    pub ttl: u64,
+    /// Monotonic time of the fetch, in milliseconds.
+    pub fetched_ms: i64,
+}
+
+impl TrustSnapshot {
+    /// Milliseconds of freshness the list has left (negative once stale): see [`fresh_for_ms`].
+    pub fn fresh_for_ms(&self, clock: &Clock) -> i64 {
+        fresh_for_ms(self.iat, self.ttl, self.fetched_ms, clock)
+    }
+
+    /// The entry of `issuer`, if the list names it.
+    pub fn vouches_for(&self, issuer: &str) -> Option<&TrustedIssuer> {
+        self.issuers.iter().find(|member| member.iss == issuer)
+    }
+}
+
+/// Whether the page trusts the issuer a token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// A loader on the page is from this issuer: its keys are at its well-known JWKS.
+    Loader,
+    /// A fresh trust list of a loader's issuer vouches for it, with its keys at `jwks_uri`.
+    Vouched { jwks_uri: String },
+    /// Only a trust list past its `ttl` vouches for it, and none could be fetched since.
+    Stale,
+    /// Trust lists are still loading.
+    Pending,
+    /// Nobody on the page vouches for it.
+    Unrecognised,
+}
+
+impl Trust {
+    /// Where to fetch the issuer's keys, when it is trusted.
+    pub fn jwks_uri(&self, issuer: &str) -> Option<String> {
+        match self {
+            Trust::Loader => Some(format!("{issuer}/.well-known/jwks.json")),
+            Trust::Vouched { jwks_uri } => Some(jwks_uri.clone()),
+            Trust::Stale | Trust::Pending | Trust::Unrecognised => None,
+        }
+    }
+
+    /// Combines what the loaders' trust lists say of `issuer` (`None` for a list still loading;
+    /// a list that failed is left out).
+    pub fn from_lists<'a>(
+        issuer: &str,
+        lists: impl IntoIterator<Item = Option<&'a TrustSnapshot>>,
+        clock: &Clock,
+    ) -> Trust {
+        let mut trust = Trust::Unrecognised;
+        for list in lists {
+            let Some(list) = list else {
+                trust = Trust::Pending;
+                continue;
+            };
+            match list.vouches_for(issuer) {
+                Some(member) if list.fresh_for_ms(clock) >= 0 => {
+                    return Trust::Vouched { jwks_uri: member.jwks_uri.clone() };
+                }
+                Some(_) if trust == Trust::Unrecognised => trust = Trust::Stale,
+                _ => {}
+            }
+        }
+        trust
     }
 }
 
@@ -225,7 +322,11 @@ pub fn judge(authenticity: &Authenticity, status: &StatusView<'_>, host: &str, c
 pub fn next_change_ms(verdict: &Verdict, status: &StatusView<'_>, clock: &Clock) -> Option<i64> {
     let mut next = Vec::new();
     match status {
-        StatusView::Known(snapshot) => next.push(snapshot.fresh_for_ms(clock).max(0) + 1),
+        // A list that arrived stale is asked for again after a pause, not in a tight loop.
+        StatusView::Known(snapshot) => match snapshot.fresh_for_ms(clock) {
+            fresh if fresh >= 0 => next.push(fresh + 1),
+            _ => next.push(RETRY_SECS * 1_000),
+        },
         StatusView::Unavailable => next.push(RETRY_SECS * 1_000),
         StatusView::Loading => {}
     }
@@ -239,4 +340,32 @@ pub fn next_change_ms(verdict: &Verdict, status: &StatusView<'_>, clock: &Clock)
         }
     }
     next.into_iter().min()
+}
+
+/// Seconds before `exp` at which a badge asks for the certificate's current token: the check
+/// interval (the status list's `ttl`), so a renewal is in place before the old token ends.
+pub fn renewal_lead_secs(status: &StatusView<'_>) -> i64 {
+    match status {
+        StatusView::Known(snapshot) => snapshot.ttl.min(MAX_TTL) as i64,
+        _ => DEFAULT_TTL,
+    }
+}
+
+/// The `ttl` assumed before any status list has been seen (the issuers' default).
+pub const DEFAULT_TTL: i64 = 300;
+
+/// Milliseconds until the badge should ask for the current token of a certificate whose token
+/// ends at `exp`: zero (ask now) once fewer than `lead_secs` remain or it has ended.
+pub fn ask_for_current_in_ms(exp: i64, lead_secs: i64, now_ms: i64) -> i64 {
+    exp.saturating_sub(lead_secs).saturating_mul(1_000).saturating_sub(now_ms).max(0)
+}
+
+/// Whether the issuer's current token of a certificate takes the place of the token in the page:
+/// both genuine (the caller authenticated them with the same issuer's keys), of the same issuer
+/// and certificate, the current one newer — signed later, or in the same second with a later end
+/// (a renewal straight after the grant) — and its validity begun. An older token never replaces
+/// a newer one, whoever hands it over.
+pub fn takes_over(page: &CertificateClaims, current: &CertificateClaims, now: i64) -> bool {
+    let newer = current.iat > page.iat || (current.iat == page.iat && current.exp > page.exp);
+    current.iss == page.iss && current.sub == page.sub && newer && current.nbf <= now
 }

@@ -101,6 +101,13 @@ pub fn wording(verdict: &Verdict, lang: Lang) -> Wording {
             "Nie udało się sprawdzić aktualnego statusu certyfikatu.",
             "The certificate's current status could not be checked.",
         ),
+        Verdict::Unrecognised(_) => (
+            "?",
+            "Wystawca nierozpoznany",
+            "Issuer not recognised",
+            "Znak wydał wystawca, którego ta strona nie zna; sprawdź go na stronie weryfikacji wystawcy.",
+            "The mark names an issuer this page does not recognise; check it on the issuer's verification page.",
+        ),
     };
     match lang {
         Lang::Pl => Wording { icon, headline: pl, detail: pl_detail },
@@ -116,9 +123,55 @@ pub fn accessible_name(verdict: &Verdict, lang: Lang) -> String {
         Lang::En => "open the verification page",
     };
     match verdict.claims() {
+        Some(claims) if matches!(verdict, Verdict::Verified(_)) => {
+            let through = match lang {
+                Lang::Pl => format!("Ważny do {} (włącznie).", last_day(claims.exp)),
+                Lang::En => format!("Valid through {}.", last_day(claims.exp)),
+            };
+            format!(
+                "{MARK}: {} — {}. {} {through} ({open})",
+                words.headline, claims.zp.entity.name, words.detail
+            )
+        }
         Some(claims) => {
             format!("{MARK}: {} — {}. {} ({open})", words.headline, claims.zp.entity.name, words.detail)
         }
         None => format!("{MARK}: {}. {} ({open})", words.headline, words.detail),
+    }
+}
+
+/// The last day a mark ending at `exp` is valid (UTC), `YYYY-MM-DD`: validity years end at the
+/// midnight that starts the day after, as the issuer's pages count them.
+pub fn last_day(exp: i64) -> String {
+    let (year, month, day) = civil_date(exp.saturating_sub(1).div_euclid(86_400));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (H. Hinnant's
+/// `civil_from_days`): the badge needs no calendar library for one date.
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_day;
+
+    #[test]
+    fn last_day_of_a_validity_year() {
+        // 2027-12-01T00:00:00Z ends a year that included 2027-11-30.
+        assert_eq!(last_day(1_827_619_200), "2027-11-30");
+        assert_eq!(last_day(951_868_800), "2000-02-29");
+        assert_eq!(last_day(86_400), "1970-01-01");
+        assert_eq!(last_day(1_704_067_200), "2023-12-31");
     }
 }

@@ -8,12 +8,14 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+use zp_shared::trust_list::TrustedIssuer;
 use zp_shared::{
     Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules, Status,
     StatusClaim, StatusList, StatusListRef,
 };
 use zp_widget::state::{
-    Clock, StatusSnapshot, StatusView, Verdict, effective_now, evaluate, next_change_ms, normalize_host,
+    Clock, StatusSnapshot, StatusView, Trust, TrustSnapshot, Verdict, ask_for_current_in_ms, effective_now,
+    evaluate, next_change_ms, normalize_host, takes_over,
 };
 use zp_widget::text::{Lang, accessible_name, wording};
 
@@ -231,6 +233,7 @@ fn wording_in_both_languages_never_colour_alone() {
         verdict_at(&StatusView::Known(&list), "other.pl", NOW),
         evaluate("x", None, &rules(), &StatusView::Loading, HOST, &Clock::at(NOW)),
         verdict_at(&StatusView::Unavailable, HOST, NOW),
+        Verdict::Unrecognised("https://zp.obcy.example".into()),
     ];
     let mut names: Vec<&str> = verdicts.iter().map(Verdict::name).collect();
     names.sort_unstable();
@@ -254,4 +257,103 @@ fn wording_in_both_languages_never_colour_alone() {
     assert_eq!(wording(&verdicts[1], Lang::En).headline, "Mark verified");
     assert_eq!(Lang::parse(Some("EN-gb")), Lang::En);
     assert_eq!(Lang::parse(Some("de")), Lang::Pl);
+}
+
+#[test]
+fn a_list_handed_over_late_is_fresh_only_until_its_iat_plus_ttl() {
+    // Signed 250 s before NOW, fetched (from a cache) just now: 50 s of freshness left, not 300.
+    let held = snapshot(Status::Valid, NOW - 250, NOW);
+    let status = StatusView::Known(&held);
+    assert_eq!(held.fresh_for_ms(&Clock::at(NOW)), 50_000);
+    assert!(matches!(verdict_at(&status, HOST, NOW + 49), Verdict::Verified(_)));
+    assert!(matches!(verdict_at(&status, HOST, NOW + 51), Verdict::CannotConfirm(Some(_))));
+    // One signed before `ttl` ago is stale on arrival, and the badge asks again after a pause,
+    // not in a loop.
+    let old = snapshot(Status::Valid, NOW - 301, NOW);
+    let status = StatusView::Known(&old);
+    let verdict = verdict_at(&status, HOST, NOW);
+    assert!(matches!(verdict, Verdict::CannotConfirm(Some(_))), "{verdict:?}");
+    assert_eq!(next_change_ms(&verdict, &status, &Clock::at(NOW)), Some(30_000));
+}
+
+fn trust_list(members: &[&str], iat: i64) -> TrustSnapshot {
+    TrustSnapshot {
+        issuers: members
+            .iter()
+            .map(|iss| TrustedIssuer {
+                iss: (*iss).into(),
+                name: "ROPS".into(),
+                voivodeship: None,
+                jwks_uri: format!("{iss}/.well-known/jwks.json"),
+            })
+            .collect(),
+        iat,
+        ttl: 300,
+        fetched_ms: iat * 1_000,
+    }
+}
+
+#[test]
+fn trust_comes_from_a_fresh_list_of_a_loaders_issuer() {
+    let other = "https://zp.rops.kielce.example";
+    let clock = Clock::at(NOW);
+    let fresh = trust_list(&[other], NOW - 10);
+    let stale = trust_list(&[other], NOW - 400);
+    let empty = trust_list(&[], NOW - 10);
+    assert_eq!(
+        Trust::from_lists(other, [Some(&fresh)], &clock),
+        Trust::Vouched { jwks_uri: format!("{other}/.well-known/jwks.json") }
+    );
+    assert!(Trust::from_lists(other, [Some(&empty), Some(&fresh)], &clock).jwks_uri(other).is_some());
+    assert_eq!(Trust::from_lists(other, [Some(&empty)], &clock), Trust::Unrecognised);
+    assert_eq!(Trust::from_lists(other, [], &clock), Trust::Unrecognised);
+    assert_eq!(Trust::from_lists(other, [Some(&stale)], &clock), Trust::Stale);
+    assert_eq!(Trust::from_lists(other, [None, Some(&empty)], &clock), Trust::Pending);
+    assert_eq!(
+        Trust::from_lists("https://zp.rops.kielce.example/", [Some(&fresh)], &clock),
+        Trust::Unrecognised
+    );
+    assert_eq!(
+        Trust::Loader.jwks_uri(ISSUER).as_deref(),
+        Some("https://zp.rops.example/.well-known/jwks.json")
+    );
+    for untrusted in [Trust::Stale, Trust::Pending, Trust::Unrecognised] {
+        assert_eq!(untrusted.jwks_uri(other), None, "{untrusted:?}");
+    }
+}
+
+#[test]
+fn a_renewed_token_takes_over_only_for_the_same_certificate_and_later() {
+    let page = claims();
+    let mut renewed = claims();
+    renewed.iat = NOW;
+    renewed.exp = EXP + 365 * 86_400;
+    assert!(takes_over(&page, &renewed, NOW));
+    // Not signed later, another certificate, another issuer, not begun: the page's token stays.
+    let mut same_second = renewed.clone();
+    same_second.iat = page.iat;
+    assert!(takes_over(&page, &same_second, NOW), "a renewal in the same second as the grant");
+    let mut same_age = renewed.clone();
+    same_age.iat = page.iat;
+    same_age.exp = page.exp;
+    let mut older = renewed.clone();
+    older.iat = page.iat - 1;
+    let mut other_certificate = renewed.clone();
+    other_certificate.sub = "AAAAAAAA".into();
+    let mut other_issuer = renewed.clone();
+    other_issuer.iss = "https://evil.example".into();
+    let mut future = renewed.clone();
+    future.nbf = NOW + 10;
+    for (name, current) in [
+        ("same age", same_age),
+        ("other certificate", other_certificate),
+        ("other issuer", other_issuer),
+        ("future", future),
+    ] {
+        assert!(!takes_over(&page, &current, NOW), "{name}");
+    }
+    // Asked for when fewer than `ttl` seconds are left, and at once after the end.
+    assert_eq!(ask_for_current_in_ms(EXP, 300, (EXP - 1_000) * 1_000), 700_000);
+    assert_eq!(ask_for_current_in_ms(EXP, 300, (EXP - 300) * 1_000), 0);
+    assert_eq!(ask_for_current_in_ms(EXP, 300, (EXP + 86_400) * 1_000), 0);
 }

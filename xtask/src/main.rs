@@ -141,7 +141,7 @@ fn test() -> Result<()> {
 fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     tools::ensure_cargo_fuzz()?;
     let fuzz_dir = root.join("shared");
-    for target in ["token", "status_list"] {
+    for target in ["token", "status_list", "trust_list"] {
         let mut command =
             cargo(&fuzz_dir, &["fuzz", "run", target, "--", &format!("-max_total_time={seconds}")]);
         // cargo-fuzz passes nightly-only flags (sanitizers); this lets the stable toolchain take them.

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod cert;
 pub mod demo;
 pub mod entity;
+pub mod issuers;
 pub mod key;
 pub mod serve;
 
@@ -53,8 +54,10 @@ pub struct Global {
     /// Region code in certificate numbers (ZP/<REGION>/<YEAR>/<NNNN>).
     #[arg(long, env = "ZP_REGION", default_value = "LU", global = true)]
     pub region: String,
-    /// Seconds a verifier may cache a status list (its `ttl` and Cache-Control max-age).
-    #[arg(long, env = "ZP_STATUS_TTL", default_value_t = 300, global = true)]
+    /// Seconds a verifier may cache a status list (its `ttl` and Cache-Control max-age), from 1
+    /// to 86400.
+    #[arg(long, env = "ZP_STATUS_TTL", default_value_t = 300, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub status_ttl: u64,
     /// Shift the clock by this many seconds (demonstrations and tests of expiry).
     #[arg(long, env = "ZP_CLOCK_OFFSET", default_value_t = 0, global = true, hide = true)]
@@ -80,6 +83,9 @@ pub enum Command {
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Other issuers this issuer vouches for in its signed trust list.
+    #[command(subcommand)]
+    Issuers(issuers::IssuersCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -112,6 +118,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Key(command) => key::run(&global, command).await,
         Command::ApiKey(command) => apikey::run(&global, command).await,
         Command::Audit(command) => audit::run(&global, command).await,
+        Command::Issuers(command) => issuers::run(&global, command).await,
     }
 }
 

@@ -14,7 +14,7 @@ use super::api::{CertificateView, SearchResult, search_query};
 use super::error::{ApiJson, ApiQuery, AppError, ErrorEnvelope};
 use crate::ids;
 use crate::issuer::{IssuerError, NewCertificate, NewEntity, NewProduct, RevocationReason};
-use crate::store::{AuditRecord, CertState, EntityRecord};
+use crate::store::{AuditRecord, CertState, EntityRecord, TrustedIssuerRecord};
 
 pub fn router(state: AppState) -> Router<AppState> {
     let _ = state;
@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/certificates/{id}/revoke", post(revoke))
         .route("/keys/rotate", post(rotate_key))
         .route("/audit", get(audit))
+        .route("/issuers", get(list_trusted_issuers).post(add_trusted_issuer).delete(remove_trusted_issuer))
 }
 
 /// The caller, authenticated by `Authorization: Bearer <API key>`.
@@ -393,4 +394,81 @@ pub async fn audit(
     let records =
         state.issuer.store.audit_log(page.after.unwrap_or(0), limit).await.map_err(IssuerError::from)?;
     Ok(Json(records))
+}
+
+/// An issuer to put on the trust list.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTrustedIssuer {
+    /// Its base URL, the `iss` of its tokens: `https://…` (`http://` only on loopback), no
+    /// trailing slash, query or fragment. Its keys are taken to be at `{url}/.well-known/jwks.json`.
+    pub url: String,
+    /// Its name, 1 to 200 characters.
+    pub name: String,
+    /// Lowercase Polish name of its voivodeship, e.g. `opolskie`.
+    #[serde(default)]
+    pub voivodeship: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrustedIssuerUrl {
+    /// The issuer's base URL, as the list shows it.
+    pub url: String,
+}
+
+/// The issuers this issuer's trust list names, by URL.
+#[utoipa::path(get, path = "/api/v1/admin/issuers", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TrustedIssuerRecord>),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope)))]
+pub async fn list_trusted_issuers(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<TrustedIssuerRecord>>, AppError> {
+    Ok(Json(state.issuer.trusted_issuers().await?))
+}
+
+/// Puts an issuer on the trust list (`/.well-known/zp-trust-list.jwt`); the next list signed
+/// names it.
+#[utoipa::path(post, path = "/api/v1/admin/issuers", tag = "admin", security(("bearer" = [])),
+    request_body = NewTrustedIssuer,
+    responses((status = 201, description = "The issuer as listed", body = TrustedIssuerRecord),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 409, description = "The URL is already listed, or the list is full; `field` is `url`", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
+pub async fn add_trusted_issuer(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(input): ApiJson<NewTrustedIssuer>,
+) -> Result<Response, AppError> {
+    let added = state
+        .issuer
+        .add_trusted_issuer(&admin.actor, &input.url, &input.name, input.voivodeship.as_deref(), state.now())
+        .await
+        .map_err(|err| match err {
+            // Both conflicts (listed already, list full) are about adding this URL.
+            IssuerError::Conflict(_) => AppError::from(err).field("url"),
+            other => other.into(),
+        })?;
+    Ok(created(added))
+}
+
+/// Takes an issuer off the trust list; the next list signed leaves it out.
+#[utoipa::path(delete, path = "/api/v1/admin/issuers", tag = "admin", security(("bearer" = [])),
+    params(TrustedIssuerUrl),
+    responses((status = 204, description = "Removed"),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No issuer with this URL is listed", body = ErrorEnvelope),
+              (status = 422, description = "No `url` in the query", body = ErrorEnvelope)))]
+pub async fn remove_trusted_issuer(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(query): ApiQuery<TrustedIssuerUrl>,
+) -> Result<StatusCode, AppError> {
+    state.issuer.remove_trusted_issuer(&admin.actor, &query.url, state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/api/v1/certificates", get(search))
         .route("/api/v1/certificates/{id}", get(certificate))
+        .route("/api/v1/certificates/{id}/token", get(current_token))
         .route("/api/v1/verify", post(verify))
         .route("/api/v1/status-lists/{list}", get(status_list))
 }
@@ -178,6 +179,33 @@ pub async fn certificate(
     Ok(json_bytes(body))
 }
 
+/// The certificate's current token, for a badge whose token in the page has ended or is about to:
+/// after a renewal or a new branch it is the newer one, which the badge verifies like any token.
+/// Badges ask only then, so the answer may be cached for the status lists' `ttl`.
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/token", tag = "public",
+    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    responses((status = 200, description = "The newest token of the certificate (compact JWS), whatever \
+                                            its state: the status list says whether it is revoked",
+               content_type = "application/jwt"),
+              (status = 404, body = super::error::ErrorEnvelope)))]
+pub async fn current_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = ids::normalize_certificate_id(&id).ok_or_else(|| AppError::not_found("certificate"))?;
+    let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
+    let found = found.ok_or_else(|| AppError::not_found("certificate"))?;
+    let token = found.detail.token.as_ref().ok_or_else(|| AppError::not_found("certificate token"))?;
+    let mut response = token.token.clone().into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"));
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={}", state.issuer.settings.status_ttl))
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    Ok(response)
+}
+
 /// The check API's JSON of a certificate at `now`: rendered once per verdict while the
 /// certificate stays in the read cache, and shared by the lookup and the verify answer.
 fn certificate_body(state: &AppState, found: &CachedCertificate, now: i64) -> Option<Bytes> {
@@ -278,7 +306,8 @@ pub struct Reason {
 pub struct VerifyResponse {
     /// True only for a genuine, current, unrevoked, unsuspended certificate.
     pub valid: bool,
-    /// valid, expired, not_yet_valid, suspended, revoked or invalid.
+    /// valid, expired, not_yet_valid, suspended, revoked, invalid, or issuer_not_recognised (a
+    /// token that names another issuer: verify it there).
     pub verdict: String,
     pub reasons: Vec<Reason>,
     /// The certificate, when the token is genuine.
@@ -301,6 +330,28 @@ pub async fn verify(
 ) -> Result<Response, AppError> {
     let now = state.now();
     let rules = Rules::new(state.issuer.settings.base_url.clone());
+    // A token that names another issuer is that issuer's to judge: this one has no keys for it,
+    // and calling it forged would be a false accusation. A distinct answer, neither valid nor
+    // invalid, that says where to ask.
+    if let Ok(untrusted) = zp_shared::UntrustedToken::parse(&request.token)
+        && let Some(other) = untrusted.unverified_hints().issuer
+        && other != rules.issuer
+    {
+        let body = VerifyResponse {
+            valid: false,
+            verdict: "issuer_not_recognised".into(),
+            reasons: vec![Reason {
+                code: "issuer_not_recognised".into(),
+                message: format!(
+                    "the token names the issuer {other:?}, not this one ({:?}); verify it with that issuer",
+                    rules.issuer
+                ),
+            }],
+            certificate: None,
+            claims: None,
+        };
+        return Ok(no_cache(Json(body).into_response()));
+    }
     let keys = state.issuer.verify_keys(now, false).await?;
     let verified = match zp_shared::verify(&request.token, &keys, now, &rules) {
         // Perhaps a key rotated in within this second: look again before calling it unknown.
@@ -407,16 +458,26 @@ pub async fn status_list(
     let now = state.now();
     let (token, iat) =
         state.issuer.status_list(list, now).await?.ok_or_else(|| AppError::not_found("status list"))?;
-    // Caches may keep it only for what is left of its ttl, counted from when it was signed.
-    let ttl = state.issuer.settings.status_ttl;
+    Ok(signed_list(token, "application/statuslist+jwt", state.issuer.settings.status_ttl, now, iat))
+}
+
+/// A signed list (status list, trust list) as a response that caches may keep only for what is
+/// left of its `ttl`, counted from when it was signed (`iat`), not from when it was served.
+pub(crate) fn signed_list(
+    token: String,
+    content_type: &'static str,
+    ttl: u64,
+    now: i64,
+    iat: i64,
+) -> Response {
     let left = ttl.saturating_sub(u64::try_from(now - iat).unwrap_or(0));
     let mut response = token.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={left}")) {
         headers.insert(header::CACHE_CONTROL, value);
     }
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod rate_limit;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+pub mod trust;
 pub mod widget;
 
 /// Largest request body accepted anywhere.
@@ -113,8 +114,9 @@ impl AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    // The JSON API, keys and status lists may be read from any origin; admin routes never.
-    let public = api::router().merge(openapi::router()).layer(
+    // The JSON API, keys, status lists and the trust list may be read from any origin; admin
+    // routes never.
+    let public = api::router().merge(openapi::router()).merge(trust::router()).layer(
         CorsLayer::new()
             .allow_origin(Any)
             .allow_methods([Method::GET, Method::POST])

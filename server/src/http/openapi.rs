@@ -25,8 +25,10 @@ use super::{AppState, admin, api};
         api::jwks,
         api::search,
         api::certificate,
+        api::current_token,
         api::verify,
         api::status_list,
+        super::trust::trust_list,
         admin::create_entity,
         admin::list_entities,
         admin::entity,
@@ -40,6 +42,9 @@ use super::{AppState, admin, api};
         admin::revoke,
         admin::rotate_key,
         admin::audit,
+        admin::list_trusted_issuers,
+        admin::add_trusted_issuer,
+        admin::remove_trusted_issuer,
     ),
     components(schemas(super::error::ErrorEnvelope, super::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -95,8 +100,10 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/certificates"),
     ("get", "/api/v1/certificates/{id}"),
+    ("get", "/api/v1/certificates/{id}/token"),
     ("post", "/api/v1/verify"),
     ("get", "/api/v1/status-lists/{list}"),
+    ("get", "/.well-known/zp-trust-list.jwt"),
     ("post", "/api/v1/admin/entities"),
     ("get", "/api/v1/admin/entities"),
     ("get", "/api/v1/admin/entities/{id}"),
@@ -110,6 +117,9 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/certificates/{id}/revoke"),
     ("post", "/api/v1/admin/keys/rotate"),
     ("get", "/api/v1/admin/audit"),
+    ("get", "/api/v1/admin/issuers"),
+    ("post", "/api/v1/admin/issuers"),
+    ("delete", "/api/v1/admin/issuers"),
 ];
 
 #[cfg(test)]
@@ -171,9 +181,16 @@ mod tests {
     fn bodies_and_error_envelope_are_described() {
         let doc = document();
         let schemas = doc["components"]["schemas"].as_object().unwrap();
-        for name in
-            ["ErrorEnvelope", "ErrorBody", "NewEntity", "NewCertificate", "AddProducts", "Note", "Revoke"]
-        {
+        for name in [
+            "ErrorEnvelope",
+            "ErrorBody",
+            "NewEntity",
+            "NewCertificate",
+            "AddProducts",
+            "Note",
+            "Revoke",
+            "NewTrustedIssuer",
+        ] {
             assert!(schemas.contains_key(name), "schema {name} missing");
         }
         let revoke = &doc["paths"]["/api/v1/admin/certificates/{id}/revoke"]["post"];

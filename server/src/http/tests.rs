@@ -75,6 +75,7 @@ async fn every_listed_route_is_served() {
         let uri = path.replace("{id}", "ABCDEFGH").replace("{list}", "0");
         let request = match *method {
             "get" => Request::get(&uri).body(Body::empty()).unwrap(),
+            "delete" => Request::delete(&uri).body(Body::empty()).unwrap(),
             _ => post_json(&uri, "{}", None),
         };
         let reply = send(&app, request).await;
@@ -148,6 +149,10 @@ impl Store for DownStore {
         down()
     }
     async fn last_token_exp(&self, _: &str) -> StoreResult<Option<i64>> {
+        down()
+    }
+
+    async fn trusted_issuers(&self) -> StoreResult<Vec<TrustedIssuerRecord>> {
         down()
     }
 }

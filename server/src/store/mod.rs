@@ -127,6 +127,19 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// An issuer this issuer vouches for in its trust list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrustedIssuerRecord {
+    /// The issuer's base URL, the `iss` of its tokens.
+    pub iss: String,
+    pub name: String,
+    pub voivodeship: Option<String>,
+    /// Where its keys are published.
+    pub jwks_uri: String,
+    /// Unix seconds.
+    pub added_at: i64,
+}
+
 /// What an admin action appends to the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -184,6 +197,8 @@ pub trait Store: Send + Sync + 'static {
     async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
     /// The latest `exp` of any token signed by `kid`.
     async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>>;
+    /// The issuers of the trust list, by URL.
+    async fn trusted_issuers(&self) -> StoreResult<Vec<TrustedIssuerRecord>>;
 }
 
 #[async_trait]
@@ -208,6 +223,12 @@ pub trait Tx: Send {
     async fn insert_api_key(&mut self, key: &ApiKeyRecord, hash: &str) -> StoreResult<()>;
     /// Marks a key revoked at `at`; false when no unrevoked key has this ID.
     async fn revoke_api_key(&mut self, id: &str, at: i64) -> StoreResult<bool>;
+    /// The issuers of the trust list, by URL, as this transaction sees them.
+    async fn trusted_issuers(&mut self) -> StoreResult<Vec<TrustedIssuerRecord>>;
+    /// Adds an issuer to the trust list; a conflict when its URL is already there.
+    async fn insert_trusted_issuer(&mut self, issuer: &TrustedIssuerRecord) -> StoreResult<()>;
+    /// Takes an issuer off the trust list; false when it was not on it.
+    async fn delete_trusted_issuer(&mut self, iss: &str) -> StoreResult<bool>;
     /// Appends to the hash chain: the new entry's hash covers the previous one's.
     async fn append_audit(&mut self, entry: &AuditEntry) -> StoreResult<AuditRecord>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;

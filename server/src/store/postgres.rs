@@ -234,6 +234,11 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    async fn trusted_issuers(&self) -> StoreResult<Vec<TrustedIssuerRecord>> {
+        let rows = sqlx::query_as::<_, TrustedIssuerRow>(TRUSTED_ISSUERS_SQL).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(TrustedIssuerRow::into_record).collect())
+    }
 }
 
 /// A write transaction holding the write lock; dropped without `commit`, it rolls back.
@@ -419,6 +424,35 @@ impl Tx for PgTx {
         let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(at)
             .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn trusted_issuers(&mut self) -> StoreResult<Vec<TrustedIssuerRecord>> {
+        let rows =
+            sqlx::query_as::<_, TrustedIssuerRow>(TRUSTED_ISSUERS_SQL).fetch_all(&mut *self.tx).await?;
+        Ok(rows.into_iter().map(TrustedIssuerRow::into_record).collect())
+    }
+
+    async fn insert_trusted_issuer(&mut self, issuer: &TrustedIssuerRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO trusted_issuers (iss, name, voivodeship, jwks_uri, added_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&issuer.iss)
+        .bind(&issuer.name)
+        .bind(&issuer.voivodeship)
+        .bind(&issuer.jwks_uri)
+        .bind(issuer.added_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|err| conflict(err, "a trusted issuer with this URL"))?;
+        Ok(())
+    }
+
+    async fn delete_trusted_issuer(&mut self, iss: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM trusted_issuers WHERE iss = $1")
+            .bind(iss)
             .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() == 1)

@@ -122,6 +122,30 @@ pub(super) struct ApiKeyRow {
     revoked_at: Option<i64>,
 }
 
+#[derive(FromRow)]
+pub(super) struct TrustedIssuerRow {
+    iss: String,
+    name: String,
+    voivodeship: Option<String>,
+    jwks_uri: String,
+    added_at: i64,
+}
+
+impl TrustedIssuerRow {
+    pub(super) fn into_record(self) -> TrustedIssuerRecord {
+        TrustedIssuerRecord {
+            iss: self.iss,
+            name: self.name,
+            voivodeship: self.voivodeship,
+            jwks_uri: self.jwks_uri,
+            added_at: self.added_at,
+        }
+    }
+}
+
+pub(super) const TRUSTED_ISSUERS_SQL: &str =
+    "SELECT iss, name, voivodeship, jwks_uri, added_at FROM trusted_issuers ORDER BY iss";
+
 pub(super) const CERT_COLUMNS: &str = "id, number, entity_id, status_idx, state, valid_from, valid_until, reason, \
                             public_note, search_text, created_at, updated_at";
 

@@ -293,6 +293,11 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    async fn trusted_issuers(&self) -> StoreResult<Vec<TrustedIssuerRecord>> {
+        let rows = sqlx::query_as::<_, TrustedIssuerRow>(TRUSTED_ISSUERS_SQL).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(TrustedIssuerRow::into_record).collect())
+    }
 }
 
 struct SqliteTx {
@@ -475,6 +480,33 @@ impl Tx for SqliteTx {
             .bind(id)
             .execute(&mut *self.tx)
             .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn trusted_issuers(&mut self) -> StoreResult<Vec<TrustedIssuerRecord>> {
+        let rows =
+            sqlx::query_as::<_, TrustedIssuerRow>(TRUSTED_ISSUERS_SQL).fetch_all(&mut *self.tx).await?;
+        Ok(rows.into_iter().map(TrustedIssuerRow::into_record).collect())
+    }
+
+    async fn insert_trusted_issuer(&mut self, issuer: &TrustedIssuerRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO trusted_issuers (iss, name, voivodeship, jwks_uri, added_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&issuer.iss)
+        .bind(&issuer.name)
+        .bind(&issuer.voivodeship)
+        .bind(&issuer.jwks_uri)
+        .bind(issuer.added_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|err| conflict(err, "a trusted issuer with this URL"))?;
+        Ok(())
+    }
+
+    async fn delete_trusted_issuer(&mut self, iss: &str) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM trusted_issuers WHERE iss = ?").bind(iss).execute(&mut *self.tx).await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -14,11 +14,11 @@ use crate::{require_npm_package, run_node_json};
 /// Status lists may be cached this long; short, so a revocation shows within the test.
 const TTL: u64 = 2;
 
-fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
-pub fn widget_dir() -> PathBuf {
+pub(crate) fn widget_dir() -> PathBuf {
     let dir = workspace().join("target").join("widget").join("dist");
     assert!(
         dir.join("zp-widget_bg.wasm").is_file(),
@@ -28,7 +28,7 @@ pub fn widget_dir() -> PathBuf {
     dir
 }
 
-fn issue(server: &Server, entity: &str, valid_from: Option<i64>) -> Value {
+pub(crate) fn issue(server: &Server, entity: &str, valid_from: Option<i64>) -> Value {
     let mut body = json!({ "entity_id": entity, "products": [{ "name": "Powidła śliwkowe" }] });
     if let Some(start) = valid_from {
         body["valid_from"] = json!(time_date(start));
@@ -36,13 +36,13 @@ fn issue(server: &Server, entity: &str, valid_from: Option<i64>) -> Value {
     server.admin("/certificates", &body)
 }
 
-fn entity(server: &Server, name: &str, domains: &[&str]) -> String {
+pub(crate) fn entity(server: &Server, name: &str, domains: &[&str]) -> String {
     let body =
         json!({ "name": name, "legal_form": "social_cooperative", "domains": domains, "city": "Lublin" });
     server.admin("/entities", &body)["id"].as_str().unwrap().to_owned()
 }
 
-fn token(certificate: &Value) -> String {
+pub(crate) fn token(certificate: &Value) -> String {
     certificate["token"].as_str().unwrap().to_owned()
 }
 

@@ -1,11 +1,12 @@
-//! Certificate tokens against `jose` (npm), an independent and widely used JOSE implementation:
-//! what we sign verifies there, what it signs with our key verifies here, and both refuse what
-//! they must. The JavaScript side is `tests/js/jose-interop.mjs`.
+//! Certificate tokens and trust lists against `jose` (npm), an independent and widely used JOSE
+//! implementation: what we sign verifies there, what it signs with our key verifies here, and both
+//! refuse what they must. The JavaScript side is `tests/js/jose-interop.mjs`.
 
 use serde_json::{Value, json};
 use zp_shared::{
     CERT_TYP, Certificate, CertificateClaims, Entity, Error, IssuerKey, KeySet, LegalForm, Product, Rules,
-    StatusClaim, StatusListRef, verify,
+    StatusClaim, StatusListRef, TRUST_LIST_TYP, TrustListClaims, TrustedIssuer, sign_trust_list, verify,
+    verify_trust_list,
 };
 
 use crate::{NodeOutput, require_npm_package, run_node_json};
@@ -165,4 +166,79 @@ fn we_refuse_a_token_jose_signs_with_a_key_outside_our_jwks() {
     let verified = verify(token, &with_their_key, NOW, &Rules::new(ISSUER)).expect("verifies with its key");
     assert_eq!(verified.kid, header["kid"].as_str().expect("a string kid"));
     assert_eq!(verified.claims, claims);
+}
+
+fn trust_list_claims() -> TrustListClaims {
+    let member = |host: &str, name: &str, voivodeship: Option<&str>| TrustedIssuer {
+        iss: format!("https://{host}"),
+        name: name.into(),
+        voivodeship: voivodeship.map(str::to_owned),
+        jwks_uri: format!("https://{host}/.well-known/jwks.json"),
+    };
+    TrustListClaims {
+        iss: ISSUER.into(),
+        sub: format!("{ISSUER}/.well-known/zp-trust-list.jwt"),
+        iat: NOW - 30,
+        exp: NOW + 330,
+        ttl: 300,
+        issuers: vec![
+            member("zp.rops.opole.pl", "Regionalny Ośrodek Polityki Społecznej w Opolu", Some("opolskie")),
+            member("zp.mcps.pl", "Mazowieckie Centrum Polityki Społecznej", Some("mazowieckie")),
+            member("zp.koordynator.example.pl", "Koordynator krajowy", None),
+        ],
+    }
+}
+
+#[test]
+fn trust_lists_round_trip_between_our_implementation_and_jose() {
+    let key = issuer_key();
+    let (keys, jwks) = key_set(&key);
+    let claims = trust_list_claims();
+    let claims_json = serde_json::to_value(&claims).expect("claims to JSON");
+    let ours = sign_trust_list(&claims, &key).expect("sign");
+    let rules = Rules::new(ISSUER);
+    assert_eq!(
+        verify_trust_list(&ours, &keys, NOW, &rules, &claims.sub).map(|v| v.claims),
+        Ok(claims.clone())
+    );
+
+    let response = run_jose(&json!({
+        "jwks": jwks,
+        "token": ours,
+        "issuer": ISSUER,
+        "typ": TRUST_LIST_TYP,
+        "now": NOW,
+        "private_jwk": key.to_private_jwk(),
+        "claims": claims_json,
+    }));
+    assert_eq!(response.get("error"), None, "jose refused our trust list: {response}");
+    assert_eq!(response["verified_payload"], claims_json, "jose read other claims than we signed");
+    assert_eq!(
+        response["protected_header"],
+        json!({ "alg": "EdDSA", "typ": TRUST_LIST_TYP, "kid": key.kid() })
+    );
+
+    let theirs = signed_token(&response);
+    assert_eq!(decoded_header(theirs), json!({ "alg": "EdDSA", "typ": TRUST_LIST_TYP, "kid": key.kid() }));
+    let verified = verify_trust_list(theirs, &keys, NOW, &rules, &claims.sub)
+        .unwrap_or_else(|err| panic!("we refused jose's trust list ({err}): {theirs}"));
+    assert_eq!(verified.kid, key.kid());
+    assert_eq!(verified.claims, claims);
+}
+
+#[test]
+fn jose_refuses_a_trust_list_of_another_signer_or_taken_for_a_certificate() {
+    let key = issuer_key();
+    let (_, jwks) = key_set(&key);
+    let token = sign_trust_list(&trust_list_claims(), &key).expect("sign");
+    let verify_with = |issuer: &str, typ: &str| {
+        run_jose(&json!({ "jwks": jwks, "token": token, "issuer": issuer, "typ": typ, "now": NOW }))
+    };
+    // Control: the same request with the right signer and `typ` is accepted.
+    assert_eq!(verify_with(ISSUER, TRUST_LIST_TYP).get("error"), None);
+    for (issuer, typ) in [("https://zp.rops.opole.pl", TRUST_LIST_TYP), (ISSUER, CERT_TYP)] {
+        let response = verify_with(issuer, typ);
+        assert_eq!(response.get("verified_payload"), None, "jose accepted it as {issuer} {typ}: {response}");
+        assert_eq!(response["error"], "ERR_JWT_CLAIM_VALIDATION_FAILED", "{issuer} {typ}: {response}");
+    }
 }

@@ -15,12 +15,14 @@ mod domains;
 mod durability;
 mod harness;
 mod interop;
+mod issuers;
 mod keys;
 pub mod lifecycle;
 mod pages;
 mod postgres;
 mod replicas;
 mod store;
+mod trust;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -77,6 +77,7 @@ suite!(
     audit_entries_chain,
     uncommitted_transactions_leave_nothing,
     writers_on_two_handles_are_serialised,
+    trusted_issuers_are_added_listed_and_removed,
 );
 
 fn entity(id: &str, name: &str, nip: Option<&str>) -> EntityRecord {
@@ -560,4 +561,51 @@ async fn writers_on_two_handles_are_serialised(backend: Backend) {
         verifier.push(&record).unwrap();
     }
     assert!(matches!(verifier.finish(), ChainCheck::Valid { entries: 40, .. }));
+}
+
+fn trusted(iss: &str, voivodeship: Option<&str>) -> TrustedIssuerRecord {
+    TrustedIssuerRecord {
+        iss: iss.into(),
+        name: format!("Ośrodek {iss}"),
+        voivodeship: voivodeship.map(str::to_owned),
+        jwks_uri: format!("{iss}/.well-known/jwks.json"),
+        added_at: 1_767_225_600,
+    }
+}
+
+async fn trusted_issuers_are_added_listed_and_removed(backend: Backend) {
+    let store = backend.open().await;
+    assert!(store.trusted_issuers().await.unwrap().is_empty());
+    let opole = trusted("https://zp.rops.opole.pl", Some("opolskie"));
+    let mcps = trusted("https://zp.mcps.pl", None);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_trusted_issuer(&opole).await.unwrap();
+    tx.insert_trusted_issuer(&mcps).await.unwrap();
+    assert_eq!(
+        tx.trusted_issuers().await.unwrap(),
+        [mcps.clone(), opole.clone()],
+        "the transaction sees its writes"
+    );
+    assert!(store.trusted_issuers().await.unwrap().is_empty(), "uncommitted writes are not seen");
+    tx.append_audit(&audit("trusted_issuer.add", &opole.iss)).await.unwrap();
+    tx.commit().await.unwrap();
+    // By URL, on any handle.
+    assert_eq!(backend.open().await.trusted_issuers().await.unwrap(), [mcps.clone(), opole.clone()]);
+
+    let mut tx = store.begin().await.unwrap();
+    let again = TrustedIssuerRecord { name: "Inna nazwa".into(), ..opole.clone() };
+    assert!(matches!(tx.insert_trusted_issuer(&again).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+    assert_eq!(store.trusted_issuers().await.unwrap(), [mcps.clone(), opole.clone()]);
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete_trusted_issuer(&opole.iss).await.unwrap());
+    assert!(!tx.delete_trusted_issuer(&opole.iss).await.unwrap(), "deleted twice");
+    assert!(!tx.delete_trusted_issuer("https://zp.example.pl").await.unwrap());
+    drop(tx);
+    assert_eq!(store.trusted_issuers().await.unwrap().len(), 2, "an uncommitted delete leaves the issuer");
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete_trusted_issuer(&opole.iss).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(store.trusted_issuers().await.unwrap(), [mcps]);
 }

@@ -14,7 +14,8 @@ pub fn icon(state: &str) -> Html {
         }
         "suspended" => html! { <path d="M8 6v8M12 6v8" /> },
         "wrong-site" => html! { <><path d="M10 5.5v5.5" /><path d="M10 14.2v.3" /></> },
-        "cannot-confirm" => {
+        // A question mark over a person's outline would not read at 20 px: the same question mark.
+        "cannot-confirm" | "issuer-unrecognised" => {
             html! { <><path d="M7.6 7.6a2.5 2.5 0 1 1 3.4 2.3c-.7.3-1 .8-1 1.5v.4" /><path d="M10 14.2v.3" /></> }
         }
         _ => html! { <path d="M6 10h.01M10 10h.01M14 10h.01" /> },
