@@ -30,7 +30,11 @@ if (plan.expiry) {
   const clocked = await browser.newContext();
   const page = await clocked.newPage();
   const margin_ms = plan.expiry.exp_ms - (Date.now() + plan.expiry.offset_ms);
-  await page.clock.install({ time: Date.now() + plan.expiry.offset_ms });
+  // A second ahead of the server's: the badge's time is the later of the page's clock and the
+  // signed `iat` of its status list plus the time since, so a page clock that starts behind the
+  // server's (installing it takes a round trip to the browser, long on a loaded machine) would
+  // move the flip earlier by that lag, as it should for a real device.
+  await page.clock.install({ time: Date.now() + plan.expiry.offset_ms + 1000 });
   const path = "/__e2e/expiry";
   await page.route(`${plan.expiry.base}${path}`, (route) => route.fulfill({
     status: 200, contentType: "text/html",

@@ -643,7 +643,8 @@ async fn embed_page_may_be_framed_only_on_the_certificates_websites() {
         framed.header("content-security-policy"),
         get(&demo.app, &valid).await.header("content-security-policy")
     );
-    assert_eq!(framed.header("vary"), None);
+    // (It varies by the encoding it may be compressed with, never by the Referer.)
+    assert!(!framed.header("vary").unwrap_or_default().to_ascii_lowercase().contains("referer"));
 }
 
 #[tokio::test]
