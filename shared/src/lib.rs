@@ -10,6 +10,7 @@ pub mod ident;
 mod json;
 pub mod jwk;
 pub mod jws;
+mod signed_list;
 #[cfg(feature = "sign")]
 pub mod signing;
 pub mod status_list;

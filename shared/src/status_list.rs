@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::b64;
 use crate::error::{Error, Part};
-use crate::json::{self, Fields, Value};
+use crate::json::Fields;
 use crate::jwk::KeySet;
-use crate::jws::Compact;
-use crate::token::{Rules, check_times, numeric_date};
+use crate::signed_list::{self, ListKind};
+use crate::token::Rules;
 
 /// `typ` of a status list token.
 pub const STATUS_LIST_TYP: &str = "statuslist+jwt";
@@ -178,6 +178,13 @@ pub struct VerifiedStatusList {
     pub list: StatusList,
 }
 
+const KIND: ListKind = ListKind {
+    typ: STATUS_LIST_TYP,
+    max_len: MAX_STATUS_LIST_LEN,
+    wrong_uri: |expected, found| Error::StatusListUri { expected, found },
+    expired: |exp, now| Error::StatusListExpired { exp, now },
+};
+
 /// Verifies a status list token fetched from `uri` (the `uri` in the certificate's `status`).
 pub fn verify_status_list(
     token: &str,
@@ -186,25 +193,7 @@ pub fn verify_status_list(
     rules: &Rules,
     uri: &str,
 ) -> Result<VerifiedStatusList, Error> {
-    let jws = Compact::parse(token, STATUS_LIST_TYP, MAX_STATUS_LIST_LEN)?;
-    let payload = jws.verify_signature(keys)?;
-    let claims = json::parse_object(payload, Part::Payload)?;
-    let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
-    if iss.as_str() != Some(rules.issuer.as_str()) {
-        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: json::display(iss) });
-    }
-    let sub = claims.get("sub").and_then(Value::as_str).ok_or(Error::MissingClaim("sub"))?;
-    if sub != uri {
-        return Err(Error::StatusListUri { expected: uri.to_owned(), found: sub.to_owned() });
-    }
-    let exp = numeric_date(&claims, "exp")?;
-    numeric_date(&claims, "iat")?;
-    // Only expiry is checked: a list signed "in the future" of a slow device clock is still the
-    // issuer's word, and its `iat` is what the badge then takes as the time (SPEC §6).
-    check_times(now, rules.leeway, i64::MIN, i64::MIN, exp).map_err(|err| match err {
-        Error::Expired { exp, now } => Error::StatusListExpired { exp, now },
-        other => other,
-    })?;
+    let (kid, claims) = signed_list::verify(&KIND, token, keys, now, rules, uri)?;
     let fields = Fields::new(&claims, "");
     let list = Fields::new(fields.object("status_list")?, "status_list");
     let claims = StatusListClaims {
@@ -217,7 +206,7 @@ pub fn verify_status_list(
     };
     let list = StatusList::from_claim(&claims.status_list)?;
     Ok(VerifiedStatusList {
-        kid: jws.kid().to_owned(),
+        kid,
         iss: claims.iss,
         sub: claims.sub,
         iat: claims.iat,

@@ -12,11 +12,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Part, UrlProblem};
-use crate::json::{self, Fields, Object, Value};
+use crate::error::{Error, UrlProblem};
+use crate::json::{Fields, Object, Value};
 use crate::jwk::KeySet;
-use crate::jws::Compact;
-use crate::token::{Rules, VOIVODESHIPS, check_times, numeric_date};
+use crate::signed_list::{self, ListKind};
+use crate::token::{Rules, VOIVODESHIPS};
 
 /// `typ` of a trust list token.
 pub const TRUST_LIST_TYP: &str = "zp-trust-list+jwt";
@@ -71,6 +71,13 @@ pub struct VerifiedTrustList {
     pub claims: TrustListClaims,
 }
 
+const KIND: ListKind = ListKind {
+    typ: TRUST_LIST_TYP,
+    max_len: MAX_TRUST_LIST_LEN,
+    wrong_uri: |expected, found| Error::TrustListUri { expected, found },
+    expired: |exp, now| Error::TrustListExpired { exp, now },
+};
+
 /// Verifies a trust list fetched from `uri`, signed by `rules.issuer` with one of `keys`.
 pub fn verify_trust_list(
     token: &str,
@@ -79,25 +86,7 @@ pub fn verify_trust_list(
     rules: &Rules,
     uri: &str,
 ) -> Result<VerifiedTrustList, Error> {
-    let jws = Compact::parse(token, TRUST_LIST_TYP, MAX_TRUST_LIST_LEN)?;
-    let payload = jws.verify_signature(keys)?;
-    let claims = json::parse_object(payload, Part::Payload)?;
-    let iss = claims.get("iss").ok_or(Error::MissingClaim("iss"))?;
-    if iss.as_str() != Some(rules.issuer.as_str()) {
-        return Err(Error::WrongIssuer { expected: rules.issuer.clone(), found: json::display(iss) });
-    }
-    let sub = claims.get("sub").and_then(Value::as_str).ok_or(Error::MissingClaim("sub"))?;
-    if sub != uri {
-        return Err(Error::TrustListUri { expected: uri.to_owned(), found: sub.to_owned() });
-    }
-    let exp = numeric_date(&claims, "exp")?;
-    numeric_date(&claims, "iat")?;
-    // As for status lists, only expiry is checked: a list signed "in the future" of a slow device
-    // clock is still the signer's word.
-    check_times(now, rules.leeway, i64::MIN, i64::MIN, exp).map_err(|err| match err {
-        Error::Expired { exp, now } => Error::TrustListExpired { exp, now },
-        other => other,
-    })?;
+    let (kid, claims) = signed_list::verify(&KIND, token, keys, now, rules, uri)?;
     deny_unknown(&claims, &CLAIMS, "")?;
     let fields = Fields::new(&claims, "");
     let members = fields.array("issuers")?;
@@ -115,7 +104,7 @@ pub fn verify_trust_list(
         issuers,
     };
     check_content(&claims)?;
-    Ok(VerifiedTrustList { kid: jws.kid().to_owned(), claims })
+    Ok(VerifiedTrustList { kid, claims })
 }
 
 fn deny_unknown(members: &Object, known: &[&str], path: &str) -> Result<(), Error> {
@@ -290,7 +279,7 @@ pub fn sign_trust_list(claims: &TrustListClaims, key: &crate::signing::IssuerKey
 #[cfg(feature = "sign")]
 mod tests {
     use super::*;
-    use crate::IssuerKey;
+    use crate::{IssuerKey, Part};
 
     const SIGNER: &str = "https://zp.rops.lublin.pl";
     const NOW: i64 = 1_780_000_000;

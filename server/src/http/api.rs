@@ -172,11 +172,16 @@ pub async fn certificate(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = ids::normalize_certificate_id(&id).ok_or_else(|| AppError::not_found("certificate"))?;
-    let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
-    let found = found.ok_or_else(|| AppError::not_found("certificate"))?;
+    let found = lookup(&state, &id).await?;
     let body = certificate_body(&state, &found, state.now()).ok_or_else(AppError::internal)?;
     Ok(json_bytes(body))
+}
+
+/// A certificate by the ID in a URL (any case, with or without dashes), through the read cache.
+async fn lookup(state: &AppState, id: &str) -> Result<std::sync::Arc<CachedCertificate>, AppError> {
+    let id = ids::normalize_certificate_id(id).ok_or_else(|| AppError::not_found("certificate"))?;
+    let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
+    found.ok_or_else(|| AppError::not_found("certificate"))
 }
 
 /// The certificate's current token, for a badge whose token in the page has ended or is about to:
@@ -192,9 +197,7 @@ pub async fn current_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = ids::normalize_certificate_id(&id).ok_or_else(|| AppError::not_found("certificate"))?;
-    let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
-    let found = found.ok_or_else(|| AppError::not_found("certificate"))?;
+    let found = lookup(&state, &id).await?;
     let token = found.detail.token.as_ref().ok_or_else(|| AppError::not_found("certificate token"))?;
     let mut response = token.token.clone().into_response();
     let headers = response.headers_mut();
