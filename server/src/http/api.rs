@@ -196,7 +196,8 @@ fn json_bytes(body: impl Into<Bytes>) -> Response {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
-    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers.
+    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers;
+    /// control characters separate words as spaces do.
     #[serde(default)]
     pub q: Option<String>,
     /// 1 to 100, default 20.
@@ -241,7 +242,15 @@ pub fn search_query(
         )
         .field("offset"));
     }
-    let terms = fold(q).split_whitespace().take(8).map(str::to_owned).collect();
+    // Control characters separate words as spaces do: stored text has none (names and products
+    // refuse them), and a NUL would cut an FTS5 phrase short in SQLite and is refused outright by
+    // PostgreSQL, so none may reach the store.
+    let terms = fold(q)
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|term| !term.is_empty())
+        .take(8)
+        .map(str::to_owned)
+        .collect();
     Ok(SearchQuery { terms, limit, offset, ..SearchQuery::default() })
 }
 

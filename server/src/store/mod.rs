@@ -151,7 +151,7 @@ pub struct AuditRecord {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchQuery {
-    /// Folded search terms; every one must match.
+    /// Folded search terms, without whitespace or control characters; every one must match.
     pub terms: Vec<String>,
     pub entity_id: Option<String>,
     /// Only certificates whose validity ends in `[from, to)`.

@@ -18,6 +18,7 @@ pub mod lifecycle;
 mod pages;
 mod postgres;
 mod replicas;
+mod search;
 mod store;
 
 use std::io::Write;
