@@ -11,6 +11,7 @@
 mod bad_input;
 mod browser;
 mod durability;
+mod files;
 mod harness;
 mod interop;
 mod keys;
