@@ -287,7 +287,9 @@ pub struct Reason {
 pub struct VerifyResponse {
     /// True only for a genuine, current, unrevoked, unsuspended certificate.
     pub valid: bool,
-    /// valid, expired, not_yet_valid, suspended, revoked or invalid.
+    /// valid, expired, not_yet_valid, suspended, revoked or invalid. `invalid` is a token signed
+    /// with the issuer's key that the registry does not know: reason `unknown_certificate` (no
+    /// such certificate) or `unknown_token` (never issued, e.g. another `jti` or `exp`).
     pub verdict: String,
     pub reasons: Vec<Reason>,
     /// The certificate, when the token is genuine.
@@ -301,7 +303,8 @@ pub struct VerifyResponse {
 
 /// Verifies a token with the same code as the badge, then checks the certificate's state.
 #[utoipa::path(post, path = "/api/v1/verify", tag = "public", request_body = VerifyRequest,
-    responses((status = 200, description = "A genuine token of this issuer, with its verdict", body = VerifyResponse),
+    responses((status = 200, description = "A token signed with this issuer's key, with its verdict: `invalid` \
+                  (reason `unknown_certificate` or `unknown_token`) when the registry never issued it", body = VerifyResponse),
               (status = 400, body = super::error::ErrorEnvelope),
               (status = 422, description = "Not a genuine token: the code names the check that failed", body = super::error::ErrorEnvelope)))]
 pub async fn verify(
@@ -343,19 +346,17 @@ pub async fn verify(
     let id = verified.claims.sub.clone();
     let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
     let Some(found) = found else {
-        let reason = Reason {
-            code: "unknown_certificate".into(),
-            message: format!("no certificate {id} in the registry"),
-        };
-        let body = VerifyResponse {
-            valid: false,
-            verdict: "invalid".into(),
-            reasons: vec![reason],
-            certificate: None,
-            claims: None,
-        };
-        return Ok(no_cache(Json(body).into_response()));
+        return Ok(not_issued("unknown_certificate", format!("no certificate {id} in the registry")));
     };
+    // The signature says the issuer's key signed it; only the registry says the issuer issued
+    // it. A token made with a leaked key, or a genuine one with its `exp` changed and signed
+    // again, names a real certificate but is none of the tokens issued for it.
+    if !issued(&state, &found, &request.token, &verified.claims.jti).await? {
+        return Ok(not_issued(
+            "unknown_token",
+            format!("token: signed with this issuer's key, but never issued for certificate {id}"),
+        ));
+    }
     let now = state.now();
     let certificate = certificate_body(&state, &found, now).ok_or_else(AppError::internal)?;
     let mut reasons = Vec::new();
@@ -375,6 +376,35 @@ pub async fn verify(
         AppError::internal()
     })?;
     Ok(json_bytes(body))
+}
+
+/// Whether `token` is, byte for byte, one this issuer issued for the certificate: its current
+/// token (in the read cache, so a check of a current token costs no query), or an earlier one
+/// found by `jti`.
+async fn issued(
+    state: &AppState,
+    found: &CachedCertificate,
+    token: &str,
+    jti: &str,
+) -> Result<bool, AppError> {
+    if found.detail.token.as_ref().is_some_and(|current| current.token == token) {
+        return Ok(true);
+    }
+    let stored = state.issuer.store.token(jti).await.map_err(crate::issuer::IssuerError::from)?;
+    Ok(stored
+        .is_some_and(|stored| stored.token == token && stored.certificate_id == found.detail.certificate.id))
+}
+
+/// The answer for a token signed with the issuer's key that the registry does not know.
+fn not_issued(code: &str, message: String) -> Response {
+    let body = VerifyResponse {
+        valid: false,
+        verdict: "invalid".into(),
+        reasons: vec![Reason { code: code.into(), message }],
+        certificate: None,
+        claims: None,
+    };
+    no_cache(Json(body).into_response())
 }
 
 /// The [`VerifyResponse`] of a genuine token, written around the certificate's check API JSON

@@ -150,6 +150,9 @@ impl Store for DownStore {
     async fn last_token_exp(&self, _: &str) -> StoreResult<Option<i64>> {
         down()
     }
+    async fn token(&self, _: &str) -> StoreResult<Option<TokenRecord>> {
+        down()
+    }
 }
 
 #[tokio::test]

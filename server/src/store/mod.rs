@@ -184,6 +184,8 @@ pub trait Store: Send + Sync + 'static {
     async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
     /// The latest `exp` of any token signed by `kid`.
     async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>>;
+    /// A token ever issued (the newest of its certificate or an earlier one), by its `jti`.
+    async fn token(&self, jti: &str) -> StoreResult<Option<TokenRecord>>;
 }
 
 #[async_trait]

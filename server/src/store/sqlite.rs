@@ -293,6 +293,16 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    async fn token(&self, jti: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query_as::<_, TokenRow>(
+            "SELECT jti, certificate_id, kid, token, iat, exp FROM tokens WHERE jti = ?",
+        )
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(TokenRow::into_record))
+    }
 }
 
 struct SqliteTx {

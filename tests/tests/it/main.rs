@@ -21,6 +21,7 @@ mod postgres;
 mod replicas;
 mod search;
 mod store;
+mod verify;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
