@@ -10,6 +10,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::Global;
+use crate::http::conn::{self, Limits};
 use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, CertificateCache, RateLimit, router};
 
@@ -30,6 +31,23 @@ pub struct ServeArgs {
     /// empties it at once. On PostgreSQL every lookup reads the database.
     #[arg(long, env = "ZP_READ_CACHE", default_value_t = crate::http::cache::DEFAULT_ENTRIES)]
     pub read_cache: usize,
+    /// Seconds a client has to send a request's headers, from the connection's opening or from
+    /// the request's first byte; then the connection is closed. 0 turns the limit off.
+    #[arg(long, env = "ZP_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request's body, from the end of its headers; then 408.
+    /// 0 turns the limit off.
+    #[arg(long, env = "ZP_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request; then it is closed. 0 turns
+    /// the limit off.
+    #[arg(long, env = "ZP_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Connections one client IP (IPv6: one /64) may hold open at once; further ones are closed
+    /// on arrival. 0 turns the cap off. Behind a reverse proxy every connection comes from the
+    /// proxy: raise it or turn it off, and limit clients at the proxy.
+    #[arg(long, env = "ZP_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
     /// Directory of the badge bundle (`cargo xtask widget` writes target/widget/dist).
     #[arg(long, env = "ZP_WIDGET_DIR", default_value = "target/widget/dist")]
     pub widget_dir: std::path::PathBuf,
@@ -93,10 +111,14 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
         read_cache = state.certificates.is_enabled(),
         "listening"
     );
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("server stopped with an error")
+    let limits = Limits {
+        header: Duration::from_secs(args.header_timeout),
+        body: Duration::from_secs(args.body_timeout),
+        idle: Duration::from_secs(args.idle_timeout),
+        per_ip: args.max_connections_per_ip,
+    };
+    conn::serve(listener, router(state), limits, shutdown()).await;
+    Ok(())
 }
 
 /// The SQLite database file, when the store is one on disk: the read cache watches it for writes

@@ -17,6 +17,7 @@ pub use rate_limit::RateLimit;
 pub mod admin;
 pub mod api;
 pub mod cache;
+pub mod conn;
 pub mod edge;
 pub mod error;
 pub mod openapi;

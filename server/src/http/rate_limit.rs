@@ -107,7 +107,7 @@ fn client_ip<T>(req: &axum::http::Request<T>) -> IpAddr {
     peer.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |peer| client_key(peer.ip()))
 }
 
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

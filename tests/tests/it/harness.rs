@@ -46,6 +46,15 @@ pub struct Server {
     pub http: Client,
 }
 
+/// How to start a server beyond its command-line options.
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// Environment variables for the server process.
+    pub env: &'a [(&'a str, &'a str)],
+    /// A lowered limit on the process's open files (`ulimit -n`).
+    pub open_files: Option<u32>,
+}
+
 impl Server {
     /// A fresh server with an empty registry and an admin API key.
     pub fn start() -> Server {
@@ -53,9 +62,14 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
+        Self::start_launched(extra, &Launch::default())
+    }
+
+    /// A fresh server started as `launch` says.
+    pub fn start_launched(extra: &[&str], launch: &Launch) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let mut server = Self::spawn(&data, None, extra);
+        let mut server = Self::launch(&data, Vec::new(), None, extra, launch);
         server._dir = Some(dir);
         let created = server.cli_json(&["api-key", "create", "--name", "tests"]);
         server.admin_key = created["key"].as_str().unwrap().to_owned();
@@ -82,7 +96,26 @@ impl Server {
     }
 
     fn spawn_global(data: &Path, global: Vec<String>, base: Option<&str>, extra: &[&str]) -> Server {
-        let mut child = Command::new(zp_binary())
+        Self::launch(data, global, base, extra, &Launch::default())
+    }
+
+    fn launch(
+        data: &Path,
+        global: Vec<String>,
+        base: Option<&str>,
+        extra: &[&str],
+        launch: &Launch,
+    ) -> Server {
+        let mut command = match launch.open_files {
+            // The shell lowers the limit, then becomes the server: the child is still `zp`.
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")]).arg(zp_binary());
+                shell
+            }
+            None => Command::new(zp_binary()),
+        };
+        let mut child = command
             .arg("--data-dir")
             .arg(data)
             .args(&global)
@@ -91,6 +124,7 @@ impl Server {
             .env("ZP_LOG", "warn")
             // Tests send bursts from one address; the limiter has tests of its own.
             .env("ZP_RATE_LIMIT", "0")
+            .envs(launch.env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

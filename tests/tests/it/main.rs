@@ -20,6 +20,7 @@ mod pages;
 mod postgres;
 mod replicas;
 mod search;
+mod serve;
 mod store;
 mod verify;
 
