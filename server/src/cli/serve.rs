@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use super::Global;
 use crate::http::conn::{self, Limits};
+use crate::http::ops;
 use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, CertificateCache, RateLimit, router};
 
@@ -48,6 +49,11 @@ pub struct ServeArgs {
     /// proxy: raise it or turn it off, and limit clients at the proxy.
     #[arg(long, env = "ZP_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     pub max_connections_per_ip: usize,
+    /// Address of a listener of its own for Prometheus's `/metrics` (port 0: any free port);
+    /// without it `/metrics` is not served at all. It shows the admin API's activity: keep it
+    /// on a private address.
+    #[arg(long, env = "ZP_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// Directory of the badge bundle (`cargo xtask widget` writes target/widget/dist).
     #[arg(long, env = "ZP_WIDGET_DIR", default_value = "target/widget/dist")]
     pub widget_dir: std::path::PathBuf,
@@ -65,6 +71,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let listener =
         TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match args.metrics_bind {
+        Some(bind) => Some(
+            TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind} for /metrics"))?,
+        ),
+        None => None,
+    };
     let issuer = Arc::new(global.open(Some(format!("http://{addr}"))).await?);
     let clock = global.clock();
     let demo =
@@ -89,6 +101,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     println!("  keys (JWKS):   {base}/.well-known/jwks.json");
     if args.demo {
         println!("  demo shop:     {base}/demo");
+    }
+    if let Some(listener) = &metrics_listener {
+        println!("  metrics:       http://{}/metrics", listener.local_addr()?);
     }
     if let Some(demo) = &demo {
         println!("demo data loaded:");
@@ -117,7 +132,25 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
         idle: Duration::from_secs(args.idle_timeout),
         per_ip: args.max_connections_per_ip,
     };
-    conn::serve(listener, router(state), limits, shutdown()).await;
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        stop.send_replace(true);
+    });
+    let stopping = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        stopped.wait_for(|stop| *stop).await.ok();
+    };
+    let metrics = metrics_listener.map(|listener| {
+        conn::serve(listener, ops::metrics_router(state.clone()), limits, stopping(stopped.clone()))
+    });
+    let public = conn::serve(listener, router(state), limits, stopping(stopped));
+    match metrics {
+        Some(metrics) => {
+            tokio::join!(public, metrics);
+        }
+        None => public.await,
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
@@ -44,6 +44,8 @@ pub struct Server {
     _dir: Option<tempfile::TempDir>,
     pub admin_key: String,
     pub http: Client,
+    /// Every line the server has printed on standard output so far.
+    printed: Arc<Mutex<Vec<String>>>,
 }
 
 /// How to start a server beyond its command-line options.
@@ -131,11 +133,14 @@ impl Server {
             .expect("start zp serve");
         let stdout = child.stdout.take().unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let lines = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("listening on ") {
                     sender.send(url.trim().to_owned()).ok();
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let url =
@@ -151,6 +156,7 @@ impl Server {
             _dir: None,
             admin_key: String::new(),
             http,
+            printed,
         };
         server.wait_ready();
         server
@@ -167,6 +173,20 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("the server at {} never became ready", self.url);
+    }
+
+    /// The rest of the first line the server printed that starts with `prefix`, waiting for it.
+    pub fn printed(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let lines = self.printed.lock().unwrap();
+            if let Some(rest) = lines.iter().find_map(|line| line.trim_start().strip_prefix(prefix)) {
+                return rest.trim().to_owned();
+            }
+            drop(lines);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the server never printed a line starting with {prefix:?}");
     }
 
     pub fn at(&self, path: &str) -> String {

@@ -1,6 +1,6 @@
 //! `zp serve` against slow and greedy clients: idle and half-open connections beyond one
 //! client's cap leave the others served, and the header, body and idle timeouts close what
-//! stalls. Every wait is bounded.
+//! stalls. `/metrics` is served only on its own address. Every wait is bounded.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -153,4 +153,22 @@ fn stalled_requests_and_idle_connections_are_closed_after_their_timeouts() {
         6.0,
         "an idle keep-alive connection",
     );
+}
+
+#[test]
+fn metrics_are_served_only_on_their_own_address() {
+    let server = Server::start();
+    assert_eq!(server.get("/metrics").status(), 404, "no /metrics on the public address by default");
+
+    let server = Server::start_with(&["--metrics-bind", "127.0.0.1:0"]);
+    assert_eq!(server.get("/healthz").status(), 200);
+    assert_eq!(server.get("/metrics").status(), 404, "never on the public address");
+    let metrics = server.printed("metrics:");
+    let response = server.http.get(&metrics).send().unwrap();
+    assert_eq!(response.status(), 200, "{metrics}");
+    let text = response.text().unwrap();
+    assert!(text.contains("zp_http_requests_total"), "{text}");
+    assert!(text.contains("route=\"/healthz\""), "{text}");
+    let other = metrics.replace("/metrics", "/healthz");
+    assert_eq!(server.http.get(&other).send().unwrap().status(), 404, "only /metrics on {metrics}");
 }
