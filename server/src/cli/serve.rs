@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use super::Global;
 use crate::http::conn::{self, Limits};
 use crate::http::ops;
+use crate::http::throttle::AdminThrottle;
 use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, CertificateCache, RateLimit, router};
 
@@ -49,6 +50,11 @@ pub struct ServeArgs {
     /// proxy: raise it or turn it off, and limit clients at the proxy.
     #[arg(long, env = "ZP_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     pub max_connections_per_ip: usize,
+    /// Failed admin authentications one client IP may make in a minute; then it waits before
+    /// its next attempt (429 with Retry-After, 1 s, doubling with each further failure up to
+    /// 15 min), whatever key it sends. 0 turns the throttle off.
+    #[arg(long, env = "ZP_ADMIN_AUTH_FAILURES", default_value_t = 10)]
+    pub admin_auth_failures: u32,
     /// Address of a listener of its own for Prometheus's `/metrics` (port 0: any free port);
     /// without it `/metrics` is not served at all. It shows the admin API's activity: keep it
     /// on a private address.
@@ -84,6 +90,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let base = issuer.settings.base_url.clone();
     let mut state = AppState::new(issuer, clock, RateLimit::per_second(args.rate_limit));
     state.demo = args.demo;
+    state.admin_throttle = AdminThrottle::per_minute(args.admin_auth_failures);
     if let Some(database) = sqlite_file(global) {
         state.certificates = Arc::new(CertificateCache::sqlite(&database, args.read_cache));
     }
@@ -167,13 +174,14 @@ fn sqlite_file(global: &Global) -> Option<PathBuf> {
     }
 }
 
-/// Keeps in-memory tables small: forgets idle clients of the rate limiter and drains
-/// histogram samples Prometheus has not scraped.
+/// Keeps in-memory tables small: forgets idle clients of the rate limiter and the admin
+/// throttle, and drains histogram samples Prometheus has not scraped.
 async fn housekeeping(state: AppState) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
         every.tick().await;
         state.rate_limit.forget_idle();
+        state.admin_throttle.forget_quiet(std::time::Instant::now());
         state.metrics.upkeep();
     }
 }

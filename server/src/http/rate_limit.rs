@@ -99,7 +99,11 @@ impl tower_governor::key_extractor::KeyExtractor for ClientIp {
 }
 
 fn client_ip<T>(req: &axum::http::Request<T>) -> IpAddr {
-    let extensions = req.extensions();
+    client_of(req.extensions())
+}
+
+/// The client of a request, from its extensions (see [`ClientIp`]).
+pub(crate) fn client_of(extensions: &axum::http::Extensions) -> IpAddr {
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0)

@@ -189,6 +189,16 @@ impl Server {
         panic!("the server never printed a line starting with {prefix:?}");
     }
 
+    /// An HTTP client whose connections come from `ip`, another address of the loopback network
+    /// (127.0.0.0/8): another client, as far as the server can tell.
+    pub fn client_from(ip: [u8; 4]) -> Client {
+        Client::builder()
+            .timeout(Duration::from_secs(30))
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
