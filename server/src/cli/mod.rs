@@ -89,6 +89,11 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Everything zp creates (the SQLite database with its -wal and -shm files, keys, locks, the
+    // demo's key file) is its user's alone, whatever the umask it was started with and the mode
+    // of a data directory that already existed. Set before any thread starts: the mask is per
+    // process.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -10,6 +10,9 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::Global;
+use crate::http::conn::{self, Limits};
+use crate::http::ops;
+use crate::http::throttle::AdminThrottle;
 use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, CertificateCache, RateLimit, router};
 
@@ -30,6 +33,33 @@ pub struct ServeArgs {
     /// empties it at once. On PostgreSQL every lookup reads the database.
     #[arg(long, env = "ZP_READ_CACHE", default_value_t = crate::http::cache::DEFAULT_ENTRIES)]
     pub read_cache: usize,
+    /// Seconds a client has to send a request's headers, from the connection's opening or from
+    /// the request's first byte; then the connection is closed. 0 turns the limit off.
+    #[arg(long, env = "ZP_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request's body, from the end of its headers; then 408.
+    /// 0 turns the limit off.
+    #[arg(long, env = "ZP_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request; then it is closed. 0 turns
+    /// the limit off.
+    #[arg(long, env = "ZP_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Connections one client IP (IPv6: one /64) may hold open at once; further ones are closed
+    /// on arrival. 0 turns the cap off. Behind a reverse proxy every connection comes from the
+    /// proxy: raise it or turn it off, and limit clients at the proxy.
+    #[arg(long, env = "ZP_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+    /// Failed admin authentications one client IP may make in a minute; then it waits before
+    /// its next attempt (429 with Retry-After, 1 s, doubling with each further failure up to
+    /// 15 min), whatever key it sends. 0 turns the throttle off.
+    #[arg(long, env = "ZP_ADMIN_AUTH_FAILURES", default_value_t = 10)]
+    pub admin_auth_failures: u32,
+    /// Address of a listener of its own for Prometheus's `/metrics` (port 0: any free port);
+    /// without it `/metrics` is not served at all. It shows the admin API's activity: keep it
+    /// on a private address.
+    #[arg(long, env = "ZP_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// Directory of the badge bundle (`cargo xtask widget` writes target/widget/dist).
     #[arg(long, env = "ZP_WIDGET_DIR", default_value = "target/widget/dist")]
     pub widget_dir: std::path::PathBuf,
@@ -47,6 +77,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let listener =
         TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match args.metrics_bind {
+        Some(bind) => Some(
+            TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind} for /metrics"))?,
+        ),
+        None => None,
+    };
     let issuer = Arc::new(global.open(Some(format!("http://{addr}"))).await?);
     let clock = global.clock();
     let demo =
@@ -54,6 +90,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let base = issuer.settings.base_url.clone();
     let mut state = AppState::new(issuer, clock, RateLimit::per_second(args.rate_limit));
     state.demo = args.demo;
+    state.admin_throttle = AdminThrottle::per_minute(args.admin_auth_failures);
     if let Some(database) = sqlite_file(global) {
         state.certificates = Arc::new(CertificateCache::sqlite(&database, args.read_cache));
     }
@@ -71,6 +108,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     println!("  keys (JWKS):   {base}/.well-known/jwks.json");
     if args.demo {
         println!("  demo shop:     {base}/demo");
+    }
+    if let Some(listener) = &metrics_listener {
+        println!("  metrics:       http://{}/metrics", listener.local_addr()?);
     }
     if let Some(demo) = &demo {
         println!("demo data loaded:");
@@ -93,10 +133,32 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
         read_cache = state.certificates.is_enabled(),
         "listening"
     );
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("server stopped with an error")
+    let limits = Limits {
+        header: Duration::from_secs(args.header_timeout),
+        body: Duration::from_secs(args.body_timeout),
+        idle: Duration::from_secs(args.idle_timeout),
+        per_ip: args.max_connections_per_ip,
+    };
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        stop.send_replace(true);
+    });
+    let stopping = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        stopped.wait_for(|stop| *stop).await.ok();
+    };
+    let metrics = metrics_listener.map(|listener| {
+        conn::serve(listener, ops::metrics_router(state.clone()), limits, stopping(stopped.clone()))
+    });
+    let public = conn::serve(listener, router(state), limits, stopping(stopped));
+    match metrics {
+        Some(metrics) => {
+            tokio::join!(public, metrics);
+        }
+        None => public.await,
+    }
+    Ok(())
 }
 
 /// The SQLite database file, when the store is one on disk: the read cache watches it for writes
@@ -112,13 +174,14 @@ fn sqlite_file(global: &Global) -> Option<PathBuf> {
     }
 }
 
-/// Keeps in-memory tables small: forgets idle clients of the rate limiter and drains
-/// histogram samples Prometheus has not scraped.
+/// Keeps in-memory tables small: forgets idle clients of the rate limiter and the admin
+/// throttle, and drains histogram samples Prometheus has not scraped.
 async fn housekeeping(state: AppState) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
         every.tick().await;
         state.rate_limit.forget_idle();
+        state.admin_throttle.forget_quiet(std::time::Instant::now());
         state.metrics.upkeep();
     }
 }

@@ -3,7 +3,7 @@
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::{CertificateView, SearchResult, search_query};
 use super::error::{ApiJson, ApiQuery, AppError, ErrorEnvelope};
+use super::rate_limit::client_of;
 use crate::ids;
 use crate::issuer::{IssuerError, NewCertificate, NewEntity, NewProduct, RevocationReason};
 use crate::store::{AuditRecord, CertState, EntityRecord, TrustedIssuerRecord};
@@ -40,27 +41,48 @@ pub struct Admin {
 }
 
 impl FromRequestParts<AppState> for Admin {
-    type Rejection = AppError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let unauthorized = |message: &str| {
-            AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).field("Authorization")
-        };
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send an API key as `Authorization: Bearer <key>`"))?;
-        let secret = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && s.len() <= 200)
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
-        match state.issuer.authenticate(secret).await? {
-            Some(key) => Ok(Admin { actor: format!("api-key:{}:{}", key.id, key.name) }),
-            None => Err(unauthorized("unknown or revoked API key")),
+        // Failures are throttled per client, and a waiting client is answered before its key is
+        // looked at (`throttle` says why).
+        let client = client_of(&parts.extensions);
+        if let Some(wait) = state.admin_throttle.attempt(client, std::time::Instant::now()) {
+            tracing::warn!(%client, retry_after = wait, "admin authentication throttled");
+            let mut response = AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                format!("too many failed authentications from this address; try again in {wait} s"),
+            )
+            .field("Authorization")
+            .into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return Err(response);
         }
+        let admin = authenticate(parts, state).await.map_err(IntoResponse::into_response)?;
+        state.admin_throttle.succeeded(client);
+        Ok(admin)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Admin, AppError> {
+    let unauthorized = |message: &str| {
+        AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).field("Authorization")
+    };
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("send an API key as `Authorization: Bearer <key>`"))?;
+    let secret = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 200)
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
+    match state.issuer.authenticate(secret).await? {
+        Some(key) => Ok(Admin { actor: format!("api-key:{}:{}", key.id, key.name) }),
+        None => Err(unauthorized("unknown or revoked API key")),
     }
 }
 

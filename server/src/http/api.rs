@@ -227,7 +227,8 @@ fn json_bytes(body: impl Into<Bytes>) -> Response {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
-    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers.
+    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers;
+    /// control characters separate words as spaces do.
     #[serde(default)]
     pub q: Option<String>,
     /// 1 to 100, default 20.
@@ -272,7 +273,15 @@ pub fn search_query(
         )
         .field("offset"));
     }
-    let terms = fold(q).split_whitespace().take(8).map(str::to_owned).collect();
+    // Control characters separate words as spaces do: stored text has none (names and products
+    // refuse them), and a NUL would cut an FTS5 phrase short in SQLite and is refused outright by
+    // PostgreSQL, so none may reach the store.
+    let terms = fold(q)
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|term| !term.is_empty())
+        .take(8)
+        .map(str::to_owned)
+        .collect();
     Ok(SearchQuery { terms, limit, offset, ..SearchQuery::default() })
 }
 
@@ -310,7 +319,9 @@ pub struct VerifyResponse {
     /// True only for a genuine, current, unrevoked, unsuspended certificate.
     pub valid: bool,
     /// valid, expired, not_yet_valid, suspended, revoked, invalid, or issuer_not_recognised (a
-    /// token that names another issuer: verify it there).
+    /// token that names another issuer: verify it there). `invalid` is a token signed with the
+    /// issuer's key that the registry does not know: reason `unknown_certificate` (no such
+    /// certificate) or `unknown_token` (never issued, e.g. another `jti` or `exp`).
     pub verdict: String,
     pub reasons: Vec<Reason>,
     /// The certificate, when the token is genuine.
@@ -324,7 +335,8 @@ pub struct VerifyResponse {
 
 /// Verifies a token with the same code as the badge, then checks the certificate's state.
 #[utoipa::path(post, path = "/api/v1/verify", tag = "public", request_body = VerifyRequest,
-    responses((status = 200, description = "A genuine token of this issuer, with its verdict", body = VerifyResponse),
+    responses((status = 200, description = "A token signed with this issuer's key, with its verdict: `invalid` \
+                  (reason `unknown_certificate` or `unknown_token`) when the registry never issued it", body = VerifyResponse),
               (status = 400, body = super::error::ErrorEnvelope),
               (status = 422, description = "Not a genuine token: the code names the check that failed", body = super::error::ErrorEnvelope)))]
 pub async fn verify(
@@ -340,20 +352,11 @@ pub async fn verify(
         && let Some(other) = untrusted.unverified_hints().issuer
         && other != rules.issuer
     {
-        let body = VerifyResponse {
-            valid: false,
-            verdict: "issuer_not_recognised".into(),
-            reasons: vec![Reason {
-                code: "issuer_not_recognised".into(),
-                message: format!(
-                    "the token names the issuer {other:?}, not this one ({:?}); verify it with that issuer",
-                    rules.issuer
-                ),
-            }],
-            certificate: None,
-            claims: None,
-        };
-        return Ok(no_cache(Json(body).into_response()));
+        let message = format!(
+            "the token names the issuer {other:?}, not this one ({:?}); verify it with that issuer",
+            rules.issuer
+        );
+        return Ok(not_valid("issuer_not_recognised", "issuer_not_recognised", message));
     }
     let keys = state.issuer.verify_keys(now, false).await?;
     let verified = match zp_shared::verify(&request.token, &keys, now, &rules) {
@@ -370,14 +373,7 @@ pub async fn verify(
         Err(err @ (zp_shared::Error::Expired { .. } | zp_shared::Error::NotYetValid { .. })) => {
             let verdict =
                 if matches!(err, zp_shared::Error::NotYetValid { .. }) { "not_yet_valid" } else { "expired" };
-            let body = VerifyResponse {
-                valid: false,
-                verdict: verdict.into(),
-                reasons: vec![Reason { code: err.code().into(), message: err.to_string() }],
-                certificate: None,
-                claims: None,
-            };
-            return Ok(no_cache(Json(body).into_response()));
+            return Ok(not_valid(verdict, err.code(), err.to_string()));
         }
         // Anything else means the token is not a genuine certificate of this issuer.
         Err(err) => {
@@ -388,19 +384,17 @@ pub async fn verify(
     let id = verified.claims.sub.clone();
     let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
     let Some(found) = found else {
-        let reason = Reason {
-            code: "unknown_certificate".into(),
-            message: format!("no certificate {id} in the registry"),
-        };
-        let body = VerifyResponse {
-            valid: false,
-            verdict: "invalid".into(),
-            reasons: vec![reason],
-            certificate: None,
-            claims: None,
-        };
-        return Ok(no_cache(Json(body).into_response()));
+        return Ok(not_issued("unknown_certificate", format!("no certificate {id} in the registry")));
     };
+    // The signature says the issuer's key signed it; only the registry says the issuer issued
+    // it. A token made with a leaked key, or a genuine one with its `exp` changed and signed
+    // again, names a real certificate but is none of the tokens issued for it.
+    if !issued(&state, &found, &request.token, &verified.claims.jti).await? {
+        return Ok(not_issued(
+            "unknown_token",
+            format!("token: signed with this issuer's key, but never issued for certificate {id}"),
+        ));
+    }
     let now = state.now();
     let certificate = certificate_body(&state, &found, now).ok_or_else(AppError::internal)?;
     let mut reasons = Vec::new();
@@ -420,6 +414,40 @@ pub async fn verify(
         AppError::internal()
     })?;
     Ok(json_bytes(body))
+}
+
+/// Whether `token` is, byte for byte, one this issuer issued for the certificate: its current
+/// token (in the read cache, so a check of a current token costs no query), or an earlier one
+/// found by `jti`.
+async fn issued(
+    state: &AppState,
+    found: &CachedCertificate,
+    token: &str,
+    jti: &str,
+) -> Result<bool, AppError> {
+    if found.detail.token.as_ref().is_some_and(|current| current.token == token) {
+        return Ok(true);
+    }
+    let stored = state.issuer.store.token(jti).await.map_err(crate::issuer::IssuerError::from)?;
+    Ok(stored
+        .is_some_and(|stored| stored.token == token && stored.certificate_id == found.detail.certificate.id))
+}
+
+/// The answer for a token signed with the issuer's key that the registry does not know.
+fn not_issued(code: &str, message: String) -> Response {
+    not_valid("invalid", code, message)
+}
+
+/// A verify answer that is not `valid` and names no certificate: `verdict` and one reason.
+fn not_valid(verdict: &str, code: &str, message: String) -> Response {
+    let body = VerifyResponse {
+        valid: false,
+        verdict: verdict.into(),
+        reasons: vec![Reason { code: code.into(), message }],
+        certificate: None,
+        claims: None,
+    };
+    no_cache(Json(body).into_response())
 }
 
 /// The [`VerifyResponse`] of a genuine token, written around the certificate's check API JSON

@@ -121,7 +121,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             ));
         }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|err: BytesRejection| {
-            if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            if timed_out(&err) {
+                AppError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                )
+            } else if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
@@ -143,6 +149,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(err) => Err(json_error(err)),
         }
     }
+}
+
+/// Whether reading the body failed because it did not arrive within `zp serve --body-timeout`.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 /// Turns a deserialisation error into the envelope, naming the field at fault.

@@ -19,6 +19,7 @@ pub use rate_limit::RateLimit;
 pub mod admin;
 pub mod api;
 pub mod cache;
+pub mod conn;
 pub mod edge;
 pub mod error;
 pub mod openapi;
@@ -29,6 +30,7 @@ pub mod rate_limit;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+pub mod throttle;
 pub mod trust;
 pub mod widget;
 
@@ -72,6 +74,8 @@ pub struct Shared {
     pub demo: bool,
     /// Certificate details read recently, while the database is unchanged (SQLite only).
     pub certificates: Arc<CertificateCache>,
+    /// Failed admin authentications per client (`zp serve --admin-auth-failures`).
+    pub admin_throttle: throttle::AdminThrottle,
 }
 
 impl std::ops::Deref for AppState {
@@ -89,7 +93,7 @@ impl std::ops::DerefMut for AppState {
 }
 
 impl AppState {
-    /// A state with fresh metrics. Tests pass [`RateLimit::disabled`].
+    /// A state with fresh metrics and no admin throttle. Tests pass [`RateLimit::disabled`].
     pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
         AppState(Arc::new(Shared {
             issuer,
@@ -99,6 +103,7 @@ impl AppState {
             widget: None,
             demo: false,
             certificates: Arc::new(CertificateCache::disabled()),
+            admin_throttle: throttle::AdminThrottle::disabled(),
         }))
     }
 

@@ -1,6 +1,7 @@
 //! Operations: `/healthz` for load balancers, `/metrics` for Prometheus, and the counters and
 //! timings of every request (recorded by the `edge` middleware). Neither endpoint is rate limited
-//! or open to other origins.
+//! or open to other origins, and `/metrics`, which shows the admin API's activity, is served only
+//! on an address of its own (`zp serve --metrics-bind`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,7 +28,15 @@ pub const UNMATCHED: &str = "unmatched";
 const DURATION_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/healthz", get(healthz)).route("/metrics", get(render))
+    axum::Router::new().route("/healthz", get(healthz))
+}
+
+/// `/metrics` alone, for its own listener.
+pub fn metrics_router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", get(render))
+        .fallback(|| async { AppError::not_found("page") })
+        .with_state(state)
 }
 
 /// A Prometheus registry owned by one application state rather than installed process-wide,

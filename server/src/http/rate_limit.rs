@@ -99,7 +99,11 @@ impl tower_governor::key_extractor::KeyExtractor for ClientIp {
 }
 
 fn client_ip<T>(req: &axum::http::Request<T>) -> IpAddr {
-    let extensions = req.extensions();
+    client_of(req.extensions())
+}
+
+/// The client of a request, from its extensions (see [`ClientIp`]).
+pub(crate) fn client_of(extensions: &axum::http::Extensions) -> IpAddr {
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0)
@@ -107,7 +111,7 @@ fn client_ip<T>(req: &axum::http::Request<T>) -> IpAddr {
     peer.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |peer| client_key(peer.ip()))
 }
 
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

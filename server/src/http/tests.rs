@@ -151,6 +151,9 @@ impl Store for DownStore {
     async fn last_token_exp(&self, _: &str) -> StoreResult<Option<i64>> {
         down()
     }
+    async fn token(&self, _: &str) -> StoreResult<Option<TokenRecord>> {
+        down()
+    }
 
     async fn trusted_issuers(&self) -> StoreResult<Vec<TrustedIssuerRecord>> {
         down()
@@ -172,11 +175,13 @@ async fn healthz_is_503_in_the_envelope_when_the_store_fails() {
 #[tokio::test]
 async fn metrics_label_requests_by_route_template() {
     let dir = tempfile::tempdir().unwrap();
-    let app = router(state(dir.path()).await);
+    let state = state(dir.path()).await;
+    let app = router(state.clone());
+    let metrics = super::ops::metrics_router(state);
     assert_eq!(get(&app, "/api/v1/certificates/ABCDEFGH").await.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&app, "/api/v1/admin/certificates/QWERTYUP").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(get(&app, "/no/such/page/12345").await.status, StatusCode::NOT_FOUND);
-    let reply = get(&app, "/metrics").await;
+    let reply = get(&metrics, "/metrics").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.header("content-type").unwrap().starts_with("text/plain"));
     let text = reply.text();
@@ -202,6 +207,9 @@ async fn metrics_label_requests_by_route_template() {
     for raw in ["ABCDEFGH", "QWERTYUP", "12345"] {
         assert!(!text.contains(raw), "raw path in a label: {text}");
     }
+    // Only on the metrics listener's router, never on the public one.
+    assert_eq!(get(&app, "/metrics").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&metrics, "/healthz").await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -209,6 +217,7 @@ async fn metrics_count_certificate_actions() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path()).await;
     let (_, key) = state.issuer.create_api_key("test", "metrics", state.now()).await.unwrap();
+    let metrics = super::ops::metrics_router(state.clone());
     let app = router(state);
     let entity =
         r#"{"name":"Spółdzielnia Socjalna Test","legal_form":"social_cooperative","domains":["example.pl"]}"#;
@@ -218,7 +227,7 @@ async fn metrics_count_certificate_actions() {
     let issue = format!(r#"{{"entity_id":"{entity_id}","products":[{{"name":"Chleb"}}]}}"#);
     let reply = send(&app, post_json("/api/v1/admin/certificates", &issue, Some(&key))).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    let text = get(&app, "/metrics").await.text();
+    let text = get(&metrics, "/metrics").await.text();
     assert!(text.contains(r#"zp_certificate_actions_total{action="issue"} 1"#), "{text}");
 }
 
@@ -308,17 +317,16 @@ async fn rate_limit_refuses_in_the_envelope_per_client() {
     // One budget for every public route, pages and unknown paths included.
     assert_eq!(get(&first, "/.well-known/jwks.json").await.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(get(&first, "/nowhere").await.status, StatusCode::TOO_MANY_REQUESTS);
-    // Never limited: admin, health, metrics.
+    // Never limited: admin, health.
     for _ in 0..3 {
         assert_eq!(get(&first, "/api/v1/admin/audit").await.status, StatusCode::UNAUTHORIZED);
         assert_eq!(get(&first, "/healthz").await.status, StatusCode::OK);
-        assert_eq!(get(&first, "/metrics").await.status, StatusCode::OK);
     }
     // Another client has its own budget.
     let second = from([192, 0, 2, 2]);
     assert_eq!(get(&second, "/api/v1/certificates").await.status, StatusCode::OK);
     // Refusals are counted.
-    let text = get(&first, "/metrics").await.text();
+    let text = get(&super::ops::metrics_router(state), "/metrics").await.text();
     assert!(text.contains(r#"route="/api/v1/certificates",status="429"} 1"#), "{text}");
 }
 

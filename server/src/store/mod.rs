@@ -164,7 +164,7 @@ pub struct AuditRecord {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchQuery {
-    /// Folded search terms; every one must match.
+    /// Folded search terms, without whitespace or control characters; every one must match.
     pub terms: Vec<String>,
     pub entity_id: Option<String>,
     /// Only certificates whose validity ends in `[from, to)`.
@@ -199,6 +199,8 @@ pub trait Store: Send + Sync + 'static {
     async fn last_token_exp(&self, kid: &str) -> StoreResult<Option<i64>>;
     /// The issuers of the trust list, by URL.
     async fn trusted_issuers(&self) -> StoreResult<Vec<TrustedIssuerRecord>>;
+    /// A token ever issued (the newest of its certificate or an earlier one), by its `jti`.
+    async fn token(&self, jti: &str) -> StoreResult<Option<TokenRecord>>;
 }
 
 #[async_trait]

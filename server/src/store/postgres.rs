@@ -239,6 +239,16 @@ impl Store for PgStore {
         let rows = sqlx::query_as::<_, TrustedIssuerRow>(TRUSTED_ISSUERS_SQL).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(TrustedIssuerRow::into_record).collect())
     }
+
+    async fn token(&self, jti: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query_as::<_, TokenRow>(
+            "SELECT jti, certificate_id, kid, token, iat, exp FROM tokens WHERE jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(TokenRow::into_record))
+    }
 }
 
 /// A write transaction holding the write lock; dropped without `commit`, it rolls back.

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
@@ -44,6 +44,17 @@ pub struct Server {
     _dir: Option<tempfile::TempDir>,
     pub admin_key: String,
     pub http: Client,
+    /// Every line the server has printed on standard output so far.
+    printed: Arc<Mutex<Vec<String>>>,
+}
+
+/// How to start a server beyond its command-line options.
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// Environment variables for the server process.
+    pub env: &'a [(&'a str, &'a str)],
+    /// A lowered limit on the process's open files (`ulimit -n`).
+    pub open_files: Option<u32>,
 }
 
 impl Server {
@@ -53,9 +64,14 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
+        Self::start_launched(extra, &Launch::default())
+    }
+
+    /// A fresh server started as `launch` says.
+    pub fn start_launched(extra: &[&str], launch: &Launch) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let mut server = Self::spawn(&data, None, extra);
+        let mut server = Self::launch(&data, Vec::new(), None, extra, launch);
         server._dir = Some(dir);
         let created = server.cli_json(&["api-key", "create", "--name", "tests"]);
         server.admin_key = created["key"].as_str().unwrap().to_owned();
@@ -82,7 +98,26 @@ impl Server {
     }
 
     fn spawn_global(data: &Path, global: Vec<String>, base: Option<&str>, extra: &[&str]) -> Server {
-        let mut child = Command::new(zp_binary())
+        Self::launch(data, global, base, extra, &Launch::default())
+    }
+
+    fn launch(
+        data: &Path,
+        global: Vec<String>,
+        base: Option<&str>,
+        extra: &[&str],
+        launch: &Launch,
+    ) -> Server {
+        let mut command = match launch.open_files {
+            // The shell lowers the limit, then becomes the server: the child is still `zp`.
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")]).arg(zp_binary());
+                shell
+            }
+            None => Command::new(zp_binary()),
+        };
+        let mut child = command
             .arg("--data-dir")
             .arg(data)
             .args(&global)
@@ -93,17 +128,21 @@ impl Server {
             .env("ZP_LOG", "warn")
             // Tests send bursts from one address; the limiter has tests of its own.
             .env("ZP_RATE_LIMIT", "0")
+            .envs(launch.env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start zp serve");
         let stdout = child.stdout.take().unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let lines = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("listening on ") {
                     sender.send(url.trim().to_owned()).ok();
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let url =
@@ -119,6 +158,7 @@ impl Server {
             _dir: None,
             admin_key: String::new(),
             http,
+            printed,
         };
         server.wait_ready();
         server
@@ -135,6 +175,30 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("the server at {} never became ready", self.url);
+    }
+
+    /// The rest of the first line the server printed that starts with `prefix`, waiting for it.
+    pub fn printed(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let lines = self.printed.lock().unwrap();
+            if let Some(rest) = lines.iter().find_map(|line| line.trim_start().strip_prefix(prefix)) {
+                return rest.trim().to_owned();
+            }
+            drop(lines);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the server never printed a line starting with {prefix:?}");
+    }
+
+    /// An HTTP client whose connections come from `ip`, another address of the loopback network
+    /// (127.0.0.0/8): another client, as far as the server can tell.
+    pub fn client_from(ip: [u8; 4]) -> Client {
+        Client::builder()
+            .timeout(Duration::from_secs(30))
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
     }
 
     pub fn at(&self, path: &str) -> String {

@@ -8,11 +8,13 @@
 // Test code throughout, helpers included: lets the clippy.toml test allowances apply to them.
 #![cfg(test)]
 
+mod admin;
 mod bad_input;
 mod browser;
 mod bundle;
 mod domains;
 mod durability;
+mod files;
 mod harness;
 mod interop;
 mod issuers;
@@ -21,8 +23,11 @@ pub mod lifecycle;
 mod pages;
 mod postgres;
 mod replicas;
+mod search;
+mod serve;
 mod store;
 mod trust;
+mod verify;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -68,6 +68,7 @@ suite!(
     meta_is_set_and_replaced,
     entities_read_back_and_nip_is_unique,
     certificates_products_and_tokens,
+    tokens_are_found_by_jti,
     duplicates_are_conflicts,
     status_indexes_and_entries,
     numbers_are_counted_by_exact_prefix,
@@ -267,6 +268,24 @@ async fn certificates_products_and_tokens(backend: Backend) {
     let mut tx = store.begin().await.unwrap();
     let missing = certificate("ZZZZZZZZ", "ZP/LU/2026/0099", "EOWNER", 99);
     assert!(matches!(tx.update_certificate(&missing).await, Err(StoreError::Corrupt(_))));
+}
+
+async fn tokens_are_found_by_jti(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EOWNER").await;
+    with_certificates(store.as_ref(), &[certificate("7K3QX9M2", "ZP/LU/2026/0001", "EOWNER", 0)]).await;
+    let first = token("7K3QX9M2-1", "7K3QX9M2", "kid-1", 100, 1_798_761_600);
+    let second = token("7K3QX9M2-2", "7K3QX9M2", "kid-1", 200, 1_830_297_600);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_token(&first).await.unwrap();
+    tx.insert_token(&second).await.unwrap();
+    tx.commit().await.unwrap();
+    // Every token ever issued, not only the newest.
+    assert_eq!(store.token("7K3QX9M2-1").await.unwrap(), Some(first));
+    assert_eq!(store.token("7K3QX9M2-2").await.unwrap(), Some(second));
+    assert_eq!(store.token("7K3QX9M2-3").await.unwrap(), None);
+    assert_eq!(store.token("7k3qx9m2-1").await.unwrap(), None, "IDs are compared exactly");
+    assert_eq!(store.token("").await.unwrap(), None);
 }
 
 async fn duplicates_are_conflicts(backend: Backend) {

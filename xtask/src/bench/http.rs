@@ -340,14 +340,14 @@ pub(super) struct Spawned {
 }
 
 impl Spawned {
-    /// `zp serve` on `data` with `extra` options, rate limit off, logs (JSON lines, default
-    /// level) into `log`.
+    /// `zp serve` on `data` with `extra` options, rate limit and connection cap off (wrk's
+    /// connections all come from one address), logs (JSON lines, default level) into `log`.
     pub fn zp(root: &Path, data: &Path, pinned: bool, log: &Path, extra: &[&str]) -> Result<Self> {
         let mut command = command_on(SERVER_CPU, &release(root, "zp"), pinned);
         command
             .arg("--data-dir")
             .arg(data)
-            .args(["serve", "--bind", "127.0.0.1:0", "--rate-limit", "0"])
+            .args(["serve", "--bind", "127.0.0.1:0", "--rate-limit", "0", "--max-connections-per-ip", "0"])
             .args(extra)
             .env_remove("ZP_READ_CACHE")
             .env_remove("ZP_LOG")
