@@ -2,37 +2,17 @@
 // driven by playwright-core, against the real server. Reads its plan as JSON on stdin and prints
 // what it saw as JSON on stdout, for the Rust test to judge.
 
-import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { badge, launch, log, pageServer, readPlan } from "./kit.mjs";
 
-const plan = JSON.parse(await new Promise((resolve) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk));
-  process.stdin.on("end", () => resolve(text));
-}));
+const plan = await readPlan();
 const base = plan.base;
-const log = (...args) => process.stderr.write(args.join(" ") + "\n");
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 const context = await browser.newContext();
 
 // The shop: its own origin on the same host (the token names the host, not the port), so the
 // bundle loads across origins as on a real shop's page. Not `page.route`: an intercepted page
 // hides the headers the browser really sent.
-const pages = new Map();
-const shop = createServer((request, response) => {
-  const html = pages.get(request.url);
-  response.writeHead(html ? 200 : 404, { "content-type": "text/html; charset=utf-8" });
-  response.end(html ?? "");
-});
-await new Promise((resolve) => shop.listen(0, "127.0.0.1", resolve));
-const shop_origin = `http://127.0.0.1:${shop.address().port}`;
-
-const escape = (text) => text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+const shop = await pageServer();
 
 /**
  * Opens a shop's page with `script` (the loader's tag) and one badge, and reports
@@ -59,10 +39,8 @@ async function badge_page(name, script, wait_ms = 15000) {
   });
   const path = `/__bundle/${name}`;
   const html = `<!doctype html><html lang="pl"><head><meta charset="utf-8"><title>${name}</title><link rel="icon" href="data:,">${script}</head>` +
-    `<body><zakup-prospoleczny token="${escape(plan.token)}"><a href="${base}/">Zakup Prospołeczny: sprawdź certyfikat</a>` +
-    `</zakup-prospoleczny></body></html>`;
-  pages.set(path, html);
-  await page.goto(`${shop_origin}${path}`);
+    `<body>${badge(plan.token, base)}</body></html>`;
+  await page.goto(shop.page(path, html));
   const state = () => page.evaluate(() => document.querySelector("zakup-prospoleczny").getAttribute("data-zp-state"));
   try {
     await page.waitForFunction(() => {
@@ -92,5 +70,5 @@ const result = {
 };
 
 await browser.close();
-shop.close();
+await shop.close();
 process.stdout.write(JSON.stringify(result));

@@ -3,22 +3,13 @@
 // frame `/embed/{ID}`, show `/badge/{ID}.svg` and link to `/v/{ID}`. Reads its plan as JSON on
 // stdin and prints what the browser saw as JSON on stdout, for the Rust test to judge.
 
-import { chromium } from "playwright-core";
+import { launch, log, readPlan } from "./kit.mjs";
 
-const plan = JSON.parse(await new Promise((resolve) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk));
-  process.stdin.on("end", () => resolve(text));
-}));
-const log = (...args) => process.stderr.write(args.join(" ") + "\n");
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  // Local network access checks would stop a public page from loading anything from 127.0.0.1
-  // before the frame's policy is even read; the test is about that policy.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-    "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights"],
+const plan = await readPlan();
+// Local network access checks would stop a public page from loading anything from 127.0.0.1
+// before the frame's policy is even read; the test is about that policy.
+const browser = await launch({
+  args: ["--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights"],
 });
 const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
 

@@ -14,11 +14,12 @@ export async function readPlan() {
 
 export const log = (...args) => process.stderr.write(args.join(" ") + "\n");
 
-export function launch() {
+/** Debian's Chromium, headless, with a fresh profile; `args` are added to the usual flags. */
+export function launch({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+      "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", ...args],
   });
 }
 
