@@ -8,6 +8,7 @@
 // Test code throughout, helpers included: lets the clippy.toml test allowances apply to them.
 #![cfg(test)]
 
+mod backup;
 mod bad_input;
 mod browser;
 mod bundle;
