@@ -1022,7 +1022,7 @@ mod tests {
         let first = issuer.keys.active(now).unwrap().key.kid().to_owned();
         let waiting = issuer.rotate_key("test", Activation::AfterCaches, now).await.unwrap();
         let urgent = issuer.rotate_key("test", Activation::Now, now).await.unwrap();
-        assert_eq!(urgent.withdrawn, [waiting.kid.clone()]);
+        assert_eq!(urgent.withdrawn, std::slice::from_ref(&waiting.kid));
         assert_eq!(urgent.active_from, now);
         assert_eq!(issuer.keys.active(now).unwrap().key.kid(), urgent.kid);
         assert_eq!(kids(&issuer.jwks(now).await.unwrap()), [urgent.kid.clone(), first]);
