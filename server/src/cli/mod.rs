@@ -23,6 +23,7 @@ pub mod demo;
 pub mod entity;
 pub mod issuers;
 pub mod key;
+pub mod migrate;
 pub mod restore;
 pub mod serve;
 
@@ -93,6 +94,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into an empty data directory.
     Restore(restore::RestoreArgs),
+    /// Copy the SQLite registry into an empty PostgreSQL database.
+    Migrate(migrate::MigrateArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -128,6 +131,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Issuers(command) => issuers::run(&global, command).await,
         Command::Backup(args) => backup::run(&global, args).await,
         Command::Restore(args) => restore::run(&global, args).await,
+        Command::Migrate(args) => migrate::run(&global, args).await,
     }
 }
 

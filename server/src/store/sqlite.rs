@@ -73,6 +73,11 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    /// The connection pool, for the copy into PostgreSQL (`zp migrate`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Entities, products and latest tokens of `rows`, with one query per table however many rows
     /// there are (a result page of the registry is one round of four queries, not one per row).
     async fn details(&self, rows: Vec<CertificateRow>) -> StoreResult<Vec<CertificateDetail>> {

@@ -19,6 +19,7 @@ mod interop;
 mod issuers;
 mod keys;
 pub mod lifecycle;
+mod migrate;
 mod pages;
 mod postgres;
 mod replicas;
