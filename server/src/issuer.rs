@@ -838,7 +838,12 @@ impl Issuer {
         activation: Activation,
         now: i64,
     ) -> IssuerResult<KeyRotation> {
-        let rotation = self.keys.begin_rotation(now, activation)?;
+        let rotation = loop {
+            match self.keys.try_begin_rotation(now, activation)? {
+                Some(rotation) => break rotation,
+                None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
         let done = KeyRotation {
             kid: rotation.key.key.kid().to_owned(),
             active_from: rotation.key.active_from,
@@ -1041,5 +1046,28 @@ mod tests {
                                     "immediate": true, "withdrawn": [waiting.kid] }),
             ]
         );
+    }
+
+    /// Rotations wait for each other without holding a runtime thread: more of them at once than
+    /// the runtime has threads all finish, each with its own second.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_rotations_queue_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        let now = state.now();
+        let rotations: Vec<_> = (0..4)
+            .map(|_| {
+                let issuer = Arc::clone(&state.issuer);
+                tokio::spawn(async move { issuer.rotate_key("test", Activation::AfterCaches, now).await })
+            })
+            .collect();
+        let mut starts = Vec::new();
+        for rotation in rotations {
+            starts.push(rotation.await.unwrap().unwrap().active_from);
+        }
+        starts.sort_unstable();
+        let expected: Vec<i64> = (0..4).map(|i| now + crate::keys::JWKS_MAX_AGE + i).collect();
+        assert_eq!(starts, expected);
+        assert_eq!(state.issuer.keys.keys().unwrap().len(), 5);
     }
 }

@@ -109,16 +109,14 @@ impl KeyRing {
 
     /// Holds the directory's key-creation lock until dropped; other processes wait for it.
     fn lock(&self) -> Result<fs::File, KeyError> {
-        let path = self.dir.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io(&path))?;
-        file.lock().map_err(io(&path))?;
+        let file = self.lock_file()?;
+        file.lock().map_err(io(&self.dir.join(".lock")))?;
         Ok(file)
+    }
+
+    fn lock_file(&self) -> Result<fs::File, KeyError> {
+        let path = self.dir.join(".lock");
+        OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io(&path))
     }
 
     fn listing(&self) -> Result<Vec<String>, KeyError> {
@@ -181,8 +179,30 @@ impl KeyRing {
     /// Chooses a new signing key; earlier keys keep verifying what they signed. It starts
     /// signing once [`JWKS_MAX_AGE`] has passed, or at once with [`Activation::Now`], which also
     /// withdraws keys still waiting to sign. Nothing is written until [`Rotation::install`].
+    /// Waits for another rotation (of any process) to finish first.
     pub fn begin_rotation(&self, now: i64, activation: Activation) -> Result<Rotation<'_>, KeyError> {
         let lock = self.lock()?;
+        self.rotation(lock, now, activation)
+    }
+
+    /// [`KeyRing::begin_rotation`] without waiting: `None` while another rotation holds the
+    /// directory's lock. Async callers wait between tries without blocking a runtime thread, which
+    /// the lock's holder (another task of the same process) may need to finish.
+    pub fn try_begin_rotation(
+        &self,
+        now: i64,
+        activation: Activation,
+    ) -> Result<Option<Rotation<'_>>, KeyError> {
+        let path = self.dir.join(".lock");
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => self.rotation(file, now, activation).map(Some),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(err)) => Err(io(&path)(err)),
+        }
+    }
+
+    fn rotation(&self, lock: fs::File, now: i64, activation: Activation) -> Result<Rotation<'_>, KeyError> {
         let keys = self.keys()?;
         let (withdrawn, kept): (Vec<RingKey>, Vec<RingKey>) = match activation {
             Activation::Now => keys.into_iter().partition(|k| k.active_from > now),
@@ -267,8 +287,10 @@ mod tests {
         let ring = KeyRing::open(&keys_dir, 1_000).unwrap();
         let first = ring.active(1_000).unwrap();
 
-        // A rotation chosen but not installed leaves nothing behind, and releases the lock.
+        // A rotation chosen but not installed leaves nothing behind, and releases the lock; while
+        // it holds the lock, no other rotation begins.
         let abandoned = ring.begin_rotation(1_000, Activation::AfterCaches).unwrap();
+        assert!(ring.try_begin_rotation(1_000, Activation::Now).unwrap().is_none());
         drop(abandoned);
         assert_eq!(ring.keys().unwrap().len(), 1);
 
