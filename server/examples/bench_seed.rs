@@ -54,8 +54,8 @@ async fn main() {
         clock_offset: 0,
     };
     let issuer: Issuer = global.open(None).await.expect("open the data directory");
-    let key = issuer.keys.active().expect("a signing key");
     let now = now();
+    let key = issuer.keys.active(now).expect("a signing key");
     // Valid from a month ago for a year: every certificate is valid while the benchmark runs.
     let valid_from = now - now.rem_euclid(86_400) - 30 * 86_400;
     let mut rng = Rng(0x5EED_0000_0000_0077);

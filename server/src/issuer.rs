@@ -14,7 +14,7 @@ use zp_shared::{
 };
 
 use crate::ids;
-use crate::keys::{KeyError, KeyRing, RingKey};
+use crate::keys::{Activation, KeyError, KeyRing, RingKey};
 use crate::store::*;
 
 mod trust_list;
@@ -210,6 +210,18 @@ pub struct IssuerSettings {
     pub region: String,
     /// Seconds verifiers may cache a status list.
     pub status_ttl: u64,
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct KeyRotation {
+    /// Key ID of the new key; the JWKS lists it from now on.
+    pub kid: String,
+    /// Unix seconds from which it signs: once no cached JWKS can lack it (300 s), or at once for
+    /// an emergency rotation.
+    pub active_from: i64,
+    /// Key IDs of keys that were still waiting to sign, withdrawn by an emergency rotation.
+    pub withdrawn: Vec<String>,
 }
 
 /// A move between certificate states.
@@ -536,7 +548,7 @@ impl Issuer {
         products: &[ProductRecord],
         now: i64,
     ) -> IssuerResult<TokenRecord> {
-        let key = self.keys.active()?;
+        let key = self.keys.active(now)?;
         let jti: String = format!("{}-{}", certificate.id, ids::new_id("", &mut OsRng));
         let claims = self.claims(certificate, entity, products, &jti, now)?;
         let token = zp_shared::token::sign(&claims, &key.key)?;
@@ -817,14 +829,45 @@ impl Issuer {
         Ok(self.store.api_key_by_hash(&hash_api_key(secret)).await?.filter(|k| k.revoked_at.is_none()))
     }
 
-    pub async fn rotate_key(&self, actor: &str, now: i64) -> IssuerResult<String> {
-        let key = self.keys.rotate(now)?;
+    /// Rotates the signing key: the new key is published at once and signs from `active_from`
+    /// (see [`Activation`]). The audit entry commits before the key file is written, so a crash
+    /// between the two leaves a record of a key that never signed, never a key without a record.
+    pub async fn rotate_key(
+        &self,
+        actor: &str,
+        activation: Activation,
+        now: i64,
+    ) -> IssuerResult<KeyRotation> {
+        let rotation = loop {
+            match self.keys.try_begin_rotation(now, activation)? {
+                Some(rotation) => break rotation,
+                None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
+        let done = KeyRotation {
+            kid: rotation.key.key.kid().to_owned(),
+            active_from: rotation.key.active_from,
+            withdrawn: rotation.withdrawn.iter().map(|k| k.key.kid().to_owned()).collect(),
+        };
+        let details = serde_json::json!({
+            "kid": done.kid,
+            "active_from": done.active_from,
+            "immediate": activation == Activation::Now,
+            "withdrawn": done.withdrawn,
+        });
         let mut tx = self.store.begin().await?;
-        let details = serde_json::json!({ "kid": key.key.kid() });
-        tx.append_audit(&Self::audit(actor, "key.rotate", key.key.kid(), details, now)).await?;
+        tx.append_audit(&Self::audit(actor, "key.rotate", &done.kid, details, now)).await?;
         tx.commit().await?;
+        if let Err(err) = rotation.install() {
+            // Say so in the log as well, so that the entry above is not taken for a key in use.
+            let mut tx = self.store.begin().await?;
+            let details = serde_json::json!({ "error": err.to_string() });
+            tx.append_audit(&Self::audit(actor, "key.rotate_failed", &done.kid, details, now)).await?;
+            tx.commit().await?;
+            return Err(err.into());
+        }
         self.status_cache.lock().map(|mut cache| cache.clear()).ok();
-        Ok(key.key.kid().to_owned())
+        Ok(done)
     }
 
     /// The published keys: the signing key, and older keys while a token they signed is unexpired
@@ -867,7 +910,7 @@ impl Issuer {
         let ring = self.keys.keys()?;
         let mut keys = Vec::new();
         for (i, key) in ring.iter().enumerate() {
-            let retired_at = ring.get(i + 1).map(|next| next.created);
+            let retired_at = ring.get(i + 1).map(|next| next.active_from);
             let keep = match retired_at {
                 None => true,
                 Some(retired) => {
@@ -891,7 +934,7 @@ impl Issuer {
             return Ok(None);
         }
         let head = self.store.audit_head().await?;
-        let key = self.keys.active()?;
+        let key = self.keys.active(now)?;
         let reuse_for = i64::try_from(self.settings.status_ttl / 2).unwrap_or(60).min(60);
         if let Ok(cache) = self.status_cache.lock()
             && let Some(hit) = cache.iter().find(|c| {
@@ -954,17 +997,77 @@ mod tests {
         let input = NewCertificate { entity_id: entity.id, products, valid_from: None };
         let issued = issuer.issue("test", input, now).await.unwrap();
         let first = issued.token.unwrap();
-        let unused = issuer.rotate_key("test", now).await.unwrap();
-        let active = issuer.rotate_key("test", now).await.unwrap();
+        let unused = issuer.rotate_key("test", Activation::AfterCaches, now).await.unwrap();
+        // Published at once, signing only after the JWKS cache lifetime.
+        assert_eq!(unused.active_from, now + crate::keys::JWKS_MAX_AGE);
+        assert_eq!(kids(&issuer.jwks(now).await.unwrap()), [unused.kid.clone(), first.kid.clone()]);
+        assert_eq!(issuer.keys.active(now).unwrap().key.kid(), first.kid);
+        let active = issuer.rotate_key("test", Activation::AfterCaches, now).await.unwrap();
+        let (unused, active) = (unused.kid, active.kid);
         assert_eq!(
             kids(&issuer.jwks(now).await.unwrap()),
             [active.clone(), unused.clone(), first.kid.clone()]
         );
         // After the grace for cached status lists, a key that signed no token leaves; the first key
         // stays while its token is valid.
-        let later = now + RETIRED_KEY_GRACE + 10;
+        let later = now + crate::keys::JWKS_MAX_AGE + 1 + RETIRED_KEY_GRACE + 10;
+        assert_eq!(issuer.keys.active(later).unwrap().key.kid(), active);
         assert_eq!(kids(&issuer.jwks(later).await.unwrap()), [active.clone(), first.kid.clone()]);
         // Once that token has expired, only the signing key is left.
         assert_eq!(kids(&issuer.jwks(first.exp).await.unwrap()), [active]);
+    }
+
+    #[tokio::test]
+    async fn a_rotation_is_audited_before_its_key_signs() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        let issuer = &state.issuer;
+        // Some seconds after the first key's, which was made at the opening.
+        let now = state.now() + 10;
+        let first = issuer.keys.active(now).unwrap().key.kid().to_owned();
+        let waiting = issuer.rotate_key("test", Activation::AfterCaches, now).await.unwrap();
+        let urgent = issuer.rotate_key("test", Activation::Now, now).await.unwrap();
+        assert_eq!(urgent.withdrawn, std::slice::from_ref(&waiting.kid));
+        assert_eq!(urgent.active_from, now);
+        assert_eq!(issuer.keys.active(now).unwrap().key.kid(), urgent.kid);
+        assert_eq!(kids(&issuer.jwks(now).await.unwrap()), [urgent.kid.clone(), first]);
+        let log = issuer.store.audit_log(0, 100).await.unwrap();
+        let rotations: Vec<serde_json::Value> = log
+            .iter()
+            .filter(|e| e.action == "key.rotate")
+            .map(|e| serde_json::from_str(&e.details).unwrap())
+            .collect();
+        assert_eq!(
+            rotations,
+            [
+                serde_json::json!({ "kid": waiting.kid, "active_from": waiting.active_from,
+                                    "immediate": false, "withdrawn": [] }),
+                serde_json::json!({ "kid": urgent.kid, "active_from": now,
+                                    "immediate": true, "withdrawn": [waiting.kid] }),
+            ]
+        );
+    }
+
+    /// Rotations wait for each other without holding a runtime thread: more of them at once than
+    /// the runtime has threads all finish, each with its own second.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_rotations_queue_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        let now = state.now();
+        let rotations: Vec<_> = (0..4)
+            .map(|_| {
+                let issuer = Arc::clone(&state.issuer);
+                tokio::spawn(async move { issuer.rotate_key("test", Activation::AfterCaches, now).await })
+            })
+            .collect();
+        let mut starts = Vec::new();
+        for rotation in rotations {
+            starts.push(rotation.await.unwrap().unwrap().active_from);
+        }
+        starts.sort_unstable();
+        let expected: Vec<i64> = (0..4).map(|i| now + crate::keys::JWKS_MAX_AGE + i).collect();
+        assert_eq!(starts, expected);
+        assert_eq!(state.issuer.keys.keys().unwrap().len(), 5);
     }
 }

@@ -17,11 +17,14 @@ use crate::store::sqlite::SqliteStore;
 
 pub mod apikey;
 pub mod audit;
+pub mod backup;
 pub mod cert;
 pub mod demo;
 pub mod entity;
 pub mod issuers;
 pub mod key;
+pub mod migrate;
+pub mod restore;
 pub mod serve;
 
 #[derive(Debug, Parser)]
@@ -86,6 +89,13 @@ pub enum Command {
     /// Other issuers this issuer vouches for in its signed trust list.
     #[command(subcommand)]
     Issuers(issuers::IssuersCommand),
+    /// Write a consistent snapshot of the SQLite registry and the signing keys to one file, while
+    /// the server runs.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory.
+    Restore(restore::RestoreArgs),
+    /// Copy the SQLite registry into an empty PostgreSQL database.
+    Migrate(migrate::MigrateArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -124,6 +134,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::ApiKey(command) => apikey::run(&global, command).await,
         Command::Audit(command) => audit::run(&global, command).await,
         Command::Issuers(command) => issuers::run(&global, command).await,
+        Command::Backup(args) => backup::run(&global, args).await,
+        Command::Restore(args) => restore::run(&global, args).await,
+        Command::Migrate(args) => migrate::run(&global, args).await,
     }
 }
 

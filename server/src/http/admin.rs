@@ -14,7 +14,8 @@ use super::api::{CertificateView, SearchResult, search_query};
 use super::error::{ApiJson, ApiQuery, AppError, ErrorEnvelope};
 use super::rate_limit::client_of;
 use crate::ids;
-use crate::issuer::{IssuerError, NewCertificate, NewEntity, NewProduct, RevocationReason};
+use crate::issuer::{IssuerError, KeyRotation, NewCertificate, NewEntity, NewProduct, RevocationReason};
+use crate::keys::Activation;
 use crate::store::{AuditRecord, CertState, EntityRecord, TrustedIssuerRecord};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -374,19 +375,44 @@ pub async fn revoke(
     Ok(Json(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Rotated {
-    /// Key ID of the new signing key.
-    pub kid: String,
+/// How to rotate, in the query (`?now=true`) or the JSON body (`{"now": true}`); both optional.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RotateOptions {
+    /// Sign with the new key at once, for a leaked key, and withdraw keys still waiting to sign;
+    /// then purge `/.well-known/jwks.json` from every cache. Default: false, the new key signs
+    /// once every cached JWKS lists it (300 s).
+    #[serde(default)]
+    pub now: bool,
 }
 
-/// Starts signing with a new key; old public keys stay in the JWKS while their tokens live.
+/// Publishes a new signing key at once; it signs once every cached JWKS lists it (`active_from`,
+/// 300 s later), or at once with `now`. Old public keys stay in the JWKS while their tokens live.
+/// The rotation's audit entry commits before the key file is written.
 #[utoipa::path(post, path = "/api/v1/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Rotated),
-              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope)))]
-pub async fn rotate_key(State(state): State<AppState>, admin: Admin) -> Result<Json<Rotated>, AppError> {
-    let kid = state.issuer.rotate_key(&admin.actor, state.now()).await?;
-    Ok(Json(Rotated { kid }))
+    params(RotateOptions),
+    request_body(content = Option<RotateOptions>, content_type = "application/json",
+                 description = "Optional: `{\"now\": true}` for an emergency rotation; no body (and no \
+                                Content-Type) or `{}` for a scheduled one"),
+    responses((status = 200, description = "The new key and the second it starts signing", body = KeyRotation),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 415, description = "A body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "An unknown option", body = ErrorEnvelope)))]
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(query): ApiQuery<RotateOptions>,
+    body: Option<ApiJson<RotateOptions>>,
+) -> Result<Json<KeyRotation>, AppError> {
+    let now = query.now || body.is_some_and(|ApiJson(body)| body.now);
+    let activation = if now { Activation::Now } else { Activation::AfterCaches };
+    let rotation = state.issuer.rotate_key(&admin.actor, activation, state.now()).await?;
+    if activation == Activation::Now {
+        // At once means by the time the caller hears back.
+        state.clock.wait_until(rotation.active_from).await;
+    }
+    Ok(Json(rotation))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -159,7 +159,11 @@ fn no_cache(mut response: Response) -> Response {
 pub async fn jwks(State(state): State<AppState>) -> Result<Response, AppError> {
     let jwks = state.issuer.jwks(state.now()).await?;
     let mut response = Json(jwks).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    // The same lifetime a rotated-in key waits before it signs: no cached JWKS lacks the signing key.
+    let cache_control = format!("public, max-age={}", crate::keys::JWKS_MAX_AGE);
+    if let Ok(value) = HeaderValue::from_str(&cache_control) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
     Ok(response)
 }
 

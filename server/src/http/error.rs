@@ -163,6 +163,18 @@ fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// An optional JSON body: none when the request names no `Content-Type` (a bare `POST`).
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if !req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+    }
+}
+
 /// Turns a deserialisation error into the envelope, naming the field at fault.
 fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> AppError {
     let path = err.path().to_string();

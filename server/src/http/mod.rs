@@ -49,6 +49,14 @@ impl Clock {
         let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         i64::try_from(secs).unwrap_or(i64::MAX).saturating_add(self.offset)
     }
+
+    /// Returns once this clock has reached `at` (a key's first second, which an emergency rotation
+    /// in the same second as the last one puts a second ahead).
+    pub async fn wait_until(&self, at: i64) {
+        while self.now() < at {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// What every handler reads: one `Arc`, so that the per-request copies axum makes (one in each

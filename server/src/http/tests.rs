@@ -366,7 +366,7 @@ async fn pages_json_and_keys_are_compressed_when_asked() {
     assert_eq!(small.header("content-encoding"), None);
     // Retired keys stay published for a while: a few rotations make it large enough.
     while get(&app, "/.well-known/jwks.json").await.body.len() < limit {
-        state.issuer.rotate_key("test", now).await.unwrap();
+        state.issuer.rotate_key("test", crate::keys::Activation::AfterCaches, now).await.unwrap();
     }
 
     for path in [

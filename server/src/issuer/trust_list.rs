@@ -93,7 +93,7 @@ impl Issuer {
     /// they may keep (`ttl` from `iat`) stays useful.
     pub async fn trust_list(&self, now: i64) -> IssuerResult<(String, i64)> {
         let head = self.store.audit_head().await?;
-        let key = self.keys.active()?;
+        let key = self.keys.active(now)?;
         let ttl = self.settings.status_ttl;
         let fresh_for = i64::try_from(ttl / 2).unwrap_or(i64::MAX).min(60);
         if let Ok(cache) = self.trust_cache.lock()

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod copy;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

@@ -19,7 +19,7 @@ use crate::audit;
 
 /// The advisory lock key of the write lock ("zpwrite" in ASCII); it only has to differ from any
 /// other application's keys on the same database.
-const WRITE_LOCK: i64 = 0x007a_7077_7269_7465;
+pub(super) const WRITE_LOCK: i64 = 0x007a_7077_7269_7465;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -43,6 +43,11 @@ impl PgStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PgStore { pool })
+    }
+
+    /// The connection pool, for the copy from SQLite (`zp migrate`).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Entities, products and latest tokens of `rows`, with one query per table however many rows

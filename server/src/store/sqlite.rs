@@ -59,6 +59,25 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// Writes a consistent copy of the whole database to `to` (which must not exist) with
+    /// `VACUUM INTO`: one read transaction, so writers carry on meanwhile and the copy holds
+    /// exactly the transactions committed before it began.
+    pub async fn snapshot(&self, to: &Path) -> StoreResult<()> {
+        let to = to.to_str().ok_or_else(|| StoreError::Corrupt(format!("{} is not UTF-8", to.display())))?;
+        sqlx::query("VACUUM INTO ?").bind(to).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection: the WAL is checkpointed and its files removed.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The connection pool, for the copy into PostgreSQL (`zp migrate`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Entities, products and latest tokens of `rows`, with one query per table however many rows
     /// there are (a result page of the registry is one round of four queries, not one per row).
     async fn details(&self, rows: Vec<CertificateRow>) -> StoreResult<Vec<CertificateDetail>> {

@@ -206,10 +206,16 @@ impl Server {
     }
 
     /// kill -9 (no chance to flush or finish anything), then a new process on the same data.
-    pub fn kill_hard_and_restart(mut self) -> Server {
+    pub fn kill_hard_and_restart(self) -> Server {
+        self.kill_hard_and_restart_with(&[])
+    }
+
+    /// [`Server::kill_hard_and_restart`], the new process started with `extra` options of
+    /// `serve` (say, a clock some minutes ahead: `--clock-offset 301`).
+    pub fn kill_hard_and_restart_with(mut self, extra: &[&str]) -> Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let mut restarted = Server::spawn_global(&self.data, self.global.clone(), Some(&self.base), &[]);
+        let mut restarted = Server::spawn_global(&self.data, self.global.clone(), Some(&self.base), extra);
         restarted._dir = self._dir.take();
         restarted.admin_key = self.admin_key.clone();
         restarted

@@ -9,6 +9,7 @@
 #![cfg(test)]
 
 mod admin;
+mod backup;
 mod bad_input;
 mod browser;
 mod bundle;
@@ -20,6 +21,7 @@ mod interop;
 mod issuers;
 mod keys;
 pub mod lifecycle;
+mod migrate;
 mod pages;
 mod postgres;
 mod replicas;
