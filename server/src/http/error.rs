@@ -19,6 +19,7 @@ pub struct ErrorBody {
     pub message: String,
     /// The request field at fault, as a path like `products[2].gtin`, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 
@@ -131,17 +132,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 AppError::new(StatusCode::BAD_REQUEST, "bad_body", err.body_text())
             }
         })?;
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        let value: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
-        match value {
-            Ok(value) => {
-                deserializer.end().map_err(|err| {
-                    AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("trailing data: {err}"))
-                })?;
-                Ok(ApiJson(value))
-            }
-            Err(err) => Err(json_error(err)),
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A JSON request body as [`ApiJson`] reads it once it has the bytes: syntax errors and trailing
+/// data are `400 malformed_json`; a wrong type, an unknown or a missing field is
+/// `422 invalid_field` with the path of the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    match value {
+        Ok(value) => {
+            deserializer.end().map_err(|err| {
+                AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("trailing data: {err}"))
+            })?;
+            Ok(value)
         }
+        Err(err) => Err(json_error(err)),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod api;
 pub mod cache;
 pub mod edge;
 pub mod error;
+pub mod fields;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
