@@ -289,7 +289,14 @@ pub fn search_query(
         )
         .field("offset"));
     }
-    let terms = fold(q).split_whitespace().take(8).map(str::to_owned).collect();
+    // Control characters separate words as spaces do: stored text holds none to match, and a NUL
+    // would end SQLite's full-text query early (a 500 that schemathesis found).
+    let terms = fold(q)
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|term| !term.is_empty())
+        .take(8)
+        .map(str::to_owned)
+        .collect();
     Ok(SearchQuery { terms, limit, offset, ..SearchQuery::default() })
 }
 
@@ -515,6 +522,33 @@ pub(crate) fn signed_list(
 mod tests {
     use super::*;
     use crate::issuer::{NewCertificate, NewEntity, NewProduct};
+
+    /// A control character in the search text separates words; a NUL inside a word once ended
+    /// SQLite's full-text query early, and the search failed with 500.
+    #[tokio::test]
+    async fn control_characters_in_a_search_separate_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        let issuer = &state.issuer;
+        let now = state.now();
+        let entity = NewEntity {
+            name: "Spółdzielnia Socjalna „Sad”".into(),
+            legal_form: "social_cooperative".into(),
+            domains: vec!["sad.pl".into()],
+            ..NewEntity::default()
+        };
+        let entity = issuer.create_entity("test", entity, now).await.unwrap();
+        let products = vec![NewProduct { name: "Powidła śliwkowe".into(), gtin: None }];
+        let input = NewCertificate { entity_id: entity.id, products, valid_from: None };
+        let issued = issuer.issue("test", input, now).await.unwrap();
+        for q in ["powidła\0śliwkowe", "powidła\u{1f}śliwkowe\u{7}", "\0"] {
+            let query = search_query(Some(q), None, None).unwrap();
+            assert!(query.terms.iter().all(|term| !term.contains(char::is_control)), "{q:?}");
+            let found = issuer.store.search(&query).await.unwrap_or_else(|err| panic!("{q:?}: {err}"));
+            assert_eq!(found.len(), 1, "{q:?}");
+            assert_eq!(found[0].certificate.id, issued.certificate.id);
+        }
+    }
 
     /// The verify answer written around the cached check API body is byte for byte what
     /// serialising the whole [`VerifyResponse`] gives, for a valid and a suspended certificate.

@@ -277,8 +277,8 @@ field_schema! {
     Query => string()
         .max_length(Some(crate::http::api::QUERY_MAX_CHARS))
         .description(Some(format!(
-            "Words to find in entity names, cities, products, NIP, KRS or certificate numbers; at \
-             most {} characters.",
+            "Words to find in entity names, cities, products, NIP, KRS or certificate numbers, \
+             separated by whitespace or control characters; at most {} characters.",
             crate::http::api::QUERY_MAX_CHARS
         )))
 }
