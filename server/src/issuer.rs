@@ -160,14 +160,28 @@ pub struct NewEntity {
     pub contact: Option<String>,
 }
 
+/// Read only from a JSON object (see [`crate::http::error::ObjectOnly`]): the derived code is
+/// `NewProduct::deserialize`, which the `Deserialize` impl below calls through it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewProduct {
     #[schema(value_type = fields::Name)]
     pub name: String,
     #[serde(default)]
     #[schema(value_type = Option<fields::Gtin>)]
     pub gtin: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for NewProduct {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        NewProduct::deserialize(crate::http::error::ObjectOnly(deserializer))
+    }
+}
+
+impl Serialize for NewProduct {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        NewProduct::serialize(self, serializer)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
