@@ -13,11 +13,14 @@ use zp_shared::{
     StatusListRef,
 };
 
+use crate::http::fields;
 use crate::ids;
 use crate::keys::{Activation, KeyError, KeyRing, RingKey};
 use crate::store::*;
 
 mod trust_list;
+
+pub use trust_list::trusted_issuer_record;
 
 /// How many days before its end a certificate can be renewed.
 pub const RENEWAL_WINDOW_DAYS: i64 = 90;
@@ -122,49 +125,77 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> IssuerError 
     IssuerError::Invalid { field: field.into(), message: message.into() }
 }
 
+// The JSON Schemas of these fields (`http::fields`) say exactly what the checks below accept.
+
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEntity {
     /// Full name, as registered.
+    #[schema(value_type = fields::Name)]
     pub name: String,
-    /// One of: social_cooperative, cis, kis, zaz, wtz, foundation, association, non_profit_company,
-    /// disabled_cooperative, blind_cooperative, other.
+    #[schema(value_type = fields::LegalFormCode)]
     pub legal_form: String,
-    /// Web domains where the entity shows the badge (1 to 20).
+    /// Web domains where the entity shows the badge (1 to 20), listed once each however written.
+    #[schema(value_type = Vec<fields::Domain>, min_items = 1, max_items = 20)]
     pub domains: Vec<String>,
+    /// A NIP already registered is refused with 422 naming `nip`.
     #[serde(default)]
+    #[schema(value_type = Option<fields::Nip>)]
     pub nip: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<fields::Regon>)]
     pub regon: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<fields::Krs>)]
     pub krs: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<fields::City>)]
     pub city: Option<String>,
-    /// Lowercase Polish name, e.g. `lubelskie`.
     #[serde(default)]
+    #[schema(value_type = Option<fields::Voivodeship>)]
     pub voivodeship: Option<String>,
     /// Contact e-mail or phone, for the issuer's staff; not published.
     #[serde(default)]
+    #[schema(value_type = Option<fields::Contact>)]
     pub contact: Option<String>,
 }
 
+/// Read only from a JSON object (see [`crate::http::error::ObjectOnly`]): the derived code is
+/// `NewProduct::deserialize`, which the `Deserialize` impl below calls through it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewProduct {
+    #[schema(value_type = fields::Name)]
     pub name: String,
-    /// GTIN-8, -12, -13 or -14 of the product, if it has one.
     #[serde(default)]
+    #[schema(value_type = Option<fields::Gtin>)]
     pub gtin: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for NewProduct {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        NewProduct::deserialize(crate::http::error::ObjectOnly(deserializer))
+    }
+}
+
+impl Serialize for NewProduct {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        NewProduct::serialize(self, serializer)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCertificate {
+    /// The entity's ID; one that does not exist is refused with 422 naming `entity_id`.
     pub entity_id: String,
-    /// Certified products and services (1 to 50).
+    /// Certified products and services (1 to 50). The certificate's token lists them and must fit
+    /// in 8 KiB: a list too long for it is refused with 422 naming `products`.
+    #[schema(min_items = 1, max_items = 50)]
     pub products: Vec<NewProduct>,
-    /// First day of the validity year, `YYYY-MM-DD`; today when omitted.
+    /// First day of the validity year; today when omitted.
     #[serde(default)]
+    #[schema(value_type = Option<fields::ValidFrom>)]
     pub valid_from: Option<String>,
 }
 
@@ -295,74 +326,156 @@ pub fn search_text(
     fold(&parts.join(" \u{1f} "))
 }
 
-fn clean_text(field: &str, value: &str, max: usize) -> IssuerResult<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(invalid(field, "must not be empty"));
+/// Longest entity name, product or service name, in characters.
+pub const NAME_MAX: usize = 200;
+/// Longest city name.
+pub const CITY_MAX: usize = 100;
+/// Longest contact line.
+pub const CONTACT_MAX: usize = 200;
+/// Longest public note on a suspension or revocation.
+pub const NOTE_MAX: usize = 500;
+/// Most web domains an entity may list.
+pub const DOMAINS_MAX: usize = 20;
+/// Most products or services a certificate may list.
+pub const PRODUCTS_MAX: usize = 50;
+
+/// Refuses control characters anywhere in a text field, and more than `max` characters, before
+/// any trimming: what the OpenAPI document says of every such field (`maxLength`, and a pattern
+/// without U+0000–U+001F and U+007F–U+009F). Returns the text without surrounding whitespace.
+fn checked_text<'a>(field: &str, value: &'a str, max: usize) -> IssuerResult<&'a str> {
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
     }
     if value.chars().count() > max {
         return Err(invalid(field, format!("must be at most {max} characters")));
     }
-    if value.chars().any(|c| c.is_control()) {
-        return Err(invalid(field, "must not contain control characters"));
+    Ok(value.trim())
+}
+
+/// A required text field: [`checked_text`], and not blank.
+pub fn clean_text(field: &str, value: &str, max: usize) -> IssuerResult<String> {
+    let value = checked_text(field, value, max)?;
+    if value.is_empty() {
+        return Err(invalid(field, "must not be empty"));
     }
     Ok(value.to_owned())
 }
 
-fn optional_text(field: &str, value: &Option<String>, max: usize) -> IssuerResult<Option<String>> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) => clean_text(field, text, max).map(Some),
+/// An optional text field: [`checked_text`]; blank is the same as absent.
+pub fn optional_text(field: &str, value: &Option<String>, max: usize) -> IssuerResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(text) => {
+            let text = checked_text(field, text, max)?;
+            Ok((!text.is_empty()).then(|| text.to_owned()))
+        }
     }
 }
 
-fn optional_voivodeship(value: &Option<String>) -> IssuerResult<Option<String>> {
-    let Some(region) = optional_text("voivodeship", value, 40)?.map(|v| v.to_lowercase()) else {
-        return Ok(None);
-    };
-    if !VOIVODESHIPS.contains(&region.as_str()) {
-        return Err(invalid("voivodeship", format!("must be one of {}", VOIVODESHIPS.join(", "))));
+/// One of [`VOIVODESHIPS`], exactly as listed there (lowercase), or none.
+pub fn optional_voivodeship(value: &Option<String>) -> IssuerResult<Option<String>> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some(region) if VOIVODESHIPS.contains(&region) => Ok(Some(region.to_owned())),
+        Some(_) => Err(invalid("voivodeship", format!("must be one of {}", VOIVODESHIPS.join(", ")))),
     }
-    Ok(Some(region))
 }
 
-fn optional_ident(
+/// A register identifier (NIP, REGON, KRS) checked by `check`; blank is the same as absent.
+pub fn optional_ident(
     field: &str,
     value: &Option<String>,
     check: fn(&str) -> Result<String, zp_shared::Error>,
 ) -> IssuerResult<Option<String>> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) => check(text).map(Some).map_err(|err| invalid(field, err.to_string())),
+    match optional_text(field, value, usize::MAX)? {
+        None => Ok(None),
+        Some(text) => check(&text).map(Some).map_err(|err| invalid(field, err.to_string())),
     }
 }
 
-fn parse_legal_form(value: &str) -> IssuerResult<LegalForm> {
-    LegalForm::from_code(value.trim()).ok_or_else(|| {
+/// The code of a [`LegalForm`], exactly.
+pub fn parse_legal_form(value: &str) -> IssuerResult<LegalForm> {
+    LegalForm::from_code(value).ok_or_else(|| {
         let names: Vec<&str> = LegalForm::ALL.iter().map(|form| form.code()).collect();
         invalid("legal_form", format!("must be one of {}", names.join(", ")))
     })
 }
 
-fn validate_products(field: &str, products: &[NewProduct], now: i64) -> IssuerResult<Vec<ProductRecord>> {
+/// The products of a new certificate, or of an addition to one: 1 to [`PRODUCTS_MAX`], each
+/// with a name and perhaps a GTIN.
+pub fn validate_products(field: &str, products: &[NewProduct], now: i64) -> IssuerResult<Vec<ProductRecord>> {
     if products.is_empty() {
         return Err(invalid(field, "list at least one product or service"));
     }
-    if products.len() > 50 {
-        return Err(invalid(field, "at most 50 products or services"));
+    if products.len() > PRODUCTS_MAX {
+        return Err(invalid(field, format!("at most {PRODUCTS_MAX} products or services")));
     }
     products
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let name = clean_text(&format!("{field}[{i}].name"), &p.name, 200)?;
-            let gtin = match p.gtin.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(g) => Some(ids::gtin14(g).map_err(|m| invalid(format!("{field}[{i}].gtin"), m))?),
+            let name = clean_text(&format!("{field}[{i}].name"), &p.name, NAME_MAX)?;
+            let field = format!("{field}[{i}].gtin");
+            let gtin = match optional_text(&field, &p.gtin, usize::MAX)? {
+                None => None,
+                Some(g) => Some(ids::gtin14(&g).map_err(|m| invalid(field, m))?),
             };
             Ok(ProductRecord { name, gtin, added_at: now })
         })
         .collect()
+}
+
+/// The entity a [`NewEntity`] describes, checked field by field, with a new ID. The store and the
+/// token budget ([`Issuer::create_entity`]) come after.
+pub fn entity_record(input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
+    let name = clean_text("name", &input.name, NAME_MAX)?;
+    let legal_form = parse_legal_form(&input.legal_form)?;
+    if input.domains.is_empty() {
+        return Err(invalid("domains", "list at least one domain where the badge will be shown"));
+    }
+    if input.domains.len() > DOMAINS_MAX {
+        return Err(invalid("domains", format!("at most {DOMAINS_MAX} domains")));
+    }
+    let mut domains = Vec::new();
+    for (i, domain) in input.domains.iter().enumerate() {
+        let field = format!("domains[{i}]");
+        let domain = checked_text(&field, domain, usize::MAX)?;
+        let domain = ids::normalize_domain(domain).map_err(|m| invalid(field, m))?;
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    let voivodeship = optional_voivodeship(&input.voivodeship)?;
+    Ok(EntityRecord {
+        id: ids::new_id("E", &mut OsRng),
+        name,
+        legal_form: legal_form.code().to_owned(),
+        nip: optional_ident("nip", &input.nip, zp_shared::ident::nip)?,
+        regon: optional_ident("regon", &input.regon, zp_shared::ident::regon)?,
+        krs: optional_ident("krs", &input.krs, zp_shared::ident::krs)?,
+        city: optional_text("city", &input.city, CITY_MAX)?,
+        voivodeship,
+        domains,
+        contact: optional_text("contact", &input.contact, CONTACT_MAX)?,
+        created_at: now,
+    })
+}
+
+/// The first day of a new certificate's validity: `valid_from` (`YYYY-MM-DD`, at most two years
+/// back and one ahead), or today when it is absent or blank.
+pub fn validity_start(valid_from: &Option<String>, now: i64) -> IssuerResult<Date> {
+    let start = match optional_text("valid_from", valid_from, usize::MAX)? {
+        None => date_of(now),
+        Some(text) => Date::parse(&text, &time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| invalid("valid_from", "must be a date written YYYY-MM-DD"))?,
+    };
+    // Certificates granted on paper may be entered late, but not from years ago; a year ahead
+    // at most.
+    let days = (start - date_of(now)).whole_days();
+    if !(-731..=366).contains(&days) {
+        return Err(invalid("valid_from", "must be at most two years before today and one year after"));
+    }
+    Ok(start)
 }
 
 /// Midnight UTC at the start of `date`.
@@ -416,38 +529,7 @@ impl Issuer {
     }
 
     pub async fn create_entity(&self, actor: &str, input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
-        let name = clean_text("name", &input.name, 200)?;
-        let legal_form = parse_legal_form(&input.legal_form)?;
-        if input.domains.is_empty() {
-            return Err(invalid("domains", "list at least one domain where the badge will be shown"));
-        }
-        if input.domains.len() > 20 {
-            return Err(invalid("domains", "at most 20 domains"));
-        }
-        let mut domains = Vec::new();
-        for (i, domain) in input.domains.iter().enumerate() {
-            let domain = ids::normalize_domain(domain).map_err(|m| invalid(format!("domains[{i}]"), m))?;
-            if !domains.contains(&domain) {
-                domains.push(domain);
-            }
-        }
-        let voivodeship = optional_voivodeship(&input.voivodeship)?;
-        let entity = EntityRecord {
-            id: ids::new_id("E", &mut OsRng),
-            name,
-            legal_form: serde_json::to_value(legal_form)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            nip: optional_ident("nip", &input.nip, zp_shared::ident::nip)?,
-            regon: optional_ident("regon", &input.regon, zp_shared::ident::regon)?,
-            krs: optional_ident("krs", &input.krs, zp_shared::ident::krs)?,
-            city: optional_text("city", &input.city, 100)?,
-            voivodeship,
-            domains,
-            contact: optional_text("contact", &input.contact, 200)?,
-            created_at: now,
-        };
+        let entity = entity_record(input, now)?;
         self.check_token_budget(&entity)?;
         let mut tx = self.store.begin().await?;
         tx.insert_entity(&entity).await.map_err(|err| match err {
@@ -577,17 +659,7 @@ impl Issuer {
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
         let products = validate_products("products", &input.products, now)?;
-        let start = match input.valid_from.as_deref().map(str::trim) {
-            None | Some("") => date_of(now),
-            Some(text) => Date::parse(text, &time::macros::format_description!("[year]-[month]-[day]"))
-                .map_err(|_| invalid("valid_from", "must be a date written YYYY-MM-DD"))?,
-        };
-        // Certificates granted on paper may be entered late, but not from years ago; a year ahead
-        // at most.
-        let days = (start - date_of(now)).whole_days();
-        if !(-731..=366).contains(&days) {
-            return Err(invalid("valid_from", "must be at most two years before today and one year after"));
-        }
+        let start = validity_start(&input.valid_from, now)?;
         let entity_id = input.entity_id.trim();
         for _attempt in 0..5 {
             let mut tx = self.store.begin().await?;
@@ -709,8 +781,11 @@ impl Issuer {
         if certificate.state == CertState::Revoked {
             return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be changed")));
         }
-        if products.len() + added.len() > 50 {
-            return Err(invalid("products", "a certificate lists at most 50 products or services"));
+        if products.len() + added.len() > PRODUCTS_MAX {
+            return Err(invalid(
+                "products",
+                format!("a certificate lists at most {PRODUCTS_MAX} products or services"),
+            ));
         }
         for product in added {
             tx.insert_product(id, products.len() as i64, &product).await?;
@@ -736,7 +811,7 @@ impl Issuer {
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
         let Change { from, to, reason, note } = change;
-        let note = optional_text("note", &note, 500)?;
+        let note = optional_text("note", &note, NOTE_MAX)?;
         let mut tx = self.store.begin().await?;
         let (mut certificate, _, _) = self.load(&mut tx, id).await?;
         if !from.contains(&certificate.state) {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod contract;
 mod tools;
 
 const USAGE: &str = "\
@@ -18,8 +19,10 @@ usage: cargo xtask <command>
 commands:
   test         install what the tests need, then run every check and test
   demo         build everything and start the server with demo data
-  setup        only install the tools (wasm32 target, wasm-bindgen-cli, npm packages, cargo-fuzz)
+  setup        only install the tools (wasm32 target, wasm-bindgen-cli, npm packages, cargo-fuzz,
+               schemathesis)
   widget       build the badge bundle into target/widget/dist
+  contract     only the API contract step of `test`: schemathesis against zp serve
   fuzz [SECS]  run each fuzz target for SECS seconds (default 60)
   bench [GROUP...]  measure the figures beside their baselines and rewrite BENCHMARKS.md
                (with groups: only those, printed; BENCHMARKS.md is left alone)
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
             tools::setup_build(&root).and_then(|()| build_widget(&root))
         }
         Some("bench") => bench::bench(args.get(1..).unwrap_or_default()),
+        Some("contract") => contract::run(&root()),
         Some("fuzz") => {
             let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
             fuzz(&root(), secs)
@@ -133,17 +137,29 @@ fn test() -> Result<()> {
     let mut widget_tests = cargo(&root, &["test", "-p", "zp-widget", "--target", tools::WASM, "--tests"]);
     widget_tests.env("CHROMEDRIVER", "/usr/bin/chromedriver");
     step("widget logic and rendering on wasm32 (headless Chromium, wasm-bindgen-test)", widget_tests)?;
+    contract::run(&root)?;
     fuzz(&root, 15)?;
     println!("\nAll checks passed in {:.0} s.", started.elapsed().as_secs_f64());
     Ok(())
 }
 
+/// The fuzz targets: the crate directory whose `fuzz/` holds each, and what `cargo fuzz run` gets
+/// besides the time limit.
+const FUZZ_TARGETS: [(&str, &str, &[&str], &[&str]); 4] = [
+    ("shared", "token", &[], &[]),
+    ("shared", "status_list", &[], &[]),
+    ("shared", "trust_list", &[], &[]),
+    // The server's JSON request bodies. Without AddressSanitizer: the code under test is safe Rust
+    // (`unsafe_code` is forbidden), and instrumenting sqlx, tokio and axum as well would double
+    // the build and slow every run, for nothing a panic would not show.
+    ("server", "json_bodies", &["--sanitizer", "none"], &["-dict=fuzz/json.dict"]),
+];
+
 fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     tools::ensure_cargo_fuzz()?;
-    let fuzz_dir = root.join("shared");
-    for target in ["token", "status_list", "trust_list"] {
-        let mut command =
-            cargo(&fuzz_dir, &["fuzz", "run", target, "--", &format!("-max_total_time={seconds}")]);
+    for (dir, target, options, libfuzzer) in FUZZ_TARGETS {
+        let mut command = cargo(&root.join(dir), &["fuzz", "run"]);
+        command.args(options).arg(target).arg("--").arg(format!("-max_total_time={seconds}")).args(libfuzzer);
         // cargo-fuzz passes nightly-only flags (sanitizers); this lets the stable toolchain take them.
         command.env("RUSTC_BOOTSTRAP", "1");
         step(&format!("fuzz `{target}` for {seconds} s"), command)?;

@@ -1,6 +1,7 @@
 //! Installs what the build and the tests need beyond the Rust toolchain, each only when missing:
 //! the wasm32 target, wasm-bindgen-cli at the exact version of the `wasm-bindgen` crate in
-//! `Cargo.lock`, Node.js and the npm packages of `tests/js`, and cargo-fuzz.
+//! `Cargo.lock`, Node.js and the npm packages of `tests/js`, cargo-fuzz, and schemathesis (from
+//! PyPI, in a virtual environment under `target/`).
 
 use std::path::Path;
 use std::process::Command;
@@ -12,11 +13,14 @@ use crate::step;
 pub const WASM: &str = "wasm32-unknown-unknown";
 /// cargo-fuzz release the fuzz targets are built with.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
+/// schemathesis release the API contract step runs (its checks and CLI change between releases).
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
 
 pub fn setup(root: &Path) -> Result<()> {
     setup_build(root)?;
     ensure_chromium()?;
-    ensure_cargo_fuzz()
+    ensure_cargo_fuzz()?;
+    ensure_schemathesis(root).map(drop)
 }
 
 /// What building and running the server with its badge needs.
@@ -130,4 +134,36 @@ pub fn ensure_cargo_fuzz() -> Result<()> {
         &format!("install cargo-fuzz {CARGO_FUZZ_VERSION}"),
         Command::new("cargo").args(["install", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION]),
     )
+}
+
+/// schemathesis at [`SCHEMATHESIS_VERSION`] in the project's own virtual environment
+/// (`target/schemathesis-venv`), installed from PyPI when missing; returns its command. Debian's
+/// Python needs `python3-venv` for that, installed when missing.
+pub fn ensure_schemathesis(root: &Path) -> Result<std::path::PathBuf> {
+    let venv = root.join("target").join("schemathesis-venv");
+    let command = venv.join("bin").join("schemathesis");
+    let have = command.to_str().and_then(|c| output_of(c, &["--version"])).unwrap_or_default();
+    if have.split_whitespace().last() == Some(SCHEMATHESIS_VERSION) {
+        return Ok(command);
+    }
+    if output_of("python3", &["--version"]).is_none() {
+        apt_install(&["python3"])?;
+    }
+    if output_of("python3", &["-c", "import ensurepip, venv"]).is_none() {
+        apt_install(&["python3-venv"])?;
+    }
+    step(
+        "create a Python virtual environment for schemathesis (target/schemathesis-venv)",
+        Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv),
+    )?;
+    step(
+        &format!("install schemathesis {SCHEMATHESIS_VERSION} from PyPI"),
+        Command::new(venv.join("bin").join("pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+        ]),
+    )?;
+    Ok(command)
 }

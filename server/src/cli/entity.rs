@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use super::{Global, cli_actor, print_json};
+use super::{Global, cli_actor, print_json, typed_voivodeship};
 use crate::issuer::NewEntity;
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +57,7 @@ pub async fn run(global: &Global, command: EntityCommand) -> Result<()> {
                 regon: args.regon,
                 krs: args.krs,
                 city: args.city,
-                voivodeship: args.voivodeship,
+                voivodeship: typed_voivodeship(args.voivodeship),
                 contact: args.contact,
             };
             print_json(&issuer.create_entity(&cli_actor(), input, global.clock().now()).await?)

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use zp_shared::check_issuer_url;
 
-use super::{Global, cli_actor, print_json};
+use super::{Global, cli_actor, print_json, typed_voivodeship};
 use crate::store::TrustedIssuerRecord;
 
 #[derive(Debug, Subcommand)]
@@ -46,9 +46,12 @@ pub async fn run(global: &Global, command: IssuersCommand) -> Result<()> {
     let issuer = global.open(None).await?;
     let now = global.clock().now();
     match command {
-        IssuersCommand::Add { url, name, voivodeship } => print_json(
-            &issuer.add_trusted_issuer(&cli_actor(), &url, &name, voivodeship.as_deref(), now).await?,
-        ),
+        IssuersCommand::Add { url, name, voivodeship } => {
+            let voivodeship = typed_voivodeship(voivodeship);
+            print_json(
+                &issuer.add_trusted_issuer(&cli_actor(), &url, &name, voivodeship.as_deref(), now).await?,
+            )
+        }
         IssuersCommand::Remove { url } => {
             issuer.remove_trusted_issuer(&cli_actor(), &url, now).await?;
             print_json(&serde_json::json!({ "url": url.trim(), "removed": true }))

@@ -141,6 +141,12 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 /// Who did it, for the audit log.
+/// A voivodeship as staff type it (`Lubelskie`, ` lubelskie`) in the form the issuer takes: the
+/// API wants the listed lowercase name exactly, as its document says.
+pub fn typed_voivodeship(typed: Option<String>) -> Option<String> {
+    typed.map(|text| text.trim().to_lowercase())
+}
+
 pub fn cli_actor() -> String {
     format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
 }

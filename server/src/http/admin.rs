@@ -9,10 +9,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::api::{CertificateView, SearchResult, search_query};
 use super::error::{ApiJson, ApiQuery, AppError, ErrorEnvelope};
 use super::rate_limit::client_of;
+use super::{AppState, fields};
 use crate::ids;
 use crate::issuer::{IssuerError, KeyRotation, NewCertificate, NewEntity, NewProduct, RevocationReason};
 use crate::keys::Activation;
@@ -117,19 +117,19 @@ pub async fn create_entity(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct Page {
-    /// 1 to 100, default 20.
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Limit>)]
     pub limit: Option<u32>,
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Offset>)]
     pub offset: Option<u32>,
 }
 
 /// Registered entities, oldest first.
 #[utoipa::path(get, path = "/api/v1/admin/entities", tag = "admin", security(("bearer" = [])), params(Page),
-    responses((status = 200, body = Vec<EntityRecord>),
-              (status = 400, description = "Malformed query", body = ErrorEnvelope),
+    responses((status = 200, description = "A page of entities", body = Vec<EntityRecord>),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
-              (status = 422, description = "A parameter is out of range; `field` names it", body = ErrorEnvelope)))]
+              (status = 422, description = "A parameter is invalid or unknown; `field` names it when it is out of range", body = ErrorEnvelope)))]
 pub async fn list_entities(
     State(state): State<AppState>,
     _admin: Admin,
@@ -143,7 +143,7 @@ pub async fn list_entities(
 /// One entity, with its contact details.
 #[utoipa::path(get, path = "/api/v1/admin/entities/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Entity ID")),
-    responses((status = 200, body = EntityRecord),
+    responses((status = 200, description = "The entity", body = EntityRecord),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No such entity", body = ErrorEnvelope)))]
 pub async fn entity(
@@ -175,33 +175,40 @@ pub async fn issue(
     Ok(created(CertificateView::new(detail, &state.issuer, state.now())))
 }
 
+/// The widest window of `expiring_within_days`: ten years.
+pub const EXPIRING_WITHIN_DAYS_MAX: u32 = 3_660;
+
+/// The admin certificate list's query. Any other parameter is refused with 422.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CertificateFilter {
-    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers.
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Query>)]
     pub q: Option<String>,
-    /// Only certificates whose validity ends within this many days from now (at most 3660).
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::ExpiringWithinDays>)]
     pub expiring_within_days: Option<u32>,
+    /// Only certificates in this state.
     #[serde(default)]
     pub state: Option<CertState>,
+    /// Only certificates of this entity.
     #[serde(default)]
     pub entity_id: Option<String>,
-    /// 1 to 100, default 20.
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Limit>)]
     pub limit: Option<u32>,
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Offset>)]
     pub offset: Option<u32>,
 }
 
 /// Certificates in any state, filtered.
 #[utoipa::path(get, path = "/api/v1/admin/certificates", tag = "admin", security(("bearer" = [])),
     params(CertificateFilter),
-    responses((status = 200, body = SearchResult),
+    responses((status = 200, description = "A page of certificates, newest first", body = SearchResult),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
-              (status = 422, description = "A parameter is invalid; `field` names it", body = ErrorEnvelope)))]
+              (status = 422, description = "A parameter is invalid or unknown; `field` names it when it is out of range", body = ErrorEnvelope)))]
 pub async fn list_certificates(
     State(state): State<AppState>,
     _admin: Admin,
@@ -212,11 +219,11 @@ pub async fn list_certificates(
     let mut query = search_query(filter.q.as_deref(), filter.limit, filter.offset)?;
     let now = state.now();
     if let Some(days) = filter.expiring_within_days {
-        if days > 3_660 {
+        if days > EXPIRING_WITHIN_DAYS_MAX {
             return Err(AppError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_field",
-                "expiring_within_days: at most 3660",
+                format!("expiring_within_days: at most {EXPIRING_WITHIN_DAYS_MAX}"),
             )
             .field("expiring_within_days"));
         }
@@ -231,8 +238,9 @@ pub async fn list_certificates(
 
 /// One certificate, in any state.
 #[utoipa::path(get, path = "/api/v1/admin/certificates/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
-    responses((status = 200, body = CertificateView),
+    operation_id = "admin_certificate",
+    params(("id" = inline(fields::CertificateId), Path)),
+    responses((status = 200, description = "The certificate", body = CertificateView),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No such certificate", body = ErrorEnvelope)))]
 pub async fn certificate(
@@ -247,8 +255,8 @@ pub async fn certificate(
 /// Extends a certificate by a year (from the end of its validity, or from today once expired) and
 /// signs a new token.
 #[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/renew", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
-    responses((status = 200, body = CertificateView),
+    params(("id" = inline(fields::CertificateId), Path)),
+    responses((status = 200, description = "The certificate as it is now", body = CertificateView),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No such certificate", body = ErrorEnvelope),
               (status = 409, description = "The certificate is revoked", body = ErrorEnvelope)))]
@@ -265,15 +273,17 @@ pub async fn renew(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddProducts {
-    /// Products or services to add to the certificate.
+    /// Products or services to add to the certificate (1 to 50). The certificate then lists at
+    /// most 50 in a token of at most 8 KiB; more is refused with 422 naming `products`.
+    #[schema(min_items = 1, max_items = 50)]
     pub products: Vec<NewProduct>,
 }
 
 /// Adds products to a certificate and signs a new token listing them.
 #[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/products", tag = "admin",
     security(("bearer" = [])), request_body = AddProducts,
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
-    responses((status = 200, body = CertificateView),
+    params(("id" = inline(fields::CertificateId), Path)),
+    responses((status = 200, description = "The certificate as it is now", body = CertificateView),
               (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No such certificate", body = ErrorEnvelope),
@@ -296,16 +306,16 @@ pub async fn add_products(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
-    /// Shown on the verification page.
     #[serde(default)]
+    #[schema(value_type = Option<fields::PublicNote>)]
     pub note: Option<String>,
 }
 
 /// Suspends an active certificate; its status list entry changes at once.
 #[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/suspend", tag = "admin",
     security(("bearer" = [])), request_body = Note,
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
-    responses((status = 200, body = CertificateView),
+    params(("id" = inline(fields::CertificateId), Path)),
+    responses((status = 200, description = "The certificate as it is now", body = CertificateView),
               (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No such certificate", body = ErrorEnvelope),
@@ -327,8 +337,8 @@ pub async fn suspend(
 /// Lifts a suspension.
 #[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/reinstate", tag = "admin",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
-    responses((status = 200, body = CertificateView),
+    params(("id" = inline(fields::CertificateId), Path)),
+    responses((status = 200, description = "The certificate as it is now", body = CertificateView),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No such certificate", body = ErrorEnvelope),
               (status = 409, description = "The certificate is not suspended", body = ErrorEnvelope)))]
@@ -346,16 +356,16 @@ pub async fn reinstate(
 #[serde(deny_unknown_fields)]
 pub struct Revoke {
     pub reason: RevocationReason,
-    /// Shown on the verification page.
     #[serde(default)]
+    #[schema(value_type = Option<fields::PublicNote>)]
     pub note: Option<String>,
 }
 
 /// Revokes a certificate for good.
 #[utoipa::path(post, path = "/api/v1/admin/certificates/{id}/revoke", tag = "admin",
     security(("bearer" = [])), request_body = Revoke,
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
-    responses((status = 200, body = CertificateView),
+    params(("id" = inline(fields::CertificateId), Path)),
+    responses((status = 200, description = "The certificate as it is now", body = CertificateView),
               (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No such certificate", body = ErrorEnvelope),
@@ -415,6 +425,10 @@ pub async fn rotate_key(
     Ok(Json(rotation))
 }
 
+/// Most audit entries on a page.
+pub const AUDIT_LIMIT_MAX: u32 = 1_000;
+
+/// The audit log's query. Any other parameter is refused with 422.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -422,23 +436,31 @@ pub struct AuditPage {
     /// Entries after this sequence number; from the start when omitted.
     #[serde(default)]
     pub after: Option<i64>,
-    /// 1 to 1000, default 100.
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::AuditLimit>)]
     pub limit: Option<u32>,
 }
 
 /// The hash-chained audit log, oldest first.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])),
     params(AuditPage),
-    responses((status = 200, body = Vec<AuditRecord>),
-              (status = 400, description = "Malformed query", body = ErrorEnvelope),
-              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope)))]
+    responses((status = 200, description = "A page of the log", body = Vec<AuditRecord>),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 422, description = "A parameter is invalid or unknown; `field` names it when it is out of range", body = ErrorEnvelope)))]
 pub async fn audit(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(page): ApiQuery<AuditPage>,
 ) -> Result<Json<Vec<AuditRecord>>, AppError> {
-    let limit = page.limit.unwrap_or(100).clamp(1, 1_000);
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=AUDIT_LIMIT_MAX).contains(&limit) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("limit: from 1 to {AUDIT_LIMIT_MAX}"),
+        )
+        .field("limit"));
+    }
     let records =
         state.issuer.store.audit_log(page.after.unwrap_or(0), limit).await.map_err(IssuerError::from)?;
     Ok(Json(records))
@@ -448,13 +470,13 @@ pub async fn audit(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTrustedIssuer {
-    /// Its base URL, the `iss` of its tokens: `https://…` (`http://` only on loopback), no
-    /// trailing slash, query or fragment. Its keys are taken to be at `{url}/.well-known/jwks.json`.
+    #[schema(value_type = fields::IssuerUrl)]
     pub url: String,
-    /// Its name, 1 to 200 characters.
+    /// Its name.
+    #[schema(value_type = fields::Name)]
     pub name: String,
-    /// Lowercase Polish name of its voivodeship, e.g. `opolskie`.
     #[serde(default)]
+    #[schema(value_type = Option<fields::Voivodeship>)]
     pub voivodeship: Option<String>,
 }
 
@@ -468,7 +490,7 @@ pub struct TrustedIssuerUrl {
 
 /// The issuers this issuer's trust list names, by URL.
 #[utoipa::path(get, path = "/api/v1/admin/issuers", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Vec<TrustedIssuerRecord>),
+    responses((status = 200, description = "The issuers on the trust list", body = Vec<TrustedIssuerRecord>),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope)))]
 pub async fn list_trusted_issuers(
     State(state): State<AppState>,
@@ -511,7 +533,7 @@ pub async fn add_trusted_issuer(
     responses((status = 204, description = "Removed"),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
               (status = 404, description = "No issuer with this URL is listed", body = ErrorEnvelope),
-              (status = 422, description = "No `url` in the query", body = ErrorEnvelope)))]
+              (status = 422, description = "No `url` in the query, or another parameter", body = ErrorEnvelope)))]
 pub async fn remove_trusted_issuer(
     State(state): State<AppState>,
     admin: Admin,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use zp_shared::{CertificateClaims, Rules};
 
 use super::error::{ApiJson, AppError};
-use super::{AppState, CachedCertificate};
+use super::{AppState, CachedCertificate, fields};
 use crate::ids;
 use crate::issuer::{Issuer, RevocationReason, STATUS_LIST_SIZE, Verdict, fold, format_date};
 use crate::store::{CertificateDetail, SearchQuery};
@@ -155,7 +155,9 @@ fn no_cache(mut response: Response) -> Response {
 
 /// Published signing keys (RFC 7517), for any JOSE library.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public",
-    responses((status = 200, description = "JWK Set of the issuer's Ed25519 keys")))]
+    responses((status = 200, description = "JWK Set of the issuer's Ed25519 keys", content_type = "application/json"),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn jwks(State(state): State<AppState>) -> Result<Response, AppError> {
     let jwks = state.issuer.jwks(state.now()).await?;
     let mut response = Json(jwks).into_response();
@@ -169,9 +171,11 @@ pub async fn jwks(State(state): State<AppState>) -> Result<Response, AppError> {
 
 /// A certificate by ID, with its status now.
 #[utoipa::path(get, path = "/api/v1/certificates/{id}", tag = "public",
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
-    responses((status = 200, body = CertificateView),
-              (status = 404, body = super::error::ErrorEnvelope)))]
+    params(("id" = inline(fields::CertificateId), Path)),
+    responses((status = 200, description = "The certificate", body = CertificateView),
+              (status = 404, description = "No such certificate", body = super::error::ErrorEnvelope),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn certificate(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -192,11 +196,13 @@ async fn lookup(state: &AppState, id: &str) -> Result<std::sync::Arc<CachedCerti
 /// after a renewal or a new branch it is the newer one, which the badge verifies like any token.
 /// Badges ask only then, so the answer may be cached for the status lists' `ttl`.
 #[utoipa::path(get, path = "/api/v1/certificates/{id}/token", tag = "public",
-    params(("id" = String, Path, description = "Certificate ID (8 characters, any case)")),
+    params(("id" = inline(fields::CertificateId), Path)),
     responses((status = 200, description = "The newest token of the certificate (compact JWS), whatever \
                                             its state: the status list says whether it is revoked",
                content_type = "application/jwt"),
-              (status = 404, body = super::error::ErrorEnvelope)))]
+              (status = 404, description = "No such certificate", body = super::error::ErrorEnvelope),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn current_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -228,17 +234,26 @@ fn json_bytes(body: impl Into<Bytes>) -> Response {
     no_cache(response)
 }
 
+/// Most results on a page.
+pub const LIMIT_MAX: u32 = 100;
+/// How far into the results a page may start.
+pub const OFFSET_MAX: u32 = 100_000;
+/// Longest search text, in characters.
+pub const QUERY_MAX_CHARS: usize = 200;
+
+/// The registry search's query. Any other parameter is refused with 422.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Words to find in entity names, cities, products, NIP, KRS or certificate numbers;
-    /// control characters separate words as spaces do.
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Query>)]
     pub q: Option<String>,
-    /// 1 to 100, default 20.
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Limit>)]
     pub limit: Option<u32>,
     #[serde(default)]
+    #[param(inline, value_type = Option<fields::Offset>)]
     pub offset: Option<u32>,
 }
 
@@ -255,25 +270,29 @@ pub fn search_query(
     offset: Option<u32>,
 ) -> Result<SearchQuery, AppError> {
     let q = q.unwrap_or_default();
-    if q.chars().count() > 200 {
+    if q.chars().count() > QUERY_MAX_CHARS {
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
-            "q: at most 200 characters",
+            format!("q: at most {QUERY_MAX_CHARS} characters"),
         )
         .field("q"));
     }
     let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "limit: from 1 to 100")
-            .field("limit"));
-    }
-    let offset = offset.unwrap_or(0);
-    if offset > 100_000 {
+    if !(1..=LIMIT_MAX).contains(&limit) {
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
-            "offset: at most 100000",
+            format!("limit: from 1 to {LIMIT_MAX}"),
+        )
+        .field("limit"));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset > OFFSET_MAX {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("offset: at most {OFFSET_MAX}"),
         )
         .field("offset"));
     }
@@ -291,7 +310,10 @@ pub fn search_query(
 
 /// The public registry: certified entities and their certificates.
 #[utoipa::path(get, path = "/api/v1/certificates", tag = "public", params(SearchParams),
-    responses((status = 200, body = SearchResult), (status = 422, body = super::error::ErrorEnvelope)))]
+    responses((status = 200, description = "Certificates in the registry, newest first", body = SearchResult),
+              (status = 422, description = "A parameter is invalid or unknown; `field` names it when it is out of range", body = super::error::ErrorEnvelope),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn search(
     State(state): State<AppState>,
     query: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
@@ -307,7 +329,7 @@ pub async fn search(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
-    /// A certificate token (compact JWS).
+    #[schema(value_type = fields::Token)]
     pub token: String,
 }
 
@@ -341,8 +363,13 @@ pub struct VerifyResponse {
 #[utoipa::path(post, path = "/api/v1/verify", tag = "public", request_body = VerifyRequest,
     responses((status = 200, description = "A token signed with this issuer's key, with its verdict: `invalid` \
                   (reason `unknown_certificate` or `unknown_token`) when the registry never issued it", body = VerifyResponse),
-              (status = 400, body = super::error::ErrorEnvelope),
-              (status = 422, description = "Not a genuine token: the code names the check that failed", body = super::error::ErrorEnvelope)))]
+              (status = 400, description = "Malformed JSON", body = super::error::ErrorEnvelope),
+              (status = 413, description = "Body too large", body = super::error::ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = super::error::ErrorEnvelope),
+              (status = 422, description = "Not a genuine token of this issuer (the code names the check \
+                                            that failed), or a body without `token`", body = super::error::ErrorEnvelope),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn verify(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<VerifyRequest>,
@@ -482,9 +509,11 @@ fn genuine_body(
 
 /// A signed status list (IETF Token Status List, 2 bits per certificate).
 #[utoipa::path(get, path = "/api/v1/status-lists/{list}", tag = "public",
-    params(("list" = i64, Path, description = "List number, from 0")),
+    params(("list" = inline(fields::StatusListNumber), Path)),
     responses((status = 200, description = "statuslist+jwt", content_type = "application/statuslist+jwt"),
-              (status = 404, body = super::error::ErrorEnvelope)))]
+              (status = 404, description = "No such list", body = super::error::ErrorEnvelope),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn status_list(
     State(state): State<AppState>,
     Path(list): Path<String>,
@@ -519,6 +548,33 @@ pub(crate) fn signed_list(
 mod tests {
     use super::*;
     use crate::issuer::{NewCertificate, NewEntity, NewProduct};
+
+    /// A control character in the search text separates words; a NUL inside a word once ended
+    /// SQLite's full-text query early, and the search failed with 500.
+    #[tokio::test]
+    async fn control_characters_in_a_search_separate_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        let issuer = &state.issuer;
+        let now = state.now();
+        let entity = NewEntity {
+            name: "Spółdzielnia Socjalna „Sad”".into(),
+            legal_form: "social_cooperative".into(),
+            domains: vec!["sad.pl".into()],
+            ..NewEntity::default()
+        };
+        let entity = issuer.create_entity("test", entity, now).await.unwrap();
+        let products = vec![NewProduct { name: "Powidła śliwkowe".into(), gtin: None }];
+        let input = NewCertificate { entity_id: entity.id, products, valid_from: None };
+        let issued = issuer.issue("test", input, now).await.unwrap();
+        for q in ["powidła\0śliwkowe", "powidła\u{1f}śliwkowe\u{7}", "\0"] {
+            let query = search_query(Some(q), None, None).unwrap();
+            assert!(query.terms.iter().all(|term| !term.contains(char::is_control)), "{q:?}");
+            let found = issuer.store.search(&query).await.unwrap_or_else(|err| panic!("{q:?}: {err}"));
+            assert_eq!(found.len(), 1, "{q:?}");
+            assert_eq!(found[0].certificate.id, issued.certificate.id);
+        }
+    }
 
     /// The verify answer written around the cached check API body is byte for byte what
     /// serialising the whole [`VerifyResponse`] gives, for a valid and a suspended certificate.

@@ -22,6 +22,7 @@ pub mod cache;
 pub mod conn;
 pub mod edge;
 pub mod error;
+pub mod fields;
 pub mod openapi;
 pub mod ops;
 pub mod pages;

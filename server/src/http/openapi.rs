@@ -46,7 +46,13 @@ use super::{AppState, admin, api};
         admin::add_trusted_issuer,
         admin::remove_trusted_issuer,
     ),
-    components(schemas(super::error::ErrorEnvelope, super::error::ErrorBody)),
+    // Schemas that only parameters name, which utoipa does not collect by itself; the test
+    // `every_reference_resolves` finds any that is missing.
+    components(schemas(
+        super::error::ErrorEnvelope,
+        super::error::ErrorBody,
+        crate::store::CertState,
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "public", description = "The check API: anyone may call it, from any origin"),
@@ -87,7 +93,9 @@ pub fn for_issuer(base_url: &str) -> utoipa::openapi::OpenApi {
 
 /// This OpenAPI document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "public",
-    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn document(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
     Json(for_issuer(&state.issuer.settings.base_url))
 }
@@ -201,5 +209,170 @@ mod tests {
         for status in ["400", "401", "404", "409", "413", "415", "422"] {
             assert!(revoke["responses"][status].is_object(), "revoke lacks {status}");
         }
+    }
+
+    /// Every `$ref` string anywhere in the document, with where it was found.
+    fn references(value: &serde_json::Value, at: &str, found: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(members) => {
+                for (key, member) in members {
+                    let here = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                    match (key.as_str(), member) {
+                        ("$ref", serde_json::Value::String(target)) => found.push((here, target.clone())),
+                        _ => references(member, &here, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    references(item, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A `$ref` to a schema that is not in `components` (a type named only by a parameter, say)
+    /// leaves clients and testing tools with a hole in the contract.
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let mut found = Vec::new();
+        references(&doc, "#", &mut found);
+        assert!(found.len() > 50, "only {} references found", found.len());
+        for (at, target) in &found {
+            let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("{at}: {target} is not local"));
+            let resolved = doc.pointer(pointer);
+            assert!(resolved.is_some_and(|r| r.is_object()), "{at}: {target} does not resolve");
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = document();
+        let mut ids: Vec<&str> = ROUTES
+            .iter()
+            .map(|(method, path)| doc["paths"][path][method]["operationId"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        let count = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "{ids:?}");
+    }
+
+    /// What every route can answer besides success, by what it reads: the body (`ApiJson`), the
+    /// query (`ApiQuery` and friends, which refuse unknown parameters), a path ID, the API key
+    /// (admin) and the rate limit (public).
+    #[test]
+    fn every_refusal_the_handlers_give_is_documented() {
+        let doc = document();
+        for (method, path) in ROUTES {
+            let operation = &doc["paths"][path][method];
+            let responses = operation["responses"].as_object().unwrap();
+            let mut expected: Vec<&str> = Vec::new();
+            if path.starts_with("/api/v1/admin/") {
+                expected.push("401");
+            } else {
+                expected.push("429");
+            }
+            if operation["requestBody"].is_object() {
+                expected.extend(["400", "413", "415", "422"]);
+            }
+            let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+            if parameters.iter().any(|p| p["in"] == "query") {
+                expected.push("422");
+            }
+            if parameters.iter().any(|p| p["in"] == "path") {
+                expected.push("404");
+            }
+            for status in expected {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+            for (status, response) in responses {
+                assert!(
+                    !response["description"].as_str().unwrap_or_default().is_empty(),
+                    "{method} {path} {status}"
+                );
+                if status.starts_with('4') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorEnvelope",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Request bodies are JSON objects that refuse unknown members, as `deny_unknown_fields` does.
+    #[test]
+    fn request_bodies_are_closed_objects() {
+        let doc = document();
+        for (method, path) in ROUTES {
+            let body = &doc["paths"][path][method]["requestBody"];
+            if body.is_null() {
+                continue;
+            }
+            let target = body["content"]["application/json"]["schema"]["$ref"].as_str().unwrap();
+            let schema = doc.pointer(target.trim_start_matches('#')).unwrap();
+            assert_eq!(schema["type"], "object", "{method} {path}: {target}");
+            assert_eq!(schema["additionalProperties"], false, "{method} {path}: {target}");
+        }
+    }
+
+    /// The limits the handlers enforce, as the document states them.
+    #[test]
+    fn query_limits_are_documented() {
+        let doc = document();
+        let parameter = |path: &str, name: &str| {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path} has no {name}"))
+                .clone()
+        };
+        for path in ["/api/v1/certificates", "/api/v1/admin/certificates", "/api/v1/admin/entities"] {
+            let limit = parameter(path, "limit");
+            assert_eq!(limit["in"], "query");
+            assert_eq!(limit["required"], false);
+            assert_eq!(limit["schema"]["minimum"], 1);
+            assert_eq!(limit["schema"]["maximum"], api::LIMIT_MAX);
+            assert_eq!(parameter(path, "offset")["schema"]["maximum"], api::OFFSET_MAX);
+        }
+        assert_eq!(parameter("/api/v1/certificates", "q")["schema"]["maxLength"], api::QUERY_MAX_CHARS);
+        assert_eq!(parameter("/api/v1/admin/audit", "limit")["schema"]["maximum"], admin::AUDIT_LIMIT_MAX);
+        let state = parameter("/api/v1/admin/certificates", "state");
+        let target = state["schema"]["$ref"].as_str().unwrap();
+        assert_eq!(
+            doc.pointer(target.trim_start_matches('#')).unwrap()["enum"],
+            serde_json::json!(["active", "suspended", "revoked"])
+        );
+    }
+
+    #[test]
+    fn body_limits_are_documented() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["NewEntity"]["properties"]["domains"]["minItems"], 1);
+        assert_eq!(schemas["NewEntity"]["properties"]["domains"]["maxItems"], crate::issuer::DOMAINS_MAX);
+        for body in ["NewCertificate", "AddProducts"] {
+            assert_eq!(schemas[body]["properties"]["products"]["minItems"], 1, "{body}");
+            assert_eq!(
+                schemas[body]["properties"]["products"]["maxItems"],
+                crate::issuer::PRODUCTS_MAX,
+                "{body}"
+            );
+        }
+        assert_eq!(schemas["Name"]["maxLength"], crate::issuer::NAME_MAX);
+        assert_eq!(schemas["PublicNote"]["maxLength"], crate::issuer::NOTE_MAX);
+        for body in ["Note", "Revoke"] {
+            assert_eq!(
+                schemas[body]["properties"]["note"]["oneOf"][1]["$ref"], "#/components/schemas/PublicNote",
+                "{body}"
+            );
+        }
+        assert_eq!(schemas["Token"]["maxLength"], zp_shared::jws::MAX_TOKEN_LEN);
     }
 }

@@ -20,7 +20,9 @@ pub fn router() -> Router<AppState> {
 /// `ttl` and `issuers` (`[{iss, name, voivodeship?, jwks_uri}]`). Caches may keep it for what is
 /// left of `ttl` since `iat`.
 #[utoipa::path(get, path = "/.well-known/zp-trust-list.jwt", tag = "public",
-    responses((status = 200, description = "zp-trust-list+jwt", content_type = "application/jwt")))]
+    responses((status = 200, description = "zp-trust-list+jwt", content_type = "application/jwt"),
+              (status = 429, description = "Too many requests from this address (`serve --rate-limit`)", body = super::error::ErrorEnvelope,
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn trust_list(State(state): State<AppState>) -> Result<Response, AppError> {
     let now = state.now();
     let (token, iat) = state.issuer.trust_list(now).await?;

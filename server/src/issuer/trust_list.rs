@@ -4,7 +4,7 @@
 
 use zp_shared::trust_list::{self, MAX_TRUSTED_ISSUERS, TRUST_LIST_PATH, TrustListClaims, TrustedIssuer};
 
-use super::{Issuer, IssuerError, IssuerResult, clean_text, invalid, optional_voivodeship};
+use super::{Issuer, IssuerError, IssuerResult, checked_text, clean_text, invalid, optional_voivodeship};
 use crate::store::{StoreError, TrustedIssuerRecord};
 
 /// Seconds a trust list stays valid beyond its `ttl`, so that one fetched at the end of a cache's
@@ -18,6 +18,25 @@ pub(super) struct CachedTrustList {
     kid: String,
     made_at: i64,
     token: String,
+}
+
+/// The trust list entry for an issuer at `url` (its base URL, the `iss` of its tokens), checked
+/// field by field; whether it is this issuer, or listed already, comes after.
+pub fn trusted_issuer_record(
+    url: &str,
+    name: &str,
+    voivodeship: Option<&str>,
+    now: i64,
+) -> IssuerResult<TrustedIssuerRecord> {
+    let url = checked_text("url", url, usize::MAX)?;
+    trust_list::check_issuer_url(url).map_err(|problem| invalid("url", problem.to_string()))?;
+    Ok(TrustedIssuerRecord {
+        iss: url.to_owned(),
+        name: clean_text("name", name, trust_list::MAX_NAME_CHARS)?,
+        voivodeship: optional_voivodeship(&voivodeship.map(str::to_owned))?,
+        jwks_uri: format!("{url}/.well-known/jwks.json"),
+        added_at: now,
+    })
 }
 
 impl Issuer {
@@ -36,18 +55,11 @@ impl Issuer {
         voivodeship: Option<&str>,
         now: i64,
     ) -> IssuerResult<TrustedIssuerRecord> {
-        let url = url.trim();
-        if url == self.settings.base_url {
+        if url.trim() == self.settings.base_url {
             return Err(invalid("url", "is this issuer's own URL; an issuer always trusts itself"));
         }
-        trust_list::check_issuer_url(url).map_err(|problem| invalid("url", problem.to_string()))?;
-        let record = TrustedIssuerRecord {
-            iss: url.to_owned(),
-            name: clean_text("name", name, trust_list::MAX_NAME_CHARS)?,
-            voivodeship: optional_voivodeship(&voivodeship.map(str::to_owned))?,
-            jwks_uri: format!("{url}/.well-known/jwks.json"),
-            added_at: now,
-        };
+        let record = trusted_issuer_record(url, name, voivodeship, now)?;
+        let url = record.iss.as_str();
         let mut tx = self.store.begin().await?;
         if tx.trusted_issuers().await?.len() >= MAX_TRUSTED_ISSUERS {
             return Err(IssuerError::Conflict(format!(
@@ -151,7 +163,7 @@ mod tests {
         let now = state.now();
         let url = "https://zp.rops.opole.pl";
         let added =
-            issuer.add_trusted_issuer("test", url, " ROPS Opole ", Some("Opolskie"), now).await.unwrap();
+            issuer.add_trusted_issuer("test", url, " ROPS Opole ", Some("opolskie"), now).await.unwrap();
         assert_eq!(added.name, "ROPS Opole");
         assert_eq!(added.voivodeship.as_deref(), Some("opolskie"));
         assert_eq!(added.jwks_uri, "https://zp.rops.opole.pl/.well-known/jwks.json");
@@ -171,9 +183,13 @@ mod tests {
         );
         assert_eq!(refused(add("https://zp.mcps.pl/", "MCPS", None).await), "url: must not end with `/`");
         assert_eq!(refused(add("https://zp.mcps.pl", " ", None).await), "name: must not be empty");
-        assert!(
-            refused(add("https://zp.mcps.pl", "MCPS", Some("mazowsze")).await).starts_with("voivodeship: ")
-        );
+        // The listed name exactly, as the API document's enumeration says (the CLI lowercases).
+        for region in ["mazowsze", "Mazowieckie", " mazowieckie", ""] {
+            assert!(
+                refused(add("https://zp.mcps.pl", "MCPS", Some(region)).await).starts_with("voivodeship: "),
+                "{region:?}"
+            );
+        }
         assert_eq!(
             refused(add(url, "Opole again", None).await),
             "conflict url: https://zp.rops.opole.pl is already on the trust list"
