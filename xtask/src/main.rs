@@ -219,6 +219,7 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
         ),
     }
     std::fs::copy(root.join(bundle.loader), dist.join("zp-badge.js"))?;
+    tools::minify_js(root, &dist)?;
     report_sizes(&dist)
 }
 

@@ -41,6 +41,36 @@ pub fn wasm_opt(root: &Path) -> Option<std::path::PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// Minifies a bundle's loader and wasm-bindgen's glue in `dist`, in place, with esbuild from the
+/// npm packages of `tests/js` (whitespace, comments and local names only: exports, property names
+/// and strings stay as they are, so the placeholders the server fills in survive). Without
+/// esbuild the bundle keeps them as written, and says so.
+pub fn minify_js(root: &Path, dist: &Path) -> Result<()> {
+    let esbuild = root.join("tests").join("js").join("node_modules").join(".bin").join("esbuild");
+    if !esbuild.is_file() {
+        println!("    esbuild not installed (npm package in tests/js): the loader and glue stay unminified");
+        return Ok(());
+    }
+    for name in ["zp-badge.js", "zp-widget.js"] {
+        let path = dist.join(name);
+        let before = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        step(
+            &format!("minify {name} (esbuild)"),
+            Command::new(&esbuild)
+                .arg(&path)
+                .args(["--minify", "--format=esm", "--allow-overwrite", "--log-level=warning"])
+                .arg(format!("--outfile={}", path.display())),
+        )?;
+        let after = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        for placeholder in ["\"__ZP_ISSUER__\"", "__ZP_GLUE__", "__ZP_WASM__"] {
+            if before.contains(placeholder) && !after.contains(placeholder) {
+                bail!("minifying {name} lost the placeholder {placeholder} that the server fills in");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Debian's Chromium and its WebDriver, for the browser tests.
 fn ensure_chromium() -> Result<()> {
     let have = |p: &str| Path::new(p).is_file();
