@@ -90,6 +90,13 @@ mod browser {
         crate::api::adopt(url, revalidate, sent_ms, text, read_ms);
     }
 
+    /// Hands the module the loader's `inflate(zlib, max)` (the browser's `DecompressionStream`),
+    /// with which it inflates status lists after verifying them.
+    #[wasm_bindgen]
+    pub fn inflater(inflate: js_sys::Function) {
+        crate::api::set_inflater(inflate);
+    }
+
     #[wasm_bindgen]
     impl Badge {
         /// Renders a badge into `root` (inside the element's shadow root); `host` is the element,
