@@ -257,12 +257,12 @@ fn rate_row(figure: String, rps: f64, baseline: f64, baseline_name: &str) -> Row
     }
 }
 
-/// A row of p50 / p99 latency of `what` against the bare handler's.
+/// A row of p50 / p99 latency of `what` against the bare handler that sends the lookup's bytes.
 fn latency_row(what: &str, run: &WrkRun, bare: &WrkRun) -> Row {
     Row {
         figure: format!("{what}: latency p50 / p99"),
         value: format!("{:.2} / {:.2} ms", run.p50_ms, run.p99_ms),
-        baseline: format!("{:.2} / {:.2} ms (bare axum handler)", bare.p50_ms, bare.p99_ms),
+        baseline: format!("{:.2} / {:.2} ms ({SAME_BYTES})", bare.p50_ms, bare.p99_ms),
         ratio: format!("{:.1}× / {:.1}×", run.p50_ms / bare.p50_ms, run.p99_ms / bare.p99_ms),
         target: "—".into(),
         met: "—".into(),
