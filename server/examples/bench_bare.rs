@@ -4,7 +4,10 @@
 //! peer address).
 //! Like `zp serve`, it prints `listening on http://ADDR` when ready.
 //!
-//! `bench_bare [ADDR]`, default 127.0.0.1:0 (any free port).
+//! `bench_bare [ADDR] [RESPONSE]`, default 127.0.0.1:0 (any free port). With `RESPONSE`, a file
+//! of header lines (`name: value`), a blank line and a body, as `cargo xtask bench` captures them
+//! from a real check API lookup, it answers every request with those headers and that body
+//! instead: the same bytes on the wire as the lookup, without the lookup.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -15,7 +18,7 @@ use axum::Router;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -31,11 +34,39 @@ async fn fixed() -> Response {
     response
 }
 
+/// Reads a captured response: header lines, a blank line, the body. Headers that hyper sets for
+/// each answer (length, date, connection) are left to it.
+fn captured(path: &str) -> Result<(HeaderMap, axum::body::Bytes), String> {
+    let text = std::fs::read_to_string(path).map_err(|err| format!("{path}: {err}"))?;
+    let (head, body) =
+        text.split_once("\n\n").ok_or_else(|| format!("{path}: no blank line before the body"))?;
+    let mut headers = HeaderMap::new();
+    for line in head.lines() {
+        let (name, value) = line.split_once(':').ok_or_else(|| format!("{path}: not a header: {line}"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|err| format!("{line}: {err}"))?;
+        if [header::CONTENT_LENGTH, header::DATE, header::CONNECTION, header::TRANSFER_ENCODING]
+            .contains(&name)
+        {
+            continue;
+        }
+        let value = HeaderValue::from_str(value.trim()).map_err(|err| format!("{line}: {err}"))?;
+        headers.append(name, value);
+    }
+    Ok((headers, axum::body::Bytes::from(body.to_owned())))
+}
+
 fn main() -> ExitCode {
     let addr: SocketAddr = match std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into()).parse() {
         Ok(addr) => addr,
         Err(err) => {
             eprintln!("bench_bare: bad address: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let like = match std::env::args().nth(2).map(|path| captured(&path)).transpose() {
+        Ok(like) => like,
+        Err(err) => {
+            eprintln!("bench_bare: {err}");
             return ExitCode::from(2);
         }
     };
@@ -50,7 +81,16 @@ fn main() -> ExitCode {
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         println!("listening on http://{}", listener.local_addr()?);
-        let app = Router::new().route("/healthz", get(fixed)).fallback(fixed);
+        let app = match like {
+            Some((headers, body)) => {
+                let same = move || {
+                    let (headers, body) = (headers.clone(), body.clone());
+                    async move { (headers, body).into_response() }
+                };
+                Router::new().route("/healthz", get(fixed)).fallback(same)
+            }
+            None => Router::new().route("/healthz", get(fixed)).fallback(fixed),
+        };
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
     });
     match served {

@@ -21,7 +21,10 @@ pub use error::{Error, IdentKind, Part, UrlProblem};
 pub use jwk::{Jwk, Jwks, KeySet, PublicKey, thumbprint};
 #[cfg(feature = "sign")]
 pub use signing::{IssuerKey, PrivateJwk};
-pub use status_list::{Status, StatusList, StatusListClaims, VerifiedStatusList, verify_status_list};
+pub use status_list::{
+    CompressedStatusList, Status, StatusList, StatusListClaims, VerifiedStatusList,
+    verify_compressed_status_list, verify_status_list,
+};
 pub use token::{
     AuthenticClaims, CERT_TYP, Certificate, CertificateClaims, DEFAULT_LEEWAY, Entity, Hints, LegalForm,
     Product, Rules, StatusClaim, StatusListRef, UntrustedToken, VOIVODESHIPS, VerifiedClaims, verify,

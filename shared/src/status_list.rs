@@ -131,11 +131,44 @@ impl StatusList {
 
     /// Decodes a `status_list` claim, refusing lists that inflate beyond [`MAX_INFLATED_LEN`].
     pub fn from_claim(claim: &StatusListClaim) -> Result<Self, Error> {
+        CompressedStatusList::from_claim(claim)?.inflate()
+    }
+}
+
+/// A `status_list` claim decoded from base64url but not yet inflated: its `bits` and zlib bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressedStatusList {
+    bits: u8,
+    zlib: Vec<u8>,
+}
+
+impl CompressedStatusList {
+    fn from_claim(claim: &StatusListClaim) -> Result<Self, Error> {
         let bits = check_bits(claim.bits)?;
-        let compressed = b64::decode(&claim.lst).ok_or(Error::Base64(Part::Payload))?;
-        let bytes = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&compressed, MAX_INFLATED_LEN)
+        let zlib = b64::decode(&claim.lst).ok_or(Error::Base64(Part::Payload))?;
+        Ok(CompressedStatusList { bits, zlib })
+    }
+
+    /// The zlib stream (RFC 1950) to inflate.
+    pub fn zlib(&self) -> &[u8] {
+        &self.zlib
+    }
+
+    /// Inflates the list here, refusing one larger than [`MAX_INFLATED_LEN`].
+    pub fn inflate(self) -> Result<StatusList, Error> {
+        let bytes = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&self.zlib, MAX_INFLATED_LEN)
             .map_err(|_| Error::StatusInflate { max: MAX_INFLATED_LEN })?;
-        Ok(StatusList { bits, bytes })
+        Ok(StatusList { bits: self.bits, bytes })
+    }
+
+    /// Takes the list as inflated elsewhere from [`zlib`](Self::zlib) (the badge uses the
+    /// browser's own zlib rather than downloading one), refusing one larger than
+    /// [`MAX_INFLATED_LEN`]; `None` means it could not be inflated within that bound.
+    pub fn inflated(self, bytes: Option<Vec<u8>>) -> Result<StatusList, Error> {
+        match bytes {
+            Some(bytes) if bytes.len() <= MAX_INFLATED_LEN => Ok(StatusList { bits: self.bits, bytes }),
+            _ => Err(Error::StatusInflate { max: MAX_INFLATED_LEN }),
+        }
     }
 }
 
@@ -168,14 +201,14 @@ pub struct StatusListClaims {
 
 /// A status list whose signature, subject, and times were checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedStatusList {
+pub struct VerifiedStatusList<L = StatusList> {
     pub kid: String,
     pub iss: String,
     pub sub: String,
     pub iat: i64,
     pub exp: i64,
     pub ttl: u64,
-    pub list: StatusList,
+    pub list: L,
 }
 
 const KIND: ListKind = ListKind {
@@ -193,6 +226,27 @@ pub fn verify_status_list(
     rules: &Rules,
     uri: &str,
 ) -> Result<VerifiedStatusList, Error> {
+    verify_compressed_status_list(token, keys, now, rules, uri)?.with_list(CompressedStatusList::inflate)
+}
+
+impl<L> VerifiedStatusList<L> {
+    /// The same verified list, its list turned into another form by `f` (inflated, say).
+    pub fn with_list<M>(self, f: impl FnOnce(L) -> Result<M, Error>) -> Result<VerifiedStatusList<M>, Error> {
+        let VerifiedStatusList { kid, iss, sub, iat, exp, ttl, list } = self;
+        Ok(VerifiedStatusList { kid, iss, sub, iat, exp, ttl, list: f(list)? })
+    }
+}
+
+/// [`verify_status_list`] but for the last step: the signature, claims and times are checked and
+/// the list decoded from base64url, but it is left compressed, for a verifier that inflates it
+/// elsewhere and hands it back through [`CompressedStatusList::inflated`].
+pub fn verify_compressed_status_list(
+    token: &str,
+    keys: &KeySet,
+    now: i64,
+    rules: &Rules,
+    uri: &str,
+) -> Result<VerifiedStatusList<CompressedStatusList>, Error> {
     let (kid, claims) = signed_list::verify(&KIND, token, keys, now, rules, uri)?;
     let fields = Fields::new(&claims, "");
     let list = Fields::new(fields.object("status_list")?, "status_list");
@@ -204,7 +258,7 @@ pub fn verify_status_list(
         ttl: fields.u64("ttl")?,
         status_list: StatusListClaim { bits: list.u64("bits")?, lst: list.string("lst")? },
     };
-    let list = StatusList::from_claim(&claims.status_list)?;
+    let list = CompressedStatusList::from_claim(&claims.status_list)?;
     Ok(VerifiedStatusList {
         kid,
         iss: claims.iss,
@@ -259,6 +313,18 @@ mod tests {
         }
         assert_eq!(two.status(1).unwrap(), Status::Suspended);
         assert_eq!(two.get(12), Err(Error::StatusIndex { idx: 12, len: 12 }));
+    }
+
+    #[test]
+    fn a_list_inflated_elsewhere_is_taken_within_the_bound() {
+        let list = list_of(2, &TWO_BIT);
+        let compressed = CompressedStatusList::from_claim(&list.to_claim()).unwrap();
+        let elsewhere = miniz_oxide::inflate::decompress_to_vec_zlib(compressed.zlib()).unwrap();
+        assert_eq!(compressed.clone().inflated(Some(elsewhere)), Ok(list.clone()));
+        assert_eq!(compressed.clone().inflate(), Ok(list));
+        let refused = Err(Error::StatusInflate { max: MAX_INFLATED_LEN });
+        assert_eq!(compressed.clone().inflated(None), refused);
+        assert_eq!(compressed.inflated(Some(vec![0; MAX_INFLATED_LEN + 1])), refused);
     }
 
     #[test]

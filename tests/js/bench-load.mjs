@@ -3,6 +3,10 @@
 // the fetches of a page with many badges. Reads its plan as JSON on stdin and prints one JSON
 // object per line on stdout (`{"figure": ...}`); progress goes to stderr.
 //
+// With `plan.mobile`, it instead loads the same one-badge pages, and the certificate's
+// verification page, on a throttled phone profile (CPU and network emulated through the Chrome
+// DevTools Protocol) and reports times and bytes on the wire.
+//
 // Both bundles come from `zp serve` (the real badge from the issuer, the baseline from a second
 // `zp serve` whose --widget-dir holds it), behind one small proxy, so that pages, bundles, keys
 // and status lists all share one origin and the headers the server sends:
@@ -170,6 +174,105 @@ async function load(path) {
   }
 }
 
+/**
+ * One cold load of `path` on the phone profile: a fresh context (empty cache), the CPU slowed
+ * `cpu_rate` times and the network held to `latency_ms` per request and the given throughput, all
+ * through CDP before navigating. Waits for every badge to say verified (`badge`) or for the first
+ * contentful paint (a page). Returns the times and the bytes Chromium counted on the wire per
+ * kind of resource (`encodedDataLength`: headers and body as received).
+ */
+async function loadThrottled(path, profile, badge) {
+  const context = await browser.newContext();
+  try {
+    await context.addInitScript(observe);
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.setCacheDisabled", { cacheDisabled: false });
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: profile.cpu_rate });
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: profile.latency_ms,
+      downloadThroughput: (profile.down_kbit * 1000) / 8,
+      uploadThroughput: (profile.up_kbit * 1000) / 8,
+    });
+    const urls = new Map();
+    const wire = {};
+    cdp.on("Network.requestWillBeSent", (e) => urls.set(e.requestId, e.request.url));
+    cdp.on("Network.loadingFinished", (e) => {
+      const url = urls.get(e.requestId) ?? "";
+      const { pathname } = new URL(url || origin);
+      const key = pathname.endsWith(".css") ? "css"
+        : pathname.startsWith("/bench/") || pathname === `/v/${certificate.id}` ? "html" : kind(url);
+      wire[key] = (wire[key] ?? 0) + e.encodedDataLength;
+    });
+    await page.goto(`${origin}${path}`, { waitUntil: "commit" });
+    let timer;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, plan.timeout_ms * 3, "timeout")));
+    const done = badge
+      ? page.evaluate(() => window.__zpBench.done.then(() => "done"))
+      : page.waitForLoadState("load").then(() => "done");
+    const outcome = await Promise.race([done, timeout]);
+    clearTimeout(timer);
+    if (outcome !== "done") throw new Error(`${path}: not done within ${plan.timeout_ms * 3} ms on the phone profile`);
+    await page.waitForTimeout(plan.settle_ms);
+    const seen = await page.evaluate(() => ({
+      verified: window.__zpBench.first,
+      fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null,
+    }));
+    return { ...seen, wire };
+  } finally {
+    await context.close();
+  }
+}
+
+/** The phone profile: badge against baseline, then the verification page, each a median. */
+async function mobile(profile) {
+  const loads = { widget: [], baseline: [] };
+  for (let round_ = 0; round_ < profile.warmup + profile.loads; round_ += 1) {
+    const order = round_ % 2 === 0 ? ["widget", "baseline"] : ["baseline", "widget"];
+    for (const name of order) {
+      const seen = await loadThrottled(variants[name].one, profile, true);
+      if (round_ >= profile.warmup) loads[name].push(seen);
+    }
+    if (round_ >= profile.warmup) {
+      const last = (name) => Math.round(loads[name].at(-1).verified);
+      log(`  phone load ${round_ - profile.warmup + 1}/${profile.loads}: badge ${last("widget")} ms, baseline ${last("baseline")} ms`);
+    }
+  }
+  for (const [name, seen] of Object.entries(loads)) {
+    const wire = {};
+    for (const key of new Set(seen.flatMap((s) => Object.keys(s.wire)))) wire[key] = median(seen.map((s) => s.wire[key] ?? 0));
+    emit({
+      figure: "mobile_badge", variant: name, loads: seen.length,
+      median_ms: round(median(seen.map((s) => s.verified))),
+      samples_ms: seen.map((s) => round(s.verified)), wire,
+    });
+  }
+  const ratios = loads.widget.map((w, i) => w.verified / loads.baseline[i].verified);
+  emit({ figure: "mobile_paired", rounds: ratios.length, median_ratio: Math.round(median(ratios) * 1000) / 1000 });
+
+  // The verification page a QR code leads to, beside a bare page of the same origin (the network's
+  // floor on this profile).
+  pages.set("/bench/blank.html", "<!doctype html><html lang=\"pl\"><head><meta charset=\"utf-8\"><title>Sklep</title></head><body><p>Sklep</p></body></html>");
+  const page = { verify: [], blank: [] };
+  for (let round_ = 0; round_ < profile.warmup + profile.loads; round_ += 1) {
+    const order = round_ % 2 === 0 ? ["verify", "blank"] : ["blank", "verify"];
+    for (const name of order) {
+      const seen = await loadThrottled(name === "verify" ? `/v/${certificate.id}` : "/bench/blank.html", profile, false);
+      if (round_ >= profile.warmup) page[name].push(seen);
+    }
+  }
+  for (const [name, seen] of Object.entries(page)) {
+    const wire = {};
+    for (const key of new Set(seen.flatMap((s) => Object.keys(s.wire)))) wire[key] = median(seen.map((s) => s.wire[key] ?? 0));
+    emit({
+      figure: "mobile_page", variant: name, loads: seen.length,
+      fcp_median_ms: round(median(seen.map((s) => s.fcp))), wire,
+    });
+  }
+}
+
 /** Milliseconds since navigation start at which each step of one load ended. */
 function phases(seen) {
   const by = {};
@@ -199,6 +302,15 @@ const median = (values) => {
 const round = (value) => (value === null ? null : Math.round(value * 10) / 10);
 
 emit({ figure: "environment", chromium: browser.version(), certificate: certificate.id, origin });
+
+if (plan.mobile) {
+  await mobile(plan.mobile);
+  await browser.close();
+  proxy.closeAllConnections();
+  proxy.close();
+  agent.destroy();
+  process.exit(0);
+}
 
 // Cold loads of a one-badge page, alternating the two (ABBA, so neither always goes first);
 // the first round of each warms the servers and the disk and is not counted.

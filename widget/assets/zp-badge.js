@@ -67,6 +67,7 @@ function start() {
   wasm.catch(() => {}); // reported through the glue's promise below
   return import(new URL(GLUE, import.meta.url).href).then(async (glue) => {
     await glue.default({ module_or_path: await wasm });
+    glue.inflater(inflate);
     for (const [url, request] of early) {
       // The body if it is read already (usually: it arrives while the module compiles), so the
       // badge can show its verdict in its first render; otherwise the promise of it.
@@ -77,6 +78,28 @@ function start() {
     ready = true;
     return glue;
   });
+}
+
+// Inflates a status list's zlib stream with the browser's own zlib, so that the module carries
+// none: the module verifies the list's signature and claims on the compressed list first, then
+// hands the stream here. Stops at `max` bytes; null for anything that is not zlib or is larger.
+async function inflate(zlib, max) {
+  try {
+    const reader = new Blob([zlib]).stream().pipeThrough(new DecompressionStream("deflate")).getReader();
+    const chunks = [];
+    let length = 0;
+    for (let chunk; !(chunk = await reader.read()).done;) {
+      length += chunk.value.length;
+      if (length > max) {
+        reader.cancel().catch(() => {});
+        return null;
+      }
+      chunks.push(chunk.value);
+    }
+    return new Uint8Array(await new Blob(chunks).arrayBuffer());
+  } catch {
+    return null;
+  }
 }
 
 // Requests the first badges need, sent while the module loads rather than after it: the keys

@@ -4,6 +4,8 @@
 //! callback and re-render when a fetch they wait for completes.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::thread::LocalKey;
 
@@ -272,9 +274,31 @@ pub fn prefetch_status_list(uri: &str) {
     });
 }
 
+thread_local! {
+    static INFLATE: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+}
+
+/// Takes the loader's `inflate(zlib, max)`: the browser's own zlib (`DecompressionStream`), which
+/// the badge then need not download. It answers a promise of the inflated bytes, or of null for
+/// data that is not zlib or inflates beyond `max` bytes.
+pub fn set_inflater(inflate: js_sys::Function) {
+    INFLATE.with_borrow_mut(|slot| *slot = Some(inflate));
+}
+
+/// A verified status list's zlib stream inflated by the loader's `inflate`, within
+/// [`MAX_INFLATED_LEN`](zp_shared::status_list::MAX_INFLATED_LEN); `None` on any failure.
+async fn inflate(zlib: &[u8]) -> Option<Vec<u8>> {
+    let inflate = INFLATE.with_borrow(Clone::clone)?;
+    let max = wasm_bindgen::JsValue::from(zp_shared::status_list::MAX_INFLATED_LEN as f64);
+    let answer = inflate.call2(&wasm_bindgen::JsValue::NULL, &js_sys::Uint8Array::from(zlib), &max).ok()?;
+    let bytes = JsFuture::from(js_sys::Promise::resolve(&answer)).await.ok()?;
+    Some(bytes.dyn_into::<js_sys::Uint8Array>().ok()?.to_vec())
+}
+
 /// The status list at `uri`: the cached one while fresh (see [`crate::state::fresh_for_ms`]),
 /// otherwise a new fetch (one per page) whose signature is verified before use. A failed refresh
-/// keeps the old list, which the verdict then treats as stale.
+/// keeps the old list, which the verdict then treats as stale. The signature, claims and times
+/// are checked on the list as signed (compressed); only then is it inflated, by the browser.
 pub fn status_list(
     uri: &str,
     keys: &Rc<KeySet>,
@@ -284,9 +308,24 @@ pub fn status_list(
 ) -> Fetch<Rc<StatusSnapshot>> {
     let (keys, rules, list_uri) = (Rc::clone(keys), rules.clone(), uri.to_owned());
     signed(&LISTS, uri, StatusSnapshot::fresh_for_ms, clock, notify, move |text, device_secs, fetched_ms| {
-        let verified = zp_shared::verify_status_list(&text, &keys, device_secs, &rules, &list_uri).ok()?;
-        Some(StatusSnapshot { list: verified.list, iat: verified.iat, fetched_ms, ttl: verified.ttl })
+        let Ok(verified) =
+            zp_shared::verify_compressed_status_list(&text, &keys, device_secs, &rules, &list_uri)
+        else {
+            return Verifying::Now(None);
+        };
+        Verifying::Later(Box::pin(async move {
+            let bytes = inflate(verified.list.zlib()).await;
+            let verified = verified.with_list(|list| list.inflated(bytes)).ok()?;
+            Some(StatusSnapshot { list: verified.list, iat: verified.iat, fetched_ms, ttl: verified.ttl })
+        }))
     })
+}
+
+/// What checking a fetched document gives: its verified value (or `None`) at once, or later, when
+/// the browser has inflated it.
+enum Verifying<T> {
+    Now(Option<T>),
+    Later(Pin<Box<dyn Future<Output = Option<T>>>>),
 }
 
 /// The trust list of `issuer` (a loader's issuer on this page), verified with its `keys`: the
@@ -307,11 +346,14 @@ pub fn trust_list(
         clock,
         notify,
         move |text, device_secs, fetched_ms| {
-            let verified =
+            let Ok(verified) =
                 zp_shared::trust_list::verify_trust_list(&text, &keys, device_secs, &rules, &list_uri)
-                    .ok()?;
+            else {
+                return Verifying::Now(None);
+            };
             let claims = verified.claims;
-            Some(TrustSnapshot { issuers: claims.issuers, iat: claims.iat, ttl: claims.ttl, fetched_ms })
+            let issuers = claims.issuers;
+            Verifying::Now(Some(TrustSnapshot { issuers, iat: claims.iat, ttl: claims.ttl, fetched_ms }))
         },
     )
 }
@@ -325,7 +367,7 @@ fn signed<T: 'static>(
     fresh_for_ms: fn(&T, &Clock) -> i64,
     clock: &Clock,
     notify: &Callback<()>,
-    verify: impl FnOnce(String, i64, i64) -> Option<T> + 'static,
+    verify: impl FnOnce(String, i64, i64) -> Verifying<T> + 'static,
 ) -> Fetch<Rc<T>> {
     let now_ms = clock.monotonic_ms as i64;
     let start = slots.with_borrow_mut(|slots| {
@@ -350,25 +392,51 @@ fn signed<T: 'static>(
     let answer = complete(body, move |text, read_ms| {
         // The body counts as fetched when it was read, never earlier: that keeps the signed `iat`
         // plus the time since a lower bound of the real time (see `effective_now_ms`).
-        let clock = crate::clock();
-        let value = text.and_then(|text| verify(text, clock.device_secs(), read_ms as i64)).map(Rc::new);
-        // One that is stale on arrival (a cache kept it past its ttl) is still the newest word
-        // there is, but asking again at once would get the same: wait as after a failure.
-        let stale = value.as_ref().is_some_and(|value| fresh_for_ms(value, &clock) <= 0);
-        slots.with_borrow_mut(|slots| {
-            let slot = slots.entry(&uri);
-            let waiters = settle(slot, value);
-            if stale {
-                slot.failed_ms = Some(clock.monotonic_ms as i64);
+        let verifying = match text {
+            Some(text) => verify(text, crate::clock().device_secs(), read_ms as i64),
+            None => Verifying::Now(None),
+        };
+        match verifying {
+            Verifying::Now(value) => store(slots, &uri, fresh_for_ms, value),
+            Verifying::Later(value) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    for waiter in store(slots, &uri, fresh_for_ms, value.await).0 {
+                        waiter.emit(());
+                    }
+                });
+                // The waiters stay in the slot until the value is there.
+                (Vec::new(), Fetch::Pending)
             }
-            (waiters, slot.known())
-        })
+        }
     });
     // While a refresh is under way, what the page had still counts (as stale, once it is).
     match answer {
         Fetch::Pending => known,
         answer => answer,
     }
+}
+
+/// Stores a signed document's verified value (or a failure) in its slot. Returns the badges waiting
+/// for it and what the slot now knows.
+fn store<T>(
+    slots: &'static LocalKey<RefCell<Slots<Rc<T>>>>,
+    uri: &str,
+    fresh_for_ms: fn(&T, &Clock) -> i64,
+    value: Option<T>,
+) -> (Vec<Callback<()>>, Fetch<Rc<T>>) {
+    let clock = crate::clock();
+    let value = value.map(Rc::new);
+    // One that is stale on arrival (a cache kept it past its ttl) is still the newest word there
+    // is, but asking again at once would get the same: wait as after a failure.
+    let stale = value.as_ref().is_some_and(|value| fresh_for_ms(value, &clock) <= 0);
+    slots.with_borrow_mut(|slots| {
+        let slot = slots.entry(uri);
+        let waiters = settle(slot, value);
+        if stale {
+            slot.failed_ms = Some(clock.monotonic_ms as i64);
+        }
+        (waiters, slot.known())
+    })
 }
 
 /// A certificate's current token as its issuer last gave it.

@@ -195,10 +195,7 @@ pub fn build_widget(root: &Path) -> Result<()> {
 /// Returns the bundle's total raw, gzip and brotli sizes, as it prints them.
 pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)> {
     let package = bundle.package;
-    step(
-        &format!("build {package} (wasm32, size-tuned profile)"),
-        cargo(root, &["build", "-p", package, "--lib", "--target", tools::WASM, "--profile", "widget"]),
-    )?;
+    step(&format!("build {package} (wasm32, size-tuned profile)"), tools::widget_build(root, package))?;
     let wasm = root
         .join("target")
         .join(tools::WASM)
@@ -236,6 +233,7 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
         ),
     }
     std::fs::copy(root.join(bundle.loader), dist.join("zp-badge.js"))?;
+    tools::minify_js(root, &dist)?;
     for name in PRECOMPRESSED {
         let bytes = std::fs::read(dist.join(name))?;
         std::fs::write(dist.join(format!("{name}.br")), brotli(&bytes)?)?;

@@ -11,6 +11,14 @@ use anyhow::{Context, Result, bail};
 use crate::step;
 
 pub const WASM: &str = "wasm32-unknown-unknown";
+/// The nightly the badge's bundle is built with: it rebuilds the standard library for size with
+/// panics that abort at once, which stable cannot (see [`widget_build`]). Pinned, so that a
+/// build gives the same bytes next month; `rustup` installs it when missing.
+pub const WIDGET_NIGHTLY: &str = "nightly-2026-05-20";
+/// Flags of the nightly build: a panic aborts at once (no unwinding tables, no panic message or
+/// its formatting, no location strings), and `Debug` formatting compiles to nothing.
+const WIDGET_NIGHTLY_RUSTFLAGS: &str =
+    "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none";
 /// cargo-fuzz release the fuzz targets are built with.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// schemathesis release the API contract step runs (its checks and CLI change between releases).
@@ -37,6 +45,36 @@ pub fn wasm_opt(root: &Path) -> Option<std::path::PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// Minifies a bundle's loader and wasm-bindgen's glue in `dist`, in place, with esbuild from the
+/// npm packages of `tests/js` (whitespace, comments and local names only: exports, property names
+/// and strings stay as they are, so the placeholders the server fills in survive). Without
+/// esbuild the bundle keeps them as written, and says so.
+pub fn minify_js(root: &Path, dist: &Path) -> Result<()> {
+    let esbuild = root.join("tests").join("js").join("node_modules").join(".bin").join("esbuild");
+    if !esbuild.is_file() {
+        println!("    esbuild not installed (npm package in tests/js): the loader and glue stay unminified");
+        return Ok(());
+    }
+    for name in ["zp-badge.js", "zp-widget.js"] {
+        let path = dist.join(name);
+        let before = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        step(
+            &format!("minify {name} (esbuild)"),
+            Command::new(&esbuild)
+                .arg(&path)
+                .args(["--minify", "--format=esm", "--allow-overwrite", "--log-level=warning"])
+                .arg(format!("--outfile={}", path.display())),
+        )?;
+        let after = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        for placeholder in ["\"__ZP_ISSUER__\"", "__ZP_GLUE__", "__ZP_WASM__"] {
+            if before.contains(placeholder) && !after.contains(placeholder) {
+                bail!("minifying {name} lost the placeholder {placeholder} that the server fills in");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Debian's Chromium and its WebDriver, for the browser tests.
 fn ensure_chromium() -> Result<()> {
     let have = |p: &str| Path::new(p).is_file();
@@ -50,6 +88,65 @@ fn ensure_chromium() -> Result<()> {
 fn output_of(program: &str, args: &[&str]) -> Option<String> {
     let output = Command::new(program).args(args).output().ok()?;
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The `cargo build` of a badge bundle's wasm32 library in the size-tuned `widget` profile.
+///
+/// With the pinned nightly (installed here when missing) it also rebuilds the standard library
+/// for size (`-Zbuild-std`, `optimize_for_size`) with immediate-abort panics: about 12 KB less
+/// brotli. `ZP_WIDGET_TOOLCHAIN=stable` builds with the workspace's stable toolchain instead, as
+/// does a machine where the nightly cannot be installed (it says so); the bundle is then larger
+/// but the same code.
+pub fn widget_build(root: &Path, package: &str) -> Command {
+    let args = ["build", "-p", package, "--lib", "--target", WASM, "--profile", "widget"];
+    let stable = std::env::var("ZP_WIDGET_TOOLCHAIN").is_ok_and(|choice| choice == "stable");
+    if stable {
+        println!("    ZP_WIDGET_TOOLCHAIN=stable: building the badge with the stable toolchain");
+        return crate::cargo(root, &args);
+    }
+    if let Err(err) = ensure_widget_nightly() {
+        println!(
+            "    {WIDGET_NIGHTLY} could not be installed ({err:#}): building the badge with the stable \
+             toolchain, without the size-tuned standard library"
+        );
+        return crate::cargo(root, &args);
+    }
+    let mut command = Command::new("rustup");
+    command
+        .current_dir(root)
+        .args(["run", WIDGET_NIGHTLY, "cargo"])
+        .args(args)
+        .args(["-Zbuild-std=std,panic_abort", "-Zbuild-std-features=optimize_for_size"])
+        .env("RUSTFLAGS", WIDGET_NIGHTLY_RUSTFLAGS);
+    // Whatever toolchain runs xtask, cargo and rustc come from the nightly.
+    for inherited in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "CARGO_ENCODED_RUSTFLAGS"] {
+        command.env_remove(inherited);
+    }
+    command
+}
+
+/// The pinned nightly with the standard library's source and the wasm32 target.
+fn ensure_widget_nightly() -> Result<()> {
+    let installed = output_of("rustup", &["component", "list", "--toolchain", WIDGET_NIGHTLY, "--installed"])
+        .unwrap_or_default();
+    let has = |component: &str| installed.lines().any(|line| line.trim().starts_with(component));
+    if has("rust-src") && has(&format!("rust-std-{WASM}")) {
+        return Ok(());
+    }
+    step(
+        &format!("install {WIDGET_NIGHTLY} (rust-src, {WASM}) for the badge's size-tuned build"),
+        Command::new("rustup").args([
+            "toolchain",
+            "install",
+            WIDGET_NIGHTLY,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+            "--target",
+            WASM,
+        ]),
+    )
 }
 
 fn ensure_wasm_target() -> Result<()> {

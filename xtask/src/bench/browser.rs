@@ -1,4 +1,6 @@
-//! The badge in Chromium: HTML to verified badge against a minimal web-sys badge, and fetch counts.
+//! The badge in Chromium: HTML to verified badge against a minimal web-sys badge, and fetch counts
+//! (group `browser`); the same on a phone profile, with bytes on the wire, and the verification
+//! page's first paint (group `mobile`).
 //!
 //! Two `zp serve` processes run from the release build: the issuer, with demo data and the real
 //! badge bundle, and a second one that only serves the baseline's bundle (`bench/baseline-badge`,
@@ -33,18 +35,16 @@ const BASELINE: Bundle = Bundle {
     dist: "target/baseline-badge/dist",
 };
 
-pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
+/// Builds both bundles and the server, starts the issuer and the baseline's server, and runs
+/// `tests/js/bench-load.mjs` with the plan and `extra` (members added to it). Returns its lines
+/// and the baseline bundle's brotli size.
+fn run_in_chromium(root: &Path, title: &str, extra: Value) -> Result<(Vec<Value>, usize)> {
     crate::tools::setup_build(root)?;
     if !Path::new(CHROMIUM).is_file() {
         bail!("Chromium is not installed at {CHROMIUM}: `cargo xtask setup` installs it");
     }
     crate::build_widget(root)?;
     let (_, _, baseline_brotli) = crate::build_bundle(root, BASELINE)?;
-    report.notes.push(format!(
-        "The web-sys baseline badge (`bench/baseline-badge`: the same verification, no Yew) is {} B \
-         brotli with its loader, glue and wasm.",
-        super::thousands(baseline_brotli as u64)
-    ));
     step(
         "build the server (release)",
         cargo(root, &["build", "--release", "-p", "zp-server", "--bin", "zp"]),
@@ -53,27 +53,39 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     let scratch = Scratch::new()?;
     let port = free_port()?;
     let base_url = format!("http://127.0.0.1:{port}");
-    let lines = {
-        let issuer = Server::start(root, &scratch, "issuer", &base_url, WIDGET.dist, true)?;
-        let baseline = Server::start(root, &scratch, "baseline", &base_url, BASELINE.dist, false)?;
-        let plan = json!({
-            "port": port,
-            "issuer_upstream": format!("http://{}", issuer.addr),
-            "baseline_upstream": format!("http://{}", baseline.addr),
-            "chromium": CHROMIUM,
-            "loads": LOADS,
-            "warmup": WARMUP,
-            "badges": BADGES,
-            "timeout_ms": 20_000,
-            "settle_ms": 200,
-        });
-        let lines = run_node(root, &plan);
-        if lines.is_err() {
-            eprintln!("{}", issuer.log_tail());
-            eprintln!("{}", baseline.log_tail());
-        }
-        lines?
-    };
+    let issuer = Server::start(root, &scratch, "issuer", &base_url, WIDGET.dist, true)?;
+    let baseline = Server::start(root, &scratch, "baseline", &base_url, BASELINE.dist, false)?;
+    let mut plan = json!({
+        "port": port,
+        "issuer_upstream": format!("http://{}", issuer.addr),
+        "baseline_upstream": format!("http://{}", baseline.addr),
+        "chromium": CHROMIUM,
+        "loads": LOADS,
+        "warmup": WARMUP,
+        "badges": BADGES,
+        "timeout_ms": 20_000,
+        "settle_ms": 200,
+    });
+    if let (Some(plan), Value::Object(extra)) = (plan.as_object_mut(), extra) {
+        plan.extend(extra);
+    }
+    let lines = run_node(root, title, &plan);
+    if lines.is_err() {
+        eprintln!("{}", issuer.log_tail());
+        eprintln!("{}", baseline.log_tail());
+    }
+    Ok((lines?, baseline_brotli))
+}
+
+pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
+    let title =
+        format!("HTML to verified badge in Chromium, {LOADS} cold loads each, and a page of {BADGES} badges");
+    let (lines, baseline_brotli) = run_in_chromium(root, &title, json!({}))?;
+    report.notes.push(format!(
+        "The web-sys baseline badge (`bench/baseline-badge`: the same verification, no Yew) is {} B \
+         brotli with its loader, glue and wasm.",
+        super::thousands(baseline_brotli as u64)
+    ));
 
     let widget = by_variant(&lines, "cold_load", "widget")?;
     let base = by_variant(&lines, "cold_load", "baseline")?;
@@ -170,6 +182,145 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
+/// The phone profile: Chromium's CPU slowed this many times…
+const PHONE_CPU_RATE: u32 = 4;
+/// …and its network held to this latency per request and these throughputs (a slow 4G link).
+const PHONE_LATENCY_MS: u32 = 150;
+const PHONE_DOWN_KBIT: u32 = 1_600;
+const PHONE_UP_KBIT: u32 = 750;
+/// Counted cold loads of each page on the phone profile.
+const PHONE_LOADS: u32 = 15;
+/// What the issue asks of the badge on the phone profile, and of the verification page's bytes.
+const PHONE_BADGE_TARGET_MS: f64 = 1_300.0;
+const PHONE_PAGE_TARGET_BYTES: f64 = 14_336.0;
+
+/// Group `mobile`: the one-badge page and the verification page on the phone profile.
+pub(crate) fn mobile_figures(root: &Path, report: &mut Report) -> Result<()> {
+    let title = format!(
+        "phone profile in Chromium (CPU {PHONE_CPU_RATE}× slower, {PHONE_LATENCY_MS} ms, {PHONE_DOWN_KBIT} / \
+         {PHONE_UP_KBIT} kbit/s): {PHONE_LOADS} cold loads of each page"
+    );
+    let profile = json!({
+        "mobile": {
+            "loads": PHONE_LOADS,
+            "warmup": WARMUP,
+            "cpu_rate": PHONE_CPU_RATE,
+            "latency_ms": PHONE_LATENCY_MS,
+            "down_kbit": PHONE_DOWN_KBIT,
+            "up_kbit": PHONE_UP_KBIT,
+        }
+    });
+    let (lines, _) = run_in_chromium(root, &title, profile)?;
+    let profile_name = format!(
+        "phone profile: CPU {PHONE_CPU_RATE}× slower, {PHONE_LATENCY_MS} ms latency, {:.1} Mbit/s down, \
+         {PHONE_UP_KBIT} kbit/s up",
+        f64::from(PHONE_DOWN_KBIT) / 1000.0
+    );
+    let widget = by_variant(&lines, "mobile_badge", "widget")?;
+    let base = by_variant(&lines, "mobile_badge", "baseline")?;
+    let (widget_ms, base_ms) = (number(widget, "median_ms")?, number(base, "median_ms")?);
+    let ratio = widget_ms / base_ms;
+    let loads = number(widget, "loads")? as u64;
+    report.rows.push(Row {
+        figure: format!("HTML → verified badge (one badge), {profile_name}, cold, median of {loads}"),
+        value: format!("{widget_ms:.0} ms"),
+        baseline: format!("{base_ms:.0} ms (web-sys badge, no Yew)"),
+        ratio: format!("{ratio:.2}×"),
+        target: format!(
+            "≤ {} ms and ≤ {TARGET_RATIO:.2}× baseline",
+            super::thousands(PHONE_BADGE_TARGET_MS as u64)
+        ),
+        met: yes_no(widget_ms <= PHONE_BADGE_TARGET_MS && ratio <= TARGET_RATIO),
+    });
+    let wire = |line: &Value, keys: &[&str]| -> f64 {
+        keys.iter().filter_map(|key| line.pointer(&format!("/wire/{key}")).and_then(Value::as_f64)).sum()
+    };
+    let bundle = ["loader", "glue", "wasm"];
+    let (widget_bytes, base_bytes) = (wire(widget, &bundle), wire(base, &bundle));
+    report.rows.push(Row {
+        figure: "Badge bytes on the wire on that load: loader + glue + wasm, as Chromium counted them \
+                 (`encodedDataLength`, headers included)"
+            .into(),
+        value: format!("{} B", super::thousands(widget_bytes as u64)),
+        baseline: format!("{} B (web-sys badge)", super::thousands(base_bytes as u64)),
+        ratio: format!("{:.2}×", widget_bytes / base_bytes),
+        target: "—".into(),
+        met: "—".into(),
+    });
+    let page = by_variant(&lines, "mobile_page", "verify")?;
+    let blank = by_variant(&lines, "mobile_page", "blank")?;
+    let (page_ms, blank_ms) = (number(page, "fcp_median_ms")?, number(blank, "fcp_median_ms")?);
+    report.rows.push(Row {
+        figure: format!(
+            "Verification page `/v/{{ID}}`: first contentful paint, {profile_name}, cold, median of {loads}"
+        ),
+        value: format!("{page_ms:.0} ms"),
+        baseline: format!("{blank_ms:.0} ms (a one-line HTML page, same origin)"),
+        ratio: format!("{:.2}×", page_ms / blank_ms),
+        target: "—".into(),
+        met: "—".into(),
+    });
+    let (page_bytes, blank_bytes) = (wire(page, &["html", "css"]), wire(blank, &["html"]));
+    report.rows.push(Row {
+        figure: "Verification page + CSS on the wire (`encodedDataLength`, headers included)".into(),
+        value: format!("{} B", super::thousands(page_bytes as u64)),
+        baseline: format!("{} B (the one-line page)", super::thousands(blank_bytes as u64)),
+        ratio: format!("{:.1}×", page_bytes / blank_bytes),
+        target: format!("≤ {} B (14 KiB)", super::thousands(PHONE_PAGE_TARGET_BYTES as u64)),
+        met: yes_no(page_bytes <= PHONE_PAGE_TARGET_BYTES),
+    });
+    if let Some(paired) = lines
+        .iter()
+        .find(|line| line.get("figure").and_then(Value::as_str) == Some("mobile_paired"))
+        .and_then(|line| line.get("median_ratio"))
+        .and_then(Value::as_f64)
+    {
+        report.notes.push(format!(
+            "Phone profile: the median of the {loads} per-round ratios (badge over the baseline loaded \
+             just before or after it) is {paired:.2}."
+        ));
+    }
+    let parts = |line: &Value| -> String {
+        let mut parts: Vec<String> = line
+            .get("wire")
+            .and_then(Value::as_object)
+            .map(|all| {
+                all.iter()
+                    .map(|(key, bytes)| format!("{key} {}", bytes.as_f64().unwrap_or(0.0) as u64))
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.sort();
+        parts.join(", ")
+    };
+    report.notes.push(format!(
+        "Phone profile, bytes on the wire per resource (medians, B): badge page {}; baseline page {}; \
+         verification page {}.",
+        parts(widget),
+        parts(base),
+        parts(page)
+    ));
+    report.methods.push(format!(
+        "Phone profile: the same script, pages, servers and proxy as \"HTML to verified badge\" \
+         (`tests/js/bench-load.mjs`, release `zp serve` with demo data, sending what it sends today: \
+         uncompressed until the server compresses its answers), but each cold load (new browser context, \
+         empty cache) first sets, through the Chrome DevTools Protocol, \
+         `Emulation.setCPUThrottlingRate` to {PHONE_CPU_RATE} and `Network.emulateNetworkConditions` to \
+         {PHONE_LATENCY_MS} ms latency, {PHONE_DOWN_KBIT} kbit/s down and {PHONE_UP_KBIT} kbit/s up. The \
+         badge's figure is the time at which the element's `data-zp-state` first turns `verified`, \
+         median of {PHONE_LOADS} loads alternating with the web-sys baseline after {WARMUP} uncounted \
+         round; bytes on the wire are Chromium's `encodedDataLength` of each response (headers and body \
+         as received), summed per resource and taken as the median over the loads. The verification \
+         page `/v/{{ID}}` of the same certificate is loaded {PHONE_LOADS} times on the same profile, \
+         alternating with a one-line HTML page from the same origin, its baseline: the figure is the \
+         `first-contentful-paint` entry of the Paint Timing API, and its bytes are the page's and its \
+         style sheet's. Targets: the badge ≤ {} ms and ≤ {TARGET_RATIO:.2}× the baseline; page and CSS \
+         ≤ 14 KiB on the wire.",
+        super::thousands(PHONE_BADGE_TARGET_MS as u64)
+    ));
+    Ok(())
+}
+
 fn by_variant<'a>(lines: &'a [Value], figure: &str, variant: &str) -> Result<&'a Value> {
     lines
         .iter()
@@ -218,10 +369,8 @@ fn phases(line: &Value) -> String {
     parts.join(", ")
 }
 
-fn run_node(root: &Path, plan: &Value) -> Result<Vec<Value>> {
-    println!(
-        "\n==> HTML to verified badge in Chromium, {LOADS} cold loads each, and a page of {BADGES} badges"
-    );
+fn run_node(root: &Path, title: &str, plan: &Value) -> Result<Vec<Value>> {
+    println!("\n==> {title}");
     let started = Instant::now();
     let mut node = Command::new("node")
         .arg("bench-load.mjs")

@@ -15,8 +15,11 @@ mod browser;
 mod http;
 mod server;
 
-/// What a browser may transfer for the badge (JS and wasm, brotli), and the status list's `lst`.
+/// What the status list's `lst` may weigh.
 const SIZE_TARGET: u64 = 65_536;
+/// What a browser may transfer for the badge (JS and wasm, brotli): 80 KiB, so that a phone on a
+/// slow link shows the verdict in time (issue "Fast on a phone").
+const BADGE_SIZE_TARGET: u64 = 81_920;
 /// The CPU the single-core figures are pinned to (the last of two on the reference machine).
 const PINNED_CPU: &str = "1";
 
@@ -49,6 +52,7 @@ const GROUPS: &[(&str, Figures)] = &[
     ("server", server::figures),
     ("widget", widget_figures),
     ("browser", browser::figures),
+    ("mobile", browser::mobile_figures),
 ];
 
 /// Runs every group and rewrites BENCHMARKS.md, or, given group names, runs only those and prints
@@ -141,7 +145,7 @@ fn verify_figures(root: &Path, report: &mut Report) -> Result<()> {
         value: format!("{} /s", thousands(full.round() as u64)),
         baseline: format!("{} /s (bare `verify_strict`)", thousands(raw.round() as u64)),
         ratio: format!("{:.2}", full / raw),
-        target: "≥ 0.85 at the HTTP endpoint".into(),
+        target: "—".into(),
         met: "— (library figure)".into(),
     });
     if !is_pinned {
@@ -153,7 +157,7 @@ fn verify_figures(root: &Path, report: &mut Report) -> Result<()> {
          --noplot` pinned to one CPU with `taskset` when available. `full` is `zp_shared::verify` of a \
          typical certificate token (form, header, signature, claims, times, issuer); the baseline \
          `raw` is `ed25519_dalek::VerifyingKey::verify_strict` over the same token's signing input \
-         and signature. The 0.85 target applies to the HTTP verify endpoint (the Verify API rows)."
+         and signature."
             .into(),
     );
     Ok(())
@@ -297,8 +301,8 @@ fn widget_figures(root: &Path, report: &mut Report) -> Result<()> {
         value: format!("{} / {} / {} B", thousands(raw as u64), thousands(gzip as u64), thousands(brotli)),
         baseline: format!("{} B brotli (Yew alone: `bench/yew-floor`)", thousands(floor as u64)),
         ratio: format!("{:.2}", brotli as f64 / floor as f64),
-        target: format!("≤ {} B brotli", thousands(SIZE_TARGET)),
-        met: yes_no(brotli <= SIZE_TARGET),
+        target: format!("≤ {} B brotli", thousands(BADGE_SIZE_TARGET)),
+        met: yes_no(brotli <= BADGE_SIZE_TARGET),
     });
     if crate::tools::wasm_opt(root).is_none() {
         report.notes.push(

@@ -33,7 +33,7 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
         let zp = Spawned::zp(root, &scratch.data, pinned, &log, &[])?;
         zp_starts.push(ms(zp.until_healthy()?));
         drop(zp);
-        let bare = Spawned::bare(root, pinned)?;
+        let bare = Spawned::bare(root, pinned, None)?;
         bare_starts.push(ms(bare.until_healthy()?));
     }
     let zp_start = http::median(&zp_starts)?;
@@ -47,7 +47,7 @@ pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     let zp = Spawned::zp(root, &scratch.data, pinned, &log, &[])?;
     let zp_mem = memory_under_load(&zp, &load, pinned)?;
     drop(zp);
-    let bare = Spawned::bare(root, pinned)?;
+    let bare = Spawned::bare(root, pinned, None)?;
     let bare_mem = memory_under_load(&bare, &load, pinned)?;
     drop(bare);
 
