@@ -402,13 +402,15 @@ pub struct RotateOptions {
 /// The rotation's audit entry commits before the key file is written.
 #[utoipa::path(post, path = "/api/v1/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
     params(RotateOptions),
-    request_body(content = Option<RotateOptions>, content_type = "application/json",
+    request_body(content = RotateOptions, content_type = "application/json",
                  description = "Optional: `{\"now\": true}` for an emergency rotation; no body (and no \
                                 Content-Type) or `{}` for a scheduled one"),
     responses((status = 200, description = "The new key and the second it starts signing", body = KeyRotation),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
               (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
               (status = 415, description = "A body not sent as application/json", body = ErrorEnvelope),
-              (status = 422, description = "An unknown option", body = ErrorEnvelope)))]
+              (status = 422, description = "An unknown option, or `now` not a boolean", body = ErrorEnvelope)))]
 pub async fn rotate_key(
     State(state): State<AppState>,
     admin: Admin,

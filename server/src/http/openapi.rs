@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::Required;
 use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi};
 
@@ -53,7 +54,7 @@ use super::{AppState, admin, api};
         super::error::ErrorBody,
         crate::store::CertState,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OptionalBodies),
     tags(
         (name = "public", description = "The check API: anyone may call it, from any origin"),
         (name = "admin", description = "The issuer's staff: bearer API keys made with `zp api-key create`"),
@@ -77,6 +78,25 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Marks the bodies a handler takes as `Option` not required: utoipa would otherwise describe an
+/// optional body as `null` or the object, and a body of `null` is refused.
+#[derive(Debug)]
+struct OptionalBodies;
+
+/// The POST operations whose body may be left out.
+const OPTIONAL_POST_BODIES: &[&str] = &["/api/v1/admin/keys/rotate"];
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for path in OPTIONAL_POST_BODIES {
+            let operation = openapi.paths.paths.get_mut(*path).and_then(|item| item.post.as_mut());
+            if let Some(body) = operation.and_then(|operation| operation.request_body.as_mut()) {
+                body.required = Some(Required::False);
+            }
+        }
     }
 }
 
