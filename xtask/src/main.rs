@@ -24,6 +24,9 @@ commands:
   widget       build the badge bundle into target/widget/dist
   contract     only the API contract step of `test`: schemathesis against zp serve
   fuzz [SECS]  run each fuzz target for SECS seconds (default 60)
+  durability [CYCLES]
+               kill -9 the server CYCLES times (default 1000) in bursts of writes; fails on any
+               lost acknowledged write or a broken audit chain
   bench [GROUP...]  measure the figures beside their baselines and rewrite BENCHMARKS.md
                (with groups: only those, printed; BENCHMARKS.md is left alone)
 ";
@@ -40,6 +43,10 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench::bench(args.get(1..).unwrap_or_default()),
         Some("contract") => contract::run(&root()),
+        Some("durability") => {
+            let cycles = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1_000);
+            durability(&root(), cycles)
+        }
         Some("fuzz") => {
             let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
             fuzz(&root(), secs)
@@ -154,6 +161,16 @@ const FUZZ_TARGETS: [(&str, &str, &[&str], &[&str]); 4] = [
     // the build and slow every run, for nothing a panic would not show.
     ("server", "json_bodies", &["--sanitizer", "none"], &["-dict=fuzz/json.dict"]),
 ];
+
+/// The long kill -9 run: the integration test `kill_9_cycles_lose_no_acknowledged_write` with
+/// `cycles` cycles instead of the few the test command runs.
+fn durability(root: &Path, cycles: u32) -> Result<()> {
+    let mut command = cargo(root, &["test", "-p", "zp-tests", "--test", "it", "--"]);
+    command
+        .args(["durability::kill_9_cycles_lose_no_acknowledged_write", "--exact", "--nocapture"])
+        .env("ZP_KILL_CYCLES", cycles.to_string());
+    step(&format!("kill -9 during bursts of writes, {cycles} times"), command)
+}
 
 fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     tools::ensure_cargo_fuzz()?;
