@@ -4,9 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use utoipa::openapi::Required;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
+use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{AppState, admin, api};
@@ -54,7 +56,7 @@ use super::{AppState, admin, api};
         super::error::ErrorBody,
         crate::store::CertState,
     )),
-    modifiers(&BearerAuth, &OptionalBodies),
+    modifiers(&BearerAuth, &OptionalBodies, &AdminThrottled),
     tags(
         (name = "public", description = "The check API: anyone may call it, from any origin"),
         (name = "admin", description = "The issuer's staff: bearer API keys made with `zp api-key create`"),
@@ -95,6 +97,43 @@ impl Modify for OptionalBodies {
             let operation = openapi.paths.paths.get_mut(*path).and_then(|item| item.post.as_mut());
             if let Some(body) = operation.and_then(|operation| operation.request_body.as_mut()) {
                 body.required = Some(Required::False);
+            }
+        }
+    }
+}
+
+/// Adds to every admin operation the 429 that the throttle of failed authentications answers
+/// (`serve --admin-auth-failures`), before any handler runs.
+#[derive(Debug)]
+struct AdminThrottled;
+
+impl Modify for AdminThrottled {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let throttled = ResponseBuilder::new()
+            .description(
+                "Too many failed authentications from this address (`serve --admin-auth-failures`); \
+                 even a right key waits",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build(),
+            )
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+                    .description(Some("Seconds to wait"))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/admin/") {
+                continue;
+            }
+            let operations =
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                operation.responses.responses.insert("429".to_owned(), throttled.clone().into());
             }
         }
     }
@@ -292,9 +331,8 @@ mod tests {
             let mut expected: Vec<&str> = Vec::new();
             if path.starts_with("/api/v1/admin/") {
                 expected.push("401");
-            } else {
-                expected.push("429");
             }
+            expected.push("429");
             if operation["requestBody"].is_object() {
                 expected.extend(["400", "413", "415", "422"]);
             }
