@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod http;
 pub mod ids;
 pub mod issuer;
@@ -11,4 +12,5 @@ pub mod keys;
 pub mod qr;
 pub mod store;
 
-pub use http::{AppState, Clock, router};
+pub use clock::Clock;
+pub use http::{AppState, router};

@@ -99,7 +99,7 @@ fn header(mode: u32, size: u64, kind: tar::EntryType) -> tar::Header {
     header.set_entry_type(kind);
     header.set_mode(mode);
     header.set_size(size);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = u64::try_from(crate::clock::unix_now()).unwrap_or_default();
     header.set_mtime(now);
     header.set_cksum();
     header

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::http::Clock;
+use crate::clock::Clock;
 use crate::issuer::{Issuer, IssuerError, IssuerSettings};
 use crate::keys::KeyRing;
 use crate::store::Store;

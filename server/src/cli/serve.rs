@@ -181,7 +181,7 @@ async fn housekeeping(state: AppState) {
     loop {
         every.tick().await;
         state.rate_limit.forget_idle();
-        state.admin_throttle.forget_quiet(std::time::Instant::now());
+        state.admin_throttle.forget_quiet(crate::clock::instant());
         state.metrics.upkeep();
     }
 }

@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for Admin {
         // Failures are throttled per client, and a waiting client is answered before its key is
         // looked at (`throttle` says why).
         let client = client_of(&parts.extensions);
-        if let Some(wait) = state.admin_throttle.attempt(client, std::time::Instant::now()) {
+        if let Some(wait) = state.admin_throttle.attempt(client, crate::clock::instant()) {
             tracing::warn!(%client, retry_after = wait, "admin authentication throttled");
             let mut response = AppError::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -37,6 +37,8 @@ use tower_http::timeout::DeadlineBody;
 
 use super::rate_limit::client_key;
 
+use crate::clock;
+
 /// The limits of `zp serve`; a zero duration or count turns that limit off.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -92,7 +94,7 @@ async fn accept_failed(err: &io::Error, warned_at: &mut Option<Instant>) {
     // say so now and then rather than on every try.
     if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
         tracing::warn!(error = %err, "cannot accept connections");
-        *warned_at = Some(Instant::now());
+        *warned_at = Some(clock::tokio_instant());
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
@@ -189,7 +191,7 @@ impl Connection {
                 }
                 () = until(deadline) => {
                     // The deadline may have moved while asleep; only a passed one closes.
-                    if watch.deadline().is_some_and(|at| at <= Instant::now()) {
+                    if watch.deadline().is_some_and(|at| at <= clock::tokio_instant()) {
                         tracing::debug!(client = %self.remote, "closing a stalled connection");
                         break;
                     }
@@ -239,7 +241,7 @@ impl Watch {
     fn new(limits: Limits) -> Self {
         Watch {
             limits,
-            phase: Mutex::new(Phase::Opened { since: Instant::now() }),
+            phase: Mutex::new(Phase::Opened { since: clock::tokio_instant() }),
             waiting: AtomicBool::new(false),
             sooner: Notify::new(),
         }
@@ -259,7 +261,7 @@ impl Watch {
         if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::Relaxed) {
             let mut phase = lock(&self.phase);
             if let Phase::Idle { .. } = *phase {
-                *phase = Phase::Head { since: Instant::now() };
+                *phase = Phase::Head { since: clock::tokio_instant() };
                 self.sooner.notify_one();
             }
         }
@@ -279,7 +281,7 @@ impl Watch {
         match *phase {
             Phase::Busy { requests } if requests > 1 => *phase = Phase::Busy { requests: requests - 1 },
             _ => {
-                *phase = Phase::Idle { since: Instant::now() };
+                *phase = Phase::Idle { since: clock::tokio_instant() };
                 self.waiting.store(true, Ordering::Relaxed);
                 self.sooner.notify_one();
             }
@@ -461,7 +463,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deadlines_follow_the_phase() {
         let watch = Arc::new(Watch::new(limits(0)));
-        let opened = Instant::now();
+        let opened = clock::tokio_instant();
         assert_eq!(
             watch.deadline(),
             Some(opened + Duration::from_secs(10)),
@@ -473,11 +475,11 @@ mod tests {
         assert_eq!(watch.deadline(), None, "a request being answered");
         tokio::time::advance(Duration::from_secs(5)).await;
         drop(busy);
-        let idle = Instant::now();
+        let idle = clock::tokio_instant();
         assert_eq!(watch.deadline(), Some(idle + Duration::from_secs(60)), "idle timeout after a response");
         tokio::time::advance(Duration::from_secs(50)).await;
         watch.read_some();
-        let head = Instant::now();
+        let head = clock::tokio_instant();
         assert_eq!(
             watch.deadline(),
             Some(head + Duration::from_secs(10)),

@@ -7,7 +7,6 @@
 //! (see the check API figures of `cargo xtask bench http`).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -16,6 +15,8 @@ use axum::response::Response;
 
 use super::ops::{Metrics, UNMATCHED};
 use super::rate_limit::RateLimit;
+
+use crate::clock;
 
 /// The middleware's own state: one `Arc` to clone per request.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ impl Edge {
 
 /// The middleware. The limiter comes first, so that refusals are counted and logged too.
 pub async fn edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
+    let started = clock::instant();
     // The route template, never the raw path: clients choose paths freely.
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or(UNMATCHED, MatchedPath::as_str);

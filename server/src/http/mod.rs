@@ -2,7 +2,6 @@
 //! layers every response gets.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
@@ -10,6 +9,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::clock::Clock;
 use crate::issuer::Issuer;
 use crate::store::StoreResult;
 pub use cache::{CachedCertificate, CertificateCache};
@@ -37,28 +37,6 @@ pub mod widget;
 
 /// Largest request body accepted anywhere.
 pub const MAX_BODY: usize = 64 * 1024;
-
-/// Where "now" comes from: the system clock, or a fixed offset from it for demonstrations and
-/// tests of expiry.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Clock {
-    pub offset: i64,
-}
-
-impl Clock {
-    pub fn now(&self) -> i64 {
-        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        i64::try_from(secs).unwrap_or(i64::MAX).saturating_add(self.offset)
-    }
-
-    /// Returns once this clock has reached `at` (a key's first second, which an emergency rotation
-    /// in the same second as the last one puts a second ahead).
-    pub async fn wait_until(&self, at: i64) {
-        while self.now() < at {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-}
 
 /// What every handler reads: one `Arc`, so that the per-request copies axum makes (one in each
 /// route's service, one for each `State` extractor) cost one reference count each rather than one

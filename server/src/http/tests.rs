@@ -166,7 +166,7 @@ async fn healthz_is_503_in_the_envelope_when_the_store_fails() {
     let keys = KeyRing::open(&dir.path().join("keys"), 1_800_000_000).unwrap();
     let settings = IssuerSettings { base_url: "http://zp.test".into(), region: "LU".into(), status_ttl: 300 };
     let issuer = Issuer::new(Arc::new(DownStore), Arc::new(keys), settings);
-    let app = router(AppState::new(Arc::new(issuer), super::Clock::default(), RateLimit::disabled()));
+    let app = router(AppState::new(Arc::new(issuer), crate::clock::Clock::default(), RateLimit::disabled()));
     let reply = get(&app, "/healthz").await;
     assert_envelope(&reply, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     assert!(!reply.text().contains("down"), "internal cause leaked: {}", reply.text());

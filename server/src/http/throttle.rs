@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn waits_start_after_the_limit_and_double_up_to_the_cap() {
         let throttle = AdminThrottle::per_minute(3);
-        let start = Instant::now();
+        let start = crate::clock::instant();
         for _ in 0..3 {
             assert_eq!(throttle.attempt(ip(1), start), None);
         }
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn success_and_quiet_start_afresh() {
         let throttle = AdminThrottle::per_minute(2);
-        let start = Instant::now();
+        let start = crate::clock::instant();
         assert_eq!(throttle.attempt(ip(1), start), None);
         assert_eq!(throttle.attempt(ip(1), start), None);
         throttle.succeeded(ip(1));
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn zero_turns_it_off() {
         let throttle = AdminThrottle::per_minute(0);
-        let now = Instant::now();
+        let now = crate::clock::instant();
         for _ in 0..100 {
             assert_eq!(throttle.attempt(ip(1), now), None);
         }

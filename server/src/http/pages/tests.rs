@@ -474,7 +474,7 @@ async fn key_set(issuer: &Issuer) -> KeySet {
 }
 
 fn issuer_now() -> i64 {
-    crate::http::Clock::default().now()
+    crate::clock::Clock::default().now()
 }
 
 #[tokio::test]
