@@ -1,0 +1,438 @@
+//! Certificates: issue, renew, add products or services, suspend, reinstate and revoke; each one
+//! transaction with its audit entry and the new token signed.
+
+use super::*;
+
+/// Why a certificate was revoked; shown on the verification page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// The products or services no longer meet the quality criteria.
+    QualityCriteria,
+    /// The entity is no longer a social-economy entity.
+    NotSocialEconomy,
+    /// The mark was used on products or services it does not cover.
+    Misuse,
+    /// The application contained false information.
+    FalseInformation,
+    /// The entity asked for the certificate to end.
+    EntityRequest,
+    /// The entity has ceased to exist.
+    EntityDissolved,
+    /// The certificate was issued by mistake.
+    IssuedInError,
+}
+
+impl RevocationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::QualityCriteria => "quality_criteria",
+            RevocationReason::NotSocialEconomy => "not_social_economy",
+            RevocationReason::Misuse => "misuse",
+            RevocationReason::FalseInformation => "false_information",
+            RevocationReason::EntityRequest => "entity_request",
+            RevocationReason::EntityDissolved => "entity_dissolved",
+            RevocationReason::IssuedInError => "issued_in_error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+    }
+
+    pub fn label(self, pl: bool) -> &'static str {
+        match (self, pl) {
+            (RevocationReason::QualityCriteria, true) => {
+                "produkty lub usługi przestały spełniać kryteria jakości"
+            }
+            (RevocationReason::QualityCriteria, false) => {
+                "the products or services no longer meet the quality criteria"
+            }
+            (RevocationReason::NotSocialEconomy, true) => {
+                "podmiot przestał być podmiotem ekonomii społecznej"
+            }
+            (RevocationReason::NotSocialEconomy, false) => "the entity is no longer a social-economy entity",
+            (RevocationReason::Misuse, true) => {
+                "znak był używany na produktach lub usługach, których nie obejmuje"
+            }
+            (RevocationReason::Misuse, false) => {
+                "the mark was used on products or services it does not cover"
+            }
+            (RevocationReason::FalseInformation, true) => "wniosek zawierał nieprawdziwe informacje",
+            (RevocationReason::FalseInformation, false) => "the application contained false information",
+            (RevocationReason::EntityRequest, true) => "na wniosek podmiotu",
+            (RevocationReason::EntityRequest, false) => "at the entity's request",
+            (RevocationReason::EntityDissolved, true) => "podmiot zakończył działalność",
+            (RevocationReason::EntityDissolved, false) => "the entity has ceased to exist",
+            (RevocationReason::IssuedInError, true) => "certyfikat wydano omyłkowo",
+            (RevocationReason::IssuedInError, false) => "the certificate was issued in error",
+        }
+    }
+}
+
+/// A certificate's verdict at a given time, as the check API and the page report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Valid,
+    Expired,
+    NotYetValid,
+    Suspended,
+    Revoked,
+}
+
+impl Verdict {
+    pub fn of(certificate: &CertificateRecord, now: i64) -> Self {
+        match certificate.state {
+            CertState::Revoked => Verdict::Revoked,
+            CertState::Suspended => Verdict::Suspended,
+            CertState::Active if now >= certificate.valid_until => Verdict::Expired,
+            CertState::Active if now < certificate.valid_from => Verdict::NotYetValid,
+            CertState::Active => Verdict::Valid,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Expired => "expired",
+            Verdict::NotYetValid => "not_yet_valid",
+            Verdict::Suspended => "suspended",
+            Verdict::Revoked => "revoked",
+        }
+    }
+}
+
+/// A move between certificate states.
+struct Change<'a> {
+    from: &'a [CertState],
+    to: CertState,
+    reason: Option<&'a str>,
+    note: Option<String>,
+}
+
+impl Issuer {
+    /// The claims a token of this certificate carries. Public so that bulk fills (the benchmarks'
+    /// seeder) sign exactly what [`Issuer::issue`] would.
+    pub fn claims(
+        &self,
+        certificate: &CertificateRecord,
+        entity: &EntityRecord,
+        products: &[ProductRecord],
+        jti: &str,
+        now: i64,
+    ) -> IssuerResult<CertificateClaims> {
+        Ok(CertificateClaims {
+            iss: self.settings.base_url.clone(),
+            sub: certificate.id.clone(),
+            jti: jti.to_owned(),
+            iat: now,
+            nbf: certificate.valid_from,
+            exp: certificate.valid_until,
+            status: StatusClaim {
+                status_list: StatusListRef {
+                    idx: (certificate.status_idx % STATUS_LIST_SIZE) as u64,
+                    uri: self.status_list_uri(certificate.status_idx / STATUS_LIST_SIZE),
+                },
+            },
+            zp: Certificate {
+                number: certificate.number.clone(),
+                entity: Entity {
+                    name: entity.name.clone(),
+                    legal_form: parse_legal_form(&entity.legal_form)?,
+                    nip: entity.nip.clone(),
+                    krs: entity.krs.clone(),
+                    regon: entity.regon.clone(),
+                    city: entity.city.clone(),
+                    voivodeship: entity.voivodeship.clone(),
+                },
+                products: products
+                    .iter()
+                    .map(|p| Product { name: p.name.clone(), gtin: p.gtin.clone() })
+                    .collect(),
+                domains: entity.domains.clone(),
+                verify_url: self.verify_url(&certificate.id),
+            },
+        })
+    }
+
+    /// Refuses an entity whose own details leave too little of the 8 KiB token for its products:
+    /// better now, naming the field, than at every certificate later.
+    pub(super) fn check_token_budget(&self, entity: &EntityRecord) -> IssuerResult<()> {
+        let probe = CertificateRecord {
+            id: "00000000".into(),
+            number: format!("ZP/{}/0000/0000", self.settings.region),
+            entity_id: entity.id.clone(),
+            status_idx: STATUS_LIST_SIZE * 1_000,
+            state: CertState::Active,
+            valid_from: 0,
+            valid_until: 0,
+            reason: None,
+            public_note: None,
+            search_text: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let claims = self.claims(&probe, entity, &[], "0000000000000000000000", 0)?;
+        let size = serde_json::to_vec(&claims).map(|json| json.len()).unwrap_or(usize::MAX);
+        // Base64url grows the claims by a third; keep 2 KiB for products and the header.
+        if size.saturating_mul(4) / 3 > zp_shared::jws::MAX_TOKEN_LEN - 2_048 {
+            let field = if entity.domains.iter().map(String::len).sum::<usize>() > entity.name.len() {
+                "domains"
+            } else {
+                "name"
+            };
+            return Err(invalid(
+                field,
+                "too long: the certificate token (at most 8 KiB) would have no room left for products",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Signs a new token for the certificate's current state and records it.
+    async fn mint(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        certificate: &CertificateRecord,
+        entity: &EntityRecord,
+        products: &[ProductRecord],
+        now: i64,
+    ) -> IssuerResult<TokenRecord> {
+        let key = self.keys.active(now)?;
+        let jti: String = format!("{}-{}", certificate.id, ids::new_id("", &mut OsRng));
+        let claims = self.claims(certificate, entity, products, &jti, now)?;
+        let token = zp_shared::token::sign(&claims, &key.key)?;
+        if token.len() > zp_shared::jws::MAX_TOKEN_LEN {
+            return Err(invalid(
+                "products",
+                "the certificate would not fit in one token: shorten the product names or list fewer",
+            ));
+        }
+        let record = TokenRecord {
+            jti,
+            certificate_id: certificate.id.clone(),
+            kid: key.key.kid().to_owned(),
+            token,
+            iat: now,
+            exp: certificate.valid_until,
+        };
+        tx.insert_token(&record).await?;
+        Ok(record)
+    }
+
+    pub async fn issue(
+        &self,
+        actor: &str,
+        input: NewCertificate,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let products = validate_products("products", &input.products, now)?;
+        let start = validity_start(&input.valid_from, now)?;
+        let entity_id = input.entity_id.trim();
+        for _attempt in 0..5 {
+            let mut tx = self.store.begin().await?;
+            let entity = tx
+                .entity(entity_id)
+                .await?
+                .ok_or_else(|| invalid("entity_id", format!("no entity has the ID {entity_id:?}")))?;
+            let id = ids::new_certificate_id(&mut OsRng);
+            let prefix = format!("ZP/{}/{}/", self.settings.region, start.year());
+            let number = format!("{prefix}{:04}", tx.count_numbers(&prefix).await? + 1);
+            let certificate = CertificateRecord {
+                search_text: search_text(&id, &number, &entity, &products),
+                id,
+                number,
+                entity_id: entity.id.clone(),
+                status_idx: tx.next_status_idx().await?,
+                state: CertState::Active,
+                valid_from: day_start(start),
+                valid_until: day_start(plus_one_year(start)),
+                reason: None,
+                public_note: None,
+                created_at: now,
+                updated_at: now,
+            };
+            match tx.insert_certificate(&certificate).await {
+                Err(StoreError::Conflict(_)) => continue, // an ID collision: draw again
+                other => other?,
+            }
+            for (position, product) in products.iter().enumerate() {
+                tx.insert_product(&certificate.id, position as i64, product).await?;
+            }
+            let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+            let details = serde_json::json!({
+                "number": certificate.number,
+                "entity_id": entity.id,
+                "products": input.products,
+                "valid_from": format_date(certificate.valid_from),
+                "valid_until": format_date(certificate.valid_until),
+                "jti": token.jti,
+            });
+            tx.append_audit(&Self::audit(actor, "certificate.issue", &certificate.id, details, now)).await?;
+            tx.commit().await?;
+            return self.detail(&certificate.id).await;
+        }
+        Err(IssuerError::Conflict("could not draw a free certificate ID; try again".into()))
+    }
+
+    pub async fn detail(&self, id: &str) -> IssuerResult<CertificateDetail> {
+        self.store
+            .certificate(id)
+            .await?
+            .ok_or_else(|| IssuerError::NotFound { what: "certificate", id: id.to_owned() })
+    }
+
+    /// Loads a certificate for a change inside `tx`, refusing revoked ones unless `allow_revoked`.
+    async fn load(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        id: &str,
+    ) -> IssuerResult<(CertificateRecord, EntityRecord, Vec<ProductRecord>)> {
+        let certificate = tx
+            .certificate(id)
+            .await?
+            .ok_or_else(|| IssuerError::NotFound { what: "certificate", id: id.to_owned() })?;
+        let entity = tx
+            .entity(&certificate.entity_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("certificate {id} has no entity")))?;
+        let products = tx.products(id).await?;
+        Ok((certificate, entity, products))
+    }
+
+    pub async fn renew(&self, actor: &str, id: &str, now: i64) -> IssuerResult<CertificateDetail> {
+        let mut tx = self.store.begin().await?;
+        let (mut certificate, entity, products) = self.load(&mut tx, id).await?;
+        if certificate.state == CertState::Revoked {
+            return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be renewed")));
+        }
+        let opens = certificate.valid_until - RENEWAL_WINDOW_DAYS * 86_400;
+        if now < opens {
+            // Only the coming year can be renewed: a repeated request does not add years.
+            return Err(IssuerError::Conflict(format!(
+                "certificate {id} is valid until {}; it can be renewed from {}",
+                format_date(certificate.valid_until),
+                format_date(opens)
+            )));
+        }
+        if now < certificate.valid_until {
+            // Renewed while valid: the mark continues for another year without a gap.
+            certificate.valid_until = day_start(plus_one_year(date_of(certificate.valid_until)));
+        } else {
+            let today = date_of(now);
+            certificate.valid_from = day_start(today);
+            certificate.valid_until = day_start(plus_one_year(today));
+        }
+        certificate.updated_at = now;
+        tx.update_certificate(&certificate).await?;
+        let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+        let details = serde_json::json!({
+            "valid_from": format_date(certificate.valid_from),
+            "valid_until": format_date(certificate.valid_until),
+            "jti": token.jti,
+        });
+        tx.append_audit(&Self::audit(actor, "certificate.renew", id, details, now)).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    pub async fn add_products(
+        &self,
+        actor: &str,
+        id: &str,
+        new: &[NewProduct],
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let added = validate_products("products", new, now)?;
+        let mut tx = self.store.begin().await?;
+        let (mut certificate, entity, mut products) = self.load(&mut tx, id).await?;
+        if certificate.state == CertState::Revoked {
+            return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be changed")));
+        }
+        if products.len() + added.len() > PRODUCTS_MAX {
+            return Err(invalid(
+                "products",
+                format!("a certificate lists at most {PRODUCTS_MAX} products or services"),
+            ));
+        }
+        for product in added {
+            tx.insert_product(id, products.len() as i64, &product).await?;
+            products.push(product);
+        }
+        certificate.search_text = search_text(&certificate.id, &certificate.number, &entity, &products);
+        certificate.updated_at = now;
+        tx.update_certificate(&certificate).await?;
+        let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+        let details = serde_json::json!({ "added": new, "jti": token.jti });
+        tx.append_audit(&Self::audit(actor, "certificate.add_products", id, details, now)).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    /// Moves a certificate between states; every token of it is affected at once through the
+    /// status list, so no new token is signed.
+    async fn transition(
+        &self,
+        actor: &str,
+        id: &str,
+        change: Change<'_>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let Change { from, to, reason, note } = change;
+        let note = optional_text("note", &note, NOTE_MAX)?;
+        let mut tx = self.store.begin().await?;
+        let (mut certificate, _, _) = self.load(&mut tx, id).await?;
+        if !from.contains(&certificate.state) {
+            return Err(IssuerError::Conflict(format!(
+                "certificate {id} is {}; it cannot become {}",
+                certificate.state.as_str(),
+                to.as_str()
+            )));
+        }
+        certificate.state = to;
+        certificate.reason = reason.map(str::to_owned);
+        certificate.public_note = note.clone();
+        certificate.updated_at = now;
+        tx.update_certificate(&certificate).await?;
+        let action = match to {
+            CertState::Active => "certificate.reinstate",
+            CertState::Suspended => "certificate.suspend",
+            CertState::Revoked => "certificate.revoke",
+        };
+        let details = serde_json::json!({ "reason": reason, "note": note });
+        tx.append_audit(&Self::audit(actor, action, id, details, now)).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    pub async fn suspend(
+        &self,
+        actor: &str,
+        id: &str,
+        note: Option<String>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let change = Change { from: &[CertState::Active], to: CertState::Suspended, reason: None, note };
+        self.transition(actor, id, change, now).await
+    }
+
+    pub async fn reinstate(&self, actor: &str, id: &str, now: i64) -> IssuerResult<CertificateDetail> {
+        let change =
+            Change { from: &[CertState::Suspended], to: CertState::Active, reason: None, note: None };
+        self.transition(actor, id, change, now).await
+    }
+
+    pub async fn revoke(
+        &self,
+        actor: &str,
+        id: &str,
+        reason: RevocationReason,
+        note: Option<String>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let from = &[CertState::Active, CertState::Suspended];
+        let change = Change { from, to: CertState::Revoked, reason: Some(reason.as_str()), note };
+        self.transition(actor, id, change, now).await
+    }
+}

@@ -1,0 +1,289 @@
+//! The issuer's input and every check of it: text fields, identifiers, legal forms, products,
+//! domains and dates. The JSON Schemas of these fields (`http::fields`) say exactly what the
+//! checks accept.
+
+use super::*;
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntity {
+    /// Full name, as registered.
+    #[schema(value_type = fields::Name)]
+    pub name: String,
+    #[schema(value_type = fields::LegalFormCode)]
+    pub legal_form: String,
+    /// Web domains where the entity shows the badge (1 to 20), listed once each however written.
+    #[schema(value_type = Vec<fields::Domain>, min_items = 1, max_items = 20)]
+    pub domains: Vec<String>,
+    /// A NIP already registered is refused with 422 naming `nip`.
+    #[serde(default)]
+    #[schema(value_type = Option<fields::Nip>)]
+    pub nip: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<fields::Regon>)]
+    pub regon: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<fields::Krs>)]
+    pub krs: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<fields::City>)]
+    pub city: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<fields::Voivodeship>)]
+    pub voivodeship: Option<String>,
+    /// Contact e-mail or phone, for the issuer's staff; not published.
+    #[serde(default)]
+    #[schema(value_type = Option<fields::Contact>)]
+    pub contact: Option<String>,
+}
+
+/// Read only from a JSON object (see [`crate::http::error::ObjectOnly`]): the derived code is
+/// `NewProduct::deserialize`, which the `Deserialize` impl below calls through it.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct NewProduct {
+    #[schema(value_type = fields::Name)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(value_type = Option<fields::Gtin>)]
+    pub gtin: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for NewProduct {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        NewProduct::deserialize(crate::http::error::ObjectOnly(deserializer))
+    }
+}
+
+impl Serialize for NewProduct {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        NewProduct::serialize(self, serializer)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCertificate {
+    /// The entity's ID; one that does not exist is refused with 422 naming `entity_id`.
+    pub entity_id: String,
+    /// Certified products and services (1 to 50). The certificate's token lists them and must fit
+    /// in 8 KiB: a list too long for it is refused with 422 naming `products`.
+    #[schema(min_items = 1, max_items = 50)]
+    pub products: Vec<NewProduct>,
+    /// First day of the validity year; today when omitted.
+    #[serde(default)]
+    #[schema(value_type = Option<fields::ValidFrom>)]
+    pub valid_from: Option<String>,
+}
+
+/// Lowercases and strips Polish diacritics, so "zloty sloik" finds "Złoty Słoik".
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ą' => 'a',
+            'ć' => 'c',
+            'ę' => 'e',
+            'ł' => 'l',
+            'ń' => 'n',
+            'ó' => 'o',
+            'ś' => 's',
+            'ź' | 'ż' => 'z',
+            other => other,
+        })
+        .collect()
+}
+
+/// The folded text registry search matches against: the certificate's ID and number, the
+/// entity's name, place and identifiers, and its products.
+pub fn search_text(
+    certificate_id: &str,
+    number: &str,
+    entity: &EntityRecord,
+    products: &[ProductRecord],
+) -> String {
+    let mut parts = vec![certificate_id, number, &entity.name];
+    parts.extend(
+        [&entity.city, &entity.voivodeship, &entity.nip, &entity.krs, &entity.regon]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    );
+    parts.extend(products.iter().map(|p| p.name.as_str()));
+    parts.extend(products.iter().filter_map(|p| p.gtin.as_deref()));
+    fold(&parts.join(" \u{1f} "))
+}
+
+/// Longest entity name, product or service name, in characters.
+pub const NAME_MAX: usize = 200;
+/// Longest city name.
+pub const CITY_MAX: usize = 100;
+/// Longest contact line.
+pub const CONTACT_MAX: usize = 200;
+/// Longest public note on a suspension or revocation.
+pub const NOTE_MAX: usize = 500;
+/// Most web domains an entity may list.
+pub const DOMAINS_MAX: usize = 20;
+/// Most products or services a certificate may list.
+pub const PRODUCTS_MAX: usize = 50;
+
+/// Refuses control characters anywhere in a text field, and more than `max` characters, before
+/// any trimming: what the OpenAPI document says of every such field (`maxLength`, and a pattern
+/// without U+0000–U+001F and U+007F–U+009F). Returns the text without surrounding whitespace.
+pub(super) fn checked_text<'a>(field: &str, value: &'a str, max: usize) -> IssuerResult<&'a str> {
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    if value.chars().count() > max {
+        return Err(invalid(field, format!("must be at most {max} characters")));
+    }
+    Ok(value.trim())
+}
+
+/// A required text field: [`checked_text`], and not blank.
+pub fn clean_text(field: &str, value: &str, max: usize) -> IssuerResult<String> {
+    let value = checked_text(field, value, max)?;
+    if value.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    Ok(value.to_owned())
+}
+
+/// An optional text field: [`checked_text`]; blank is the same as absent.
+pub fn optional_text(field: &str, value: &Option<String>, max: usize) -> IssuerResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(text) => {
+            let text = checked_text(field, text, max)?;
+            Ok((!text.is_empty()).then(|| text.to_owned()))
+        }
+    }
+}
+
+/// One of [`VOIVODESHIPS`], exactly as listed there (lowercase), or none.
+pub fn optional_voivodeship(value: &Option<String>) -> IssuerResult<Option<String>> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some(region) if VOIVODESHIPS.contains(&region) => Ok(Some(region.to_owned())),
+        Some(_) => Err(invalid("voivodeship", format!("must be one of {}", VOIVODESHIPS.join(", ")))),
+    }
+}
+
+/// A register identifier (NIP, REGON, KRS) checked by `check`; blank is the same as absent.
+pub fn optional_ident(
+    field: &str,
+    value: &Option<String>,
+    check: fn(&str) -> Result<String, zp_shared::Error>,
+) -> IssuerResult<Option<String>> {
+    match optional_text(field, value, usize::MAX)? {
+        None => Ok(None),
+        Some(text) => check(&text).map(Some).map_err(|err| invalid(field, err.to_string())),
+    }
+}
+
+/// The code of a [`LegalForm`], exactly.
+pub fn parse_legal_form(value: &str) -> IssuerResult<LegalForm> {
+    LegalForm::from_code(value).ok_or_else(|| {
+        let names: Vec<&str> = LegalForm::ALL.iter().map(|form| form.code()).collect();
+        invalid("legal_form", format!("must be one of {}", names.join(", ")))
+    })
+}
+
+/// The products of a new certificate, or of an addition to one: 1 to [`PRODUCTS_MAX`], each
+/// with a name and perhaps a GTIN.
+pub fn validate_products(field: &str, products: &[NewProduct], now: i64) -> IssuerResult<Vec<ProductRecord>> {
+    if products.is_empty() {
+        return Err(invalid(field, "list at least one product or service"));
+    }
+    if products.len() > PRODUCTS_MAX {
+        return Err(invalid(field, format!("at most {PRODUCTS_MAX} products or services")));
+    }
+    products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let name = clean_text(&format!("{field}[{i}].name"), &p.name, NAME_MAX)?;
+            let field = format!("{field}[{i}].gtin");
+            let gtin = match optional_text(&field, &p.gtin, usize::MAX)? {
+                None => None,
+                Some(g) => Some(ids::gtin14(&g).map_err(|m| invalid(field, m))?),
+            };
+            Ok(ProductRecord { name, gtin, added_at: now })
+        })
+        .collect()
+}
+
+/// The entity a [`NewEntity`] describes, checked field by field, with a new ID. The store and the
+/// token budget ([`Issuer::create_entity`]) come after.
+pub fn entity_record(input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
+    let name = clean_text("name", &input.name, NAME_MAX)?;
+    let legal_form = parse_legal_form(&input.legal_form)?;
+    if input.domains.is_empty() {
+        return Err(invalid("domains", "list at least one domain where the badge will be shown"));
+    }
+    if input.domains.len() > DOMAINS_MAX {
+        return Err(invalid("domains", format!("at most {DOMAINS_MAX} domains")));
+    }
+    let mut domains = Vec::new();
+    for (i, domain) in input.domains.iter().enumerate() {
+        let field = format!("domains[{i}]");
+        let domain = checked_text(&field, domain, usize::MAX)?;
+        let domain = ids::normalize_domain(domain).map_err(|m| invalid(field, m))?;
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    let voivodeship = optional_voivodeship(&input.voivodeship)?;
+    Ok(EntityRecord {
+        id: ids::new_id("E", &mut OsRng),
+        name,
+        legal_form: legal_form.code().to_owned(),
+        nip: optional_ident("nip", &input.nip, zp_shared::ident::nip)?,
+        regon: optional_ident("regon", &input.regon, zp_shared::ident::regon)?,
+        krs: optional_ident("krs", &input.krs, zp_shared::ident::krs)?,
+        city: optional_text("city", &input.city, CITY_MAX)?,
+        voivodeship,
+        domains,
+        contact: optional_text("contact", &input.contact, CONTACT_MAX)?,
+        created_at: now,
+    })
+}
+
+/// The first day of a new certificate's validity: `valid_from` (`YYYY-MM-DD`, at most two years
+/// back and one ahead), or today when it is absent or blank.
+pub fn validity_start(valid_from: &Option<String>, now: i64) -> IssuerResult<Date> {
+    let start = match optional_text("valid_from", valid_from, usize::MAX)? {
+        None => date_of(now),
+        Some(text) => Date::parse(&text, &time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| invalid("valid_from", "must be a date written YYYY-MM-DD"))?,
+    };
+    // Certificates granted on paper may be entered late, but not from years ago; a year ahead
+    // at most.
+    let days = (start - date_of(now)).whole_days();
+    if !(-731..=366).contains(&days) {
+        return Err(invalid("valid_from", "must be at most two years before today and one year after"));
+    }
+    Ok(start)
+}
+
+/// Midnight UTC at the start of `date`.
+pub(super) fn day_start(date: Date) -> i64 {
+    date.with_time(Time::MIDNIGHT).assume_utc().unix_timestamp()
+}
+
+/// The same calendar day a year later (29 February becomes 1 March).
+pub(super) fn plus_one_year(date: Date) -> Date {
+    let year = date.year() + 1;
+    Date::from_calendar_date(year, date.month(), date.day())
+        .or_else(|_| Date::from_calendar_date(year, Month::March, 1))
+        .unwrap_or(date)
+}
+
+pub(super) fn date_of(unix: i64) -> Date {
+    OffsetDateTime::from_unix_timestamp(unix).map(OffsetDateTime::date).unwrap_or(Date::MIN)
+}
+
+pub fn format_date(unix: i64) -> String {
+    let d = date_of(unix);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
