@@ -12,6 +12,7 @@ mod admin;
 mod bad_input;
 mod browser;
 mod bundle;
+mod caching;
 mod domains;
 mod durability;
 mod files;
