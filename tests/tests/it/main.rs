@@ -9,6 +9,7 @@
 #![cfg(test)]
 
 mod admin;
+mod audit;
 mod bad_input;
 mod browser;
 mod bundle;
