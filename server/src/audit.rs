@@ -133,7 +133,8 @@ mod tests {
 
     #[test]
     fn every_changed_field_breaks_the_chain_at_that_entry() {
-        let edits: [(&str, fn(&mut AuditRecord)); 8] = [
+        type Edit = fn(&mut AuditRecord);
+        let edits: [(&str, Edit); 8] = [
             ("at", |r| r.at += 1),
             ("actor", |r| r.actor = "cli:someone-else".into()),
             ("action", |r| r.action = "certificate.revoke".into()),

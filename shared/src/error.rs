@@ -401,13 +401,15 @@ mod tests {
         let mut codes: Vec<&str> = causes.iter().map(Error::code).collect();
         for (cause, code) in causes.iter().zip(&codes) {
             assert!(
-                !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                !code.is_empty()
+                    && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{cause:?}: {code:?} is not snake_case"
             );
             assert!(!cause.to_string().is_empty(), "{cause:?} has no message");
         }
         codes.sort_unstable();
-        let shared: Vec<&&str> = codes.windows(2).filter(|pair| pair[0] == pair[1]).map(|pair| &pair[0]).collect();
+        let shared: Vec<&&str> =
+            codes.windows(2).filter(|pair| pair[0] == pair[1]).map(|pair| &pair[0]).collect();
         assert!(shared.is_empty(), "codes given to more than one cause: {shared:?}");
     }
 }

@@ -10,8 +10,8 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use zp_shared::trust_list::TrustedIssuer;
 use zp_shared::{
-    Certificate, Error, Part, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules, Status,
-    StatusClaim, StatusList, StatusListRef,
+    Certificate, CertificateClaims, Entity, Error, IssuerKey, KeySet, LegalForm, Part, Product, Rules,
+    Status, StatusClaim, StatusList, StatusListRef,
 };
 use zp_widget::state::{
     Clock, StatusSnapshot, StatusView, Trust, TrustSnapshot, Verdict, ask_for_current_in_ms, effective_now,

@@ -19,7 +19,8 @@ fn tamper(server: &Server, sql: &'static str) {
 /// `zp audit verify`: whether it passed, and what it printed on standard output and error.
 fn audit_verify(server: &Server) -> (bool, String) {
     let output = server.cli(&["audit", "verify"]);
-    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let printed =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), printed)
 }
 

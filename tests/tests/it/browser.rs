@@ -217,7 +217,10 @@ fn badge_in_a_real_browser() {
     assert_eq!(changes.len(), 1, "one change, to expired: {expiry}");
     assert_eq!(changes[0]["state"], "expired", "{expiry}");
     let flipped_at = changes[0]["at_ms"].as_i64().unwrap();
-    assert!((midnight * 1000..=midnight * 1000 + 10).contains(&flipped_at), "flipped at {flipped_at}: {expiry}");
+    assert!(
+        (midnight * 1000..=midnight * 1000 + 10).contains(&flipped_at),
+        "flipped at {flipped_at}: {expiry}"
+    );
     drop(clocked);
 
     let demo_states: Vec<&str> = seen["demo"]
