@@ -77,3 +77,127 @@ impl ChainVerifier {
         ChainCheck::Valid { entries: self.entries, head: self.prev_hash }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid chain of `n` records, as the store would hold them.
+    fn chain(n: i64) -> Vec<AuditRecord> {
+        let mut records: Vec<AuditRecord> = Vec::new();
+        for seq in 1..=n {
+            let prev_hash = records.last().map_or_else(|| GENESIS.to_owned(), |r| r.hash.clone());
+            let entry = AuditEntry {
+                at: 1_767_225_600 + seq,
+                actor: "cli:tests".into(),
+                action: "certificate.issue".into(),
+                subject: format!("CERT000{seq}"),
+                details: serde_json::Value::Null,
+            };
+            let details = format!("{{\"n\":{seq}}}");
+            let hash = entry_hash(&prev_hash, seq, &entry, &details);
+            records.push(AuditRecord {
+                seq,
+                at: entry.at,
+                actor: entry.actor,
+                action: entry.action,
+                subject: entry.subject,
+                details,
+                prev_hash,
+                hash,
+            });
+        }
+        records
+    }
+
+    fn walk(records: &[AuditRecord]) -> ChainCheck {
+        let mut verifier = ChainVerifier::default();
+        for record in records {
+            if let Err(broken) = verifier.push(record) {
+                return broken;
+            }
+        }
+        verifier.finish()
+    }
+
+    fn broken(seq: i64, reason: &str) -> ChainCheck {
+        ChainCheck::Broken { seq, reason: reason.into() }
+    }
+
+    #[test]
+    fn an_untouched_chain_is_valid() {
+        let records = chain(4);
+        assert_eq!(walk(&records), ChainCheck::Valid { entries: 4, head: records[3].hash.clone() });
+        assert_eq!(walk(&[]), ChainCheck::Valid { entries: 0, head: GENESIS.into() });
+    }
+
+    #[test]
+    fn every_changed_field_breaks_the_chain_at_that_entry() {
+        type Edit = fn(&mut AuditRecord);
+        let edits: [(&str, Edit); 8] = [
+            ("at", |r| r.at += 1),
+            ("actor", |r| r.actor = "cli:someone-else".into()),
+            ("action", |r| r.action = "certificate.revoke".into()),
+            ("subject", |r| r.subject = "CERT9999".into()),
+            ("details", |r| r.details = "{\"n\":99}".into()),
+            ("hash", |r| r.hash = "f".repeat(64)),
+            ("prev_hash", |r| r.prev_hash = GENESIS.into()),
+            ("seq", |r| r.seq = 7),
+        ];
+        for (field, edit) in edits {
+            let mut records = chain(4);
+            edit(&mut records[2]);
+            let expected = match field {
+                "prev_hash" => broken(3, "does not link to the previous entry"),
+                "seq" => broken(7, "expected entry 3, found 7"),
+                _ => broken(3, "content does not match its hash"),
+            };
+            assert_eq!(walk(&records), expected, "{field} changed");
+        }
+    }
+
+    #[test]
+    fn an_edit_with_its_hash_recomputed_breaks_the_next_link() {
+        let mut records = chain(4);
+        let edited = &mut records[1];
+        edited.subject = "CERT9999".into();
+        let entry = AuditEntry {
+            at: edited.at,
+            actor: edited.actor.clone(),
+            action: edited.action.clone(),
+            subject: edited.subject.clone(),
+            details: serde_json::Value::Null,
+        };
+        edited.hash = entry_hash(&edited.prev_hash, edited.seq, &entry, &edited.details);
+        assert_eq!(walk(&records), broken(3, "does not link to the previous entry"));
+    }
+
+    #[test]
+    fn a_removed_entry_breaks_the_chain() {
+        let mut records = chain(4);
+        records.remove(1);
+        assert_eq!(walk(&records), broken(3, "expected entry 2, found 3"));
+        let mut records = chain(4);
+        records.remove(0);
+        assert_eq!(walk(&records), broken(2, "expected entry 1, found 2"));
+        // Renumbered to hide the gap, the links still give it away.
+        let mut records = chain(4);
+        records.remove(1);
+        records[1].seq = 2;
+        records[2].seq = 3;
+        assert_eq!(walk(&records), broken(2, "does not link to the previous entry"));
+    }
+
+    #[test]
+    fn reordered_entries_break_the_chain() {
+        let mut records = chain(4);
+        records.swap(1, 2);
+        assert_eq!(walk(&records), broken(3, "expected entry 2, found 3"));
+        // Swapped with their numbers kept in order: the links give it away.
+        let mut records = chain(4);
+        records.swap(1, 2);
+        records[1].seq = 2;
+        records[2].seq = 3;
+        assert_eq!(walk(&records), broken(2, "does not link to the previous entry"));
+    }
+}

@@ -303,3 +303,113 @@ impl Error {
         matches!(self, Error::Expired { .. } | Error::NotYetValid { .. } | Error::IssuedInFuture { .. })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One example of every cause, each with the pattern that names it. The patterns also make an
+    /// exhaustive `match` (the enum is `#[non_exhaustive]` only outside this crate), so a new
+    /// variant without its example here does not compile.
+    macro_rules! every_cause {
+        ($($pattern:pat => $example:expr),* $(,)?) => {{
+            fn which(error: &Error) -> &'static str {
+                match error {
+                    $($pattern => stringify!($pattern),)*
+                }
+            }
+            let examples: Vec<(&'static str, Error)> = vec![$((stringify!($pattern), $example)),*];
+            for (pattern, example) in &examples {
+                assert_eq!(which(example), *pattern, "the example of {pattern} is {example:?}");
+            }
+            examples.into_iter().map(|(_, example)| example).collect::<Vec<Error>>()
+        }};
+    }
+
+    #[test]
+    fn every_cause_has_its_own_error_code() {
+        use Error::*;
+        let url = |problem| IssuerUrl { field: "iss".into(), problem };
+        let causes = every_cause![
+            TooLarge { .. } => TooLarge { len: 9000, max: 8192 },
+            Structure => Structure,
+            Base64(_) => Base64(Part::Header),
+            Json { .. } => Json { part: Part::Payload, detail: String::new() },
+            NotAnObject(_) => NotAnObject(Part::Header),
+            DuplicateMember { .. } => DuplicateMember { part: Part::Header, name: "alg".into() },
+            AlgMissing => AlgMissing,
+            AlgNone => AlgNone,
+            AlgSymmetric(_) => AlgSymmetric("HS256".into()),
+            AlgUnsupported(_) => AlgUnsupported("RS256".into()),
+            EmbeddedKey(_) => EmbeddedKey("jwk".into()),
+            Crit => Crit,
+            UnexpectedHeader(_) => UnexpectedHeader("x".into()),
+            TypMissing => TypMissing,
+            WrongTyp { .. } => WrongTyp { expected: "zp-cert+jwt", found: "JWT".into() },
+            KidMissing => KidMissing,
+            KidInvalid => KidInvalid,
+            UnknownKey => UnknownKey,
+            SignatureLength(_) => SignatureLength(63),
+            NonCanonicalSignature => NonCanonicalSignature,
+            BadSignature => BadSignature,
+            MissingClaim(_) => MissingClaim("exp"),
+            ClaimType { .. } => ClaimType { claim: "exp", expected: "an integer" },
+            WrongIssuer { .. } => WrongIssuer { expected: "a".into(), found: "b".into() },
+            Expired { .. } => Expired { exp: 1, now: 2 },
+            NotYetValid { .. } => NotYetValid { nbf: 2, now: 1 },
+            IssuedInFuture { .. } => IssuedInFuture { iat: 2, now: 1 },
+            Claims(_) => Claims("zp".into()),
+            JwksShape => JwksShape,
+            KeyType(_) => KeyType("RSA".into()),
+            KeyCurve(_) => KeyCurve("X25519".into()),
+            KeyParam(..) => KeyParam("use", "enc".into()),
+            KeyLength(_) => KeyLength(31),
+            KeyNotOnCurve => KeyNotOnCurve,
+            KeyNonCanonical => KeyNonCanonical,
+            WeakKey => WeakKey,
+            PrivateKeyPublished => PrivateKeyPublished,
+            KidMismatch { .. } => KidMismatch { expected: "a".into(), found: "b".into() },
+            DuplicateKey(_) => DuplicateKey("a".into()),
+            StatusBits(_) => StatusBits(3),
+            StatusInflate { .. } => StatusInflate { max: 1 },
+            StatusIndex { .. } => StatusIndex { idx: 9, len: 8 },
+            StatusValue { .. } => StatusValue { value: 4, bits: 2 },
+            StatusListUri { .. } => StatusListUri { expected: "a".into(), found: "b".into() },
+            StatusListExpired { .. } => StatusListExpired { exp: 1, now: 2 },
+            TrustListUri { .. } => TrustListUri { expected: "a".into(), found: "b".into() },
+            TrustListExpired { .. } => TrustListExpired { exp: 1, now: 2 },
+            TrustListTtl => TrustListTtl,
+            TrustListUnknownMember(_) => TrustListUnknownMember("x".into()),
+            TrustListTooMany { .. } => TrustListTooMany { found: 101, max: 100 },
+            TrustListDuplicateIssuer(_) => TrustListDuplicateIssuer("a".into()),
+            IssuerUrl { problem: UrlProblem::Malformed, .. } => url(UrlProblem::Malformed),
+            IssuerUrl { problem: UrlProblem::NotHttps, .. } => url(UrlProblem::NotHttps),
+            IssuerUrl { problem: UrlProblem::Userinfo, .. } => url(UrlProblem::Userinfo),
+            IssuerUrl { problem: UrlProblem::Query, .. } => url(UrlProblem::Query),
+            IssuerUrl { problem: UrlProblem::Fragment, .. } => url(UrlProblem::Fragment),
+            IssuerUrl { problem: UrlProblem::TooLong, .. } => url(UrlProblem::TooLong),
+            IssuerUrl { problem: UrlProblem::TrailingSlash, .. } => url(UrlProblem::TrailingSlash),
+            IssuerName { .. } => IssuerName { field: "name".into() },
+            IssuerVoivodeship { .. } => IssuerVoivodeship { field: "voivodeship".into(), found: "x".into() },
+            IdentLength { .. } => IdentLength { kind: IdentKind::Nip, expected: "10", found: 9 },
+            IdentCharacter { .. } => IdentCharacter { kind: IdentKind::Krs, position: 1, found: 'x' },
+            IdentCheckDigit { .. } => IdentCheckDigit { kind: IdentKind::Regon, expected: 1, found: 2 },
+            NipRemainderTen => NipRemainderTen,
+            IdentZero { .. } => IdentZero { kind: IdentKind::Krs },
+            Encode(_) => Encode("x".into()),
+        ];
+        let mut codes: Vec<&str> = causes.iter().map(Error::code).collect();
+        for (cause, code) in causes.iter().zip(&codes) {
+            assert!(
+                !code.is_empty()
+                    && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{cause:?}: {code:?} is not snake_case"
+            );
+            assert!(!cause.to_string().is_empty(), "{cause:?} has no message");
+        }
+        codes.sort_unstable();
+        let shared: Vec<&&str> =
+            codes.windows(2).filter(|pair| pair[0] == pair[1]).map(|pair| &pair[0]).collect();
+        assert!(shared.is_empty(), "codes given to more than one cause: {shared:?}");
+    }
+}

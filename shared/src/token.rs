@@ -294,6 +294,58 @@ impl Product {
 }
 
 /// A token whose form and header are sound, whose signature and claims are not yet checked.
+///
+/// It holds no claims to read: verification is the only way to them.
+///
+/// ```
+/// use zp_shared::{Error, KeySet, Rules, UntrustedToken};
+///
+/// fn subject(token: &str, keys: &KeySet, rules: &Rules, now: i64) -> Result<String, Error> {
+///     let untrusted = UntrustedToken::parse(token)?;
+///     let verified = untrusted.verify(keys, now, rules)?;
+///     Ok(verified.claims.sub)
+/// }
+/// ```
+///
+/// Before that, the claims are not a field of it, nor behind a method, nor in the payload it
+/// keeps to itself. Each of these fails to compile, with the error the comment names:
+///
+/// ```compile_fail,E0609
+/// fn subject(token: &str) -> Result<String, zp_shared::Error> {
+///     let untrusted = zp_shared::UntrustedToken::parse(token)?;
+///     Ok(untrusted.claims.sub) // no field `claims`
+/// }
+/// ```
+///
+/// ```compile_fail,E0599
+/// fn subject(token: &str) -> Result<String, zp_shared::Error> {
+///     let untrusted = zp_shared::UntrustedToken::parse(token)?;
+///     Ok(untrusted.claims().sub) // no method `claims`
+/// }
+/// ```
+///
+/// ```compile_fail,E0616
+/// fn payload<'a>(untrusted: &zp_shared::UntrustedToken<'a>) -> impl std::fmt::Debug {
+///     untrusted.jws.clone() // private field
+/// }
+/// ```
+///
+/// Nor does it, or the claims [`UntrustedToken::authenticate`] gives without the time check,
+/// pass for verified claims:
+///
+/// ```compile_fail,E0277
+/// fn verified(untrusted: zp_shared::UntrustedToken<'_>) -> zp_shared::VerifiedClaims {
+///     untrusted.into() // no conversion
+/// }
+/// ```
+///
+/// ```compile_fail,E0308
+/// use zp_shared::{AuthenticClaims, VerifiedClaims};
+///
+/// fn verified(authentic: AuthenticClaims) -> VerifiedClaims {
+///     authentic // another type
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct UntrustedToken<'a> {
     jws: Compact<'a>,

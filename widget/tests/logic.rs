@@ -10,8 +10,8 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use zp_shared::trust_list::TrustedIssuer;
 use zp_shared::{
-    Certificate, CertificateClaims, Entity, IssuerKey, KeySet, LegalForm, Product, Rules, Status,
-    StatusClaim, StatusList, StatusListRef,
+    Certificate, CertificateClaims, Entity, Error, IssuerKey, KeySet, LegalForm, Part, Product, Rules,
+    Status, StatusClaim, StatusList, StatusListRef,
 };
 use zp_widget::state::{
     Clock, StatusSnapshot, StatusView, Trust, TrustSnapshot, Verdict, ask_for_current_in_ms, effective_now,
@@ -196,22 +196,38 @@ fn domain_binding() {
 fn forged_tampered_and_foreign_tokens_are_invalid() {
     let list = snapshot(Status::Valid, NOW, NOW);
     let status = StatusView::Known(&list);
-    let mut tampered = token();
-    tampered.insert(30, 'x');
+    // Well-formed and signed by the issuer's key, but the signature is another token's: every
+    // part decodes, so only the signature check can refuse it.
+    let genuine = token();
+    let mut other = claims();
+    other.zp.entity.name = "Inna Spółdzielnia".into();
+    let other = zp_shared::token::sign(&other, &key()).unwrap();
+    let (signed, _) = genuine.rsplit_once('.').unwrap();
+    let (_, other_signature) = other.rsplit_once('.').unwrap();
+    let tampered = format!("{signed}.{other_signature}");
+    // Claims changed under the genuine signature.
+    let (_, genuine_signature) = genuine.rsplit_once('.').unwrap();
+    let (other_signed, _) = other.rsplit_once('.').unwrap();
+    let changed_claims = format!("{other_signed}.{genuine_signature}");
+    let mut malformed = token();
+    malformed.insert(30, 'x');
     let stranger = IssuerKey::from_seed(&[10; 32]).unwrap();
     let foreign = zp_shared::token::sign(&claims(), &stranger).unwrap();
     let mut other_issuer = claims();
     other_issuer.iss = "https://evil.example".into();
     let wrong_iss = zp_shared::token::sign(&other_issuer, &key()).unwrap();
-    for (name, bad) in [
-        ("tampered", tampered),
-        ("foreign key", foreign),
-        ("wrong issuer", wrong_iss),
-        ("garbage", "x.y.z".into()),
-        ("empty", String::new()),
+    let wrong_issuer = Error::WrongIssuer { expected: ISSUER.into(), found: "https://evil.example".into() };
+    for (name, bad, error) in [
+        ("another token's signature", tampered, Error::BadSignature),
+        ("changed claims", changed_claims, Error::BadSignature),
+        ("malformed", malformed, Error::Base64(Part::Header)),
+        ("foreign key", foreign, Error::UnknownKey),
+        ("wrong issuer", wrong_iss, wrong_issuer),
+        ("garbage", "x.y.z".into(), Error::Base64(Part::Header)),
+        ("empty", String::new(), Error::Structure),
     ] {
         let verdict = evaluate(&bad, Some(&keys()), &rules(), &status, HOST, &Clock::at(NOW));
-        assert!(matches!(verdict, Verdict::Invalid(_)), "{name}: {verdict:?}");
+        assert_eq!(verdict, Verdict::Invalid(error), "{name}");
     }
     // A malformed token is refused even before the keys arrive.
     assert!(matches!(

@@ -269,9 +269,7 @@ fn padding_and_non_canonical_base64url() {
         (format!("{}.{}.{}\n", p[0], p[1], p[2]), Part::Signature),
     ];
     for (forged, part) in cases {
-        if forged == token {
-            continue;
-        }
+        assert_ne!(forged, token, "each case changes the token");
         assert_eq!(check(&forged).unwrap_err(), Error::Base64(part), "{forged}");
     }
     // 64 bytes encode to 86 characters whose last one carries two unused bits: setting them gives
@@ -535,34 +533,8 @@ fn jwks_refuses_unsound_keys() {
     assert_eq!(KeySet::from_jwks_json(&published).unwrap(), keys());
 }
 
-#[test]
-fn every_attack_has_its_own_error_code() {
-    let codes = [
-        Error::AlgNone.code(),
-        Error::AlgSymmetric("HS256".into()).code(),
-        Error::AlgUnsupported("RS256".into()).code(),
-        Error::Crit.code(),
-        Error::EmbeddedKey("jwk".into()).code(),
-        Error::KidInvalid.code(),
-        Error::DuplicateMember { part: Part::Header, name: "alg".into() }.code(),
-        Error::TooLarge { len: 0, max: 0 }.code(),
-        Error::Base64(Part::Header).code(),
-        Error::NonCanonicalSignature.code(),
-        Error::WrongTyp { expected: "", found: String::new() }.code(),
-        Error::WrongIssuer { expected: String::new(), found: String::new() }.code(),
-        Error::MissingClaim("exp").code(),
-        Error::Expired { exp: 0, now: 0 }.code(),
-        Error::NotYetValid { nbf: 0, now: 0 }.code(),
-        Error::ClaimType { claim: "exp", expected: "" }.code(),
-        Error::UnknownKey.code(),
-        Error::WeakKey.code(),
-        Error::BadSignature.code(),
-    ];
-    let mut unique = codes.to_vec();
-    unique.sort_unstable();
-    unique.dedup();
-    assert_eq!(unique.len(), codes.len(), "{codes:?}");
-}
+// That every cause has a code of its own, every variant of `Error` included, is a unit test of
+// `shared/src/error.rs`: only inside the crate can a `match` on the enum be exhaustive.
 
 #[test]
 fn authentic_but_expired_claims_are_not_valid_claims() {

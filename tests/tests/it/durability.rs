@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -23,7 +24,7 @@ fn kill_9_loses_no_acknowledged_write() {
             let stop = Arc::clone(&stop);
             let (url, key, entity_id) = (url.clone(), key.clone(), entity_id.clone());
             std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::new();
+                let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
                 let mut n = 0;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
@@ -42,9 +43,27 @@ fn kill_9_loses_no_acknowledged_write() {
             })
         })
         .collect();
-    // Kill once the burst is well under way, while the workers are still writing.
-    while acknowledged.lock().unwrap().len() < 40 {
-        std::thread::yield_now();
+    // Kill once the burst is well under way, while the workers are still writing. A server that
+    // refuses or stalls writes fails the test here, rather than leaving it waiting for good.
+    const WAIT: Duration = Duration::from_secs(120);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // Looked at before the count, so that a count taken after is final when all stopped.
+        let stopped = workers.iter().all(|worker| worker.is_finished());
+        let done = acknowledged.lock().unwrap().len();
+        if done >= 40 {
+            break;
+        }
+        assert!(
+            !stopped,
+            "every writer stopped after {done} acknowledged writes: the server refused or failed a write"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of 40 writes were acknowledged in {} s: the server is not taking writes",
+            WAIT.as_secs()
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
     let server = server.kill_hard_and_restart();
     stop.store(true, Ordering::SeqCst);

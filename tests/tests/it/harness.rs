@@ -11,24 +11,47 @@ use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use zp_shared::{KeySet, Rules};
 
-/// Path of the `zp` binary, built once per test run.
+/// Path of the `zp` binary, built once per test run: the executable that this very build
+/// produced, as cargo reports it, never a file that happens to sit where a build once put one
+/// (another profile's, another target directory's, an older build's).
 pub fn zp_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "zp-server", "--bin", "zp"])
+        let output = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "zp-server",
+                "--bin",
+                "zp",
+                "--message-format=json-render-diagnostics",
+            ])
             .current_dir(&workspace)
-            .status()
+            .stderr(Stdio::inherit())
+            .output()
             .expect("run cargo build for the zp binary");
-        assert!(status.success(), "building the zp binary failed");
-        let exe = std::env::current_exe().unwrap();
-        // target/<profile>/deps/it-<hash> → target/<profile>/zp
-        let binary = exe.parent().unwrap().parent().unwrap().join("zp");
+        assert!(output.status.success(), "building the zp binary failed");
+        let binary = built_executable(&String::from_utf8_lossy(&output.stdout), "zp")
+            .expect("cargo build reported no executable for the zp binary");
         assert!(binary.is_file(), "{} was not built", binary.display());
         binary
     })
+}
+
+/// The executable cargo reports for binary target `bin` among its JSON messages. Only
+/// `--bin zp` of `zp-server` is built with an executable, so the name is enough.
+fn built_executable(messages: &str, bin: &str) -> Option<PathBuf> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == bin)
+        .filter(|message| {
+            message["target"]["kind"].as_array().is_some_and(|kinds| kinds.contains(&json!("bin")))
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
 }
 
 pub struct Server {
@@ -322,4 +345,38 @@ impl Drop for Server {
 
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Every `.rs` file under `dir`, with its modification time.
+fn sources(dir: &Path, found: &mut Vec<(PathBuf, std::time::SystemTime)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            found.push((path, modified));
+        }
+    }
+}
+
+/// The binary every test runs was built from the sources as they are: it is no older than any
+/// of them. A binary left by an earlier build (of another profile, in another target directory)
+/// would be.
+#[test]
+fn the_zp_binary_is_built_from_the_current_sources() {
+    let binary = zp_binary();
+    let built = std::fs::metadata(binary).unwrap().modified().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut found = Vec::new();
+    for package in ["server", "shared"] {
+        sources(&workspace.join(package).join("src"), &mut found);
+    }
+    assert!(found.len() > 20, "{found:?}");
+    for (source, modified) in found {
+        assert!(modified <= built, "{} is newer than {}", source.display(), binary.display());
+    }
+    let output = Command::new(binary).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("zp "), "{output:?}");
 }

@@ -9,10 +9,12 @@
 #![cfg(test)]
 
 mod admin;
+mod audit;
 mod backup;
 mod bad_input;
 mod browser;
 mod bundle;
+mod caching;
 mod domains;
 mod durability;
 mod files;

@@ -40,6 +40,25 @@ impl Backend {
         };
         global.open_store().await.unwrap()
     }
+
+    /// Runs SQL on the database directly, past the store, as someone with access to the database
+    /// could: `sqlite` on SQLite, `postgres` on PostgreSQL. Gives the database's error as text.
+    async fn raw(&self, sqlite: &'static str, postgres: &'static str) -> Result<u64, String> {
+        use sqlx::Connection;
+        let done = if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql(sqlite).execute(&mut conn).await.map(|done| done.rows_affected())
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql(postgres).execute(&mut conn).await.map(|done| done.rows_affected())
+        };
+        done.map_err(|err| err.to_string())
+    }
+
+    /// [`Backend::raw`] with the same SQL on both backends.
+    async fn sql(&self, sql: &'static str) -> Result<u64, String> {
+        self.raw(sql, sql).await
+    }
 }
 
 /// Each test once per backend: `store::sqlite::NAME` and `store::postgres::NAME`.
@@ -75,7 +94,10 @@ suite!(
     search_filters,
     gtin_lookup_prefers_active_certificates,
     api_keys_by_hash,
+    api_keys_are_listed_and_revoked_once,
     audit_entries_chain,
+    audit_log_refuses_updates_and_deletes,
+    tampered_audit_log_is_broken,
     uncommitted_transactions_leave_nothing,
     writers_on_two_handles_are_serialised,
     trusted_issuers_are_added_listed_and_removed,
@@ -484,6 +506,47 @@ async fn api_keys_by_hash(backend: Backend) {
     assert_eq!(store.api_key_by_hash(&"c".repeat(64)).await.unwrap(), None);
 }
 
+async fn api_keys_are_listed_and_revoked_once(backend: Backend) {
+    let store = backend.open().await;
+    assert!(store.api_keys().await.unwrap().is_empty());
+    let key = |id: &str, created_at| ApiKeyRecord {
+        id: id.into(),
+        name: format!("klucz {id}"),
+        created_at,
+        revoked_at: None,
+    };
+    let (panel, cli, later) = (key("KPANEL", 5), key("KCLI", 5), key("KLATER", 9));
+    let first = key("KZFIRST", 1);
+    let mut tx = store.begin().await.unwrap();
+    for (record, hash) in [(&later, "h1"), (&panel, "h2"), (&first, "h3"), (&cli, "h4")] {
+        tx.insert_api_key(record, hash).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Oldest first; in the same second, by ID.
+    let listed = [first.clone(), cli.clone(), panel.clone(), later.clone()];
+    assert_eq!(store.api_keys().await.unwrap(), listed);
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.revoke_api_key("KPANEL", 20).await.unwrap());
+    drop(tx);
+    assert_eq!(store.api_keys().await.unwrap(), listed, "an uncommitted revocation changes nothing");
+    assert_eq!(store.api_key_by_hash("h2").await.unwrap(), Some(panel.clone()));
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.revoke_api_key("KPANEL", 20).await.unwrap());
+    assert!(!tx.revoke_api_key("KPANEL", 30).await.unwrap(), "revoked once, in the same transaction");
+    assert!(!tx.revoke_api_key("KNONE", 20).await.unwrap(), "no such key");
+    assert!(!tx.revoke_api_key("kpanel", 20).await.unwrap(), "IDs are compared exactly");
+    tx.commit().await.unwrap();
+    let mut tx = backend.open().await.begin().await.unwrap();
+    assert!(!tx.revoke_api_key("KPANEL", 40).await.unwrap(), "revoked once, on any handle");
+    tx.commit().await.unwrap();
+
+    let revoked = ApiKeyRecord { revoked_at: Some(20), ..panel };
+    assert_eq!(store.api_keys().await.unwrap(), [first, cli, revoked.clone(), later], "the first time stays");
+    assert_eq!(store.api_key_by_hash("h2").await.unwrap(), Some(revoked));
+}
+
 async fn audit_entries_chain(backend: Backend) {
     let store = backend.open().await;
     assert_eq!(store.audit_head().await.unwrap(), 0);
@@ -510,6 +573,106 @@ async fn audit_entries_chain(backend: Backend) {
         verifier.push(record).unwrap();
     }
     assert_eq!(verifier.finish(), ChainCheck::Valid { entries: 3, head: third.hash });
+}
+
+/// Walks the stored chain as `zp audit verify` does.
+async fn walk_audit_log(store: &dyn Store) -> ChainCheck {
+    let mut verifier = ChainVerifier::default();
+    for record in store.audit_log(0, 100).await.unwrap() {
+        if let Err(broken) = verifier.push(&record) {
+            return broken;
+        }
+    }
+    verifier.finish()
+}
+
+/// Commits four audit entries, subjects C1 to C4.
+async fn with_audit_entries(store: &dyn Store) -> Vec<AuditRecord> {
+    let mut tx = store.begin().await.unwrap();
+    for subject in ["C1", "C2", "C3", "C4"] {
+        tx.append_audit(&audit("certificate.issue", subject)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let records = store.audit_log(0, 100).await.unwrap();
+    assert_eq!(records.len(), 4);
+    records
+}
+
+async fn audit_log_refuses_updates_and_deletes(backend: Backend) {
+    let store = backend.open().await;
+    let records = with_audit_entries(store.as_ref()).await;
+    for statement in [
+        "UPDATE audit_log SET subject = 'C9' WHERE seq = 2",
+        "UPDATE audit_log SET details = '{}'",
+        "UPDATE audit_log SET seq = seq + 10 WHERE seq = 4",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 4",
+        "DELETE FROM audit_log",
+    ] {
+        let refused = backend.sql(statement).await;
+        assert!(
+            refused.as_ref().is_err_and(|err| err.contains("the audit log is append-only")),
+            "{statement}: {refused:?}"
+        );
+    }
+    // PostgreSQL empties a table without deleting its rows one by one; that is refused too.
+    // (SQLite has no TRUNCATE: its `DELETE FROM` without WHERE goes through the trigger above.)
+    if !backend.url.starts_with("sqlite:") {
+        let refused = backend.sql("TRUNCATE audit_log").await;
+        assert!(refused.as_ref().is_err_and(|err| err.contains("append-only")), "TRUNCATE: {refused:?}");
+    }
+    assert_eq!(store.audit_log(0, 100).await.unwrap(), records, "every entry as it was");
+    assert!(matches!(walk_audit_log(store.as_ref()).await, ChainCheck::Valid { entries: 4, .. }));
+    // Appending still works.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.append_audit(&audit("certificate.revoke", "C1")).await.unwrap().seq, 5);
+    tx.commit().await.unwrap();
+}
+
+/// With the triggers out of the way (someone with the database's owner rights), each kind of
+/// tampering is found by the chain, at the entry where it was made.
+async fn tampered_audit_log_is_broken(backend: Backend) {
+    let store = backend.open().await;
+    let records = with_audit_entries(store.as_ref()).await;
+    let head = records[3].hash.clone();
+    assert_eq!(walk_audit_log(store.as_ref()).await, ChainCheck::Valid { entries: 4, head: head.clone() });
+    backend
+        .raw(
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete",
+            "DROP TRIGGER audit_log_no_change ON audit_log; DROP TRIGGER audit_log_no_truncate ON audit_log",
+        )
+        .await
+        .unwrap();
+    let broken = |seq, reason: &str| ChainCheck::Broken { seq, reason: reason.into() };
+
+    // A changed field.
+    assert_eq!(backend.sql("UPDATE audit_log SET subject = 'C9' WHERE seq = 2").await, Ok(1));
+    assert_eq!(walk_audit_log(store.as_ref()).await, broken(2, "content does not match its hash"));
+    assert_eq!(backend.sql("UPDATE audit_log SET subject = 'C2' WHERE seq = 2").await, Ok(1));
+    assert_eq!(walk_audit_log(store.as_ref()).await, ChainCheck::Valid { entries: 4, head: head.clone() });
+    assert_eq!(backend.sql("UPDATE audit_log SET at = at + 1 WHERE seq = 3").await, Ok(1));
+    assert_eq!(walk_audit_log(store.as_ref()).await, broken(3, "content does not match its hash"));
+    assert_eq!(backend.sql("UPDATE audit_log SET at = at - 1 WHERE seq = 3").await, Ok(1));
+
+    // Two entries swapped, numbers kept in order.
+    let swap = "UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; \
+                UPDATE audit_log SET seq = 3 WHERE seq = -2";
+    backend.sql(swap).await.unwrap();
+    assert_eq!(store.audit_log(0, 100).await.unwrap()[1].subject, "C3", "swapped");
+    assert_eq!(walk_audit_log(store.as_ref()).await, broken(2, "does not link to the previous entry"));
+    backend.sql(swap).await.unwrap();
+    assert_eq!(store.audit_log(0, 100).await.unwrap(), records, "swapped back");
+    assert_eq!(walk_audit_log(store.as_ref()).await, ChainCheck::Valid { entries: 4, head });
+
+    // An entry removed.
+    assert_eq!(backend.sql("DELETE FROM audit_log WHERE seq = 2").await, Ok(1));
+    assert_eq!(walk_audit_log(store.as_ref()).await, broken(3, "expected entry 2, found 3"));
+    // Renumbered to close the gap: the links give it away.
+    backend
+        .sql("UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 4")
+        .await
+        .unwrap();
+    assert_eq!(walk_audit_log(store.as_ref()).await, broken(2, "does not link to the previous entry"));
 }
 
 async fn uncommitted_transactions_leave_nothing(backend: Backend) {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 use zp_shared::{KeySet, Rules};
 
@@ -14,6 +15,7 @@ use crate::http::testing::{Reply, get, send, state_with};
 use crate::http::widget::WidgetBundle;
 use crate::http::{AppState, RateLimit, router};
 use crate::issuer::{Issuer, NewCertificate, NewEntity, NewProduct};
+use crate::store::CertState;
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>\"' \u{202e}";
 const ESCAPED: &str = "&lt;img src=x onerror=alert(1)&gt;&quot;' \u{202e}";
@@ -509,22 +511,71 @@ async fn demo_shop_shows_a_real_badge_for_each_case() {
 
     let badges = badge_elements(&html);
     assert_eq!(badges.len(), 7, "{html}");
-    let keys = key_set(&demo.issuer).await;
-    let rules = Rules::new("https://zp.rops.lublin.pl");
-    let now = issuer_now();
-    let mut forged = 0;
-    let mut elsewhere = 0;
     for (token, content) in &badges {
         assert!(token.starts_with("eyJ") && token.split('.').count() == 3, "{token}");
         assert!(content.trim_start().starts_with("<a href=\"/v/"), "a fallback link: {content}");
-        match zp_shared::verify(token, &keys, now, &rules) {
-            Err(zp_shared::Error::BadSignature) => forged += 1,
-            Ok(verified) if !verified.claims.zp.domains.iter().any(|d| d == "127.0.0.1") => elsewhere += 1,
-            _ => {}
-        }
     }
-    assert_eq!(forged, 1, "one badge has a forged signature");
-    assert_eq!(elsewhere, 1, "one badge is for another site");
+    // Each card's badge, checked for what its case says it shows.
+    let cards: Vec<(&str, &str)> = html
+        .split("data-case=\"")
+        .skip(1)
+        .map(|card| (&card[..card.find('"').unwrap()], between(card, "<zakup-prospoleczny token=\"", "\"")))
+        .collect();
+    let cases: Vec<&str> = cards.iter().map(|(case, _)| *case).collect();
+    assert_eq!(cases, ["valid", "expiring", "expired", "suspended", "revoked", "forged", "elsewhere"]);
+    let keys = key_set(&demo.issuer).await;
+    let rules = Rules::new("https://zp.rops.lublin.pl");
+    let now = issuer_now();
+    let day = 86_400;
+    let state = |id: String| {
+        let issuer = demo.issuer.clone();
+        async move { issuer.store.certificate(&id).await.unwrap().unwrap().certificate.state }
+    };
+    let local = |claims: &zp_shared::CertificateClaims| claims.zp.domains.iter().any(|d| d == "127.0.0.1");
+    let (_, valid_token) = cards[0];
+    for (case, token) in &cards {
+        let verified = zp_shared::verify(token, &keys, now, &rules);
+        // The fate the demo seeding gave the certificate the card must show.
+        let (fate, expected_state) = match *case {
+            "valid" => ("valid", CertState::Active),
+            "expiring" => ("expiring soon", CertState::Active),
+            "expired" => ("expired", CertState::Active),
+            "suspended" => ("suspended", CertState::Suspended),
+            "revoked" => ("revoked", CertState::Revoked),
+            "forged" => ("valid", CertState::Active),
+            "elsewhere" => ("other domain", CertState::Active),
+            other => panic!("unexpected demo case {other}"),
+        };
+        match *case {
+            "expired" => {
+                assert!(matches!(verified, Err(zp_shared::Error::Expired { .. })), "{case}: {verified:?}")
+            }
+            "forged" => {
+                assert_eq!(verified, Err(zp_shared::Error::BadSignature), "{case}");
+                let signed = |token: &str| token.rsplit_once('.').unwrap().0.to_owned();
+                assert_eq!(signed(token), signed(valid_token), "the valid badge's token, signature changed");
+                assert_ne!(token, &valid_token);
+            }
+            _ => {
+                let claims = &verified.as_ref().unwrap_or_else(|err| panic!("{case}: {err:?}")).claims;
+                assert_eq!(local(claims), *case != "elsewhere", "{case}: {:?}", claims.zp.domains);
+                match *case {
+                    "valid" => assert!(claims.exp > now + 30 * day, "{case}: ends at {}", claims.exp),
+                    "expiring" => assert!(claims.exp < now + 7 * day, "{case}: ends at {}", claims.exp),
+                    "elsewhere" => assert!(claims.zp.domains.contains(&"innysklep.pl".to_owned()), "{case}"),
+                    // Genuine and current: what the badge shows comes from the status list, so
+                    // the certificate's state in the registry is checked below.
+                    _ => {}
+                }
+            }
+        }
+        // Whose mark it is: the forged badge carries the valid one's claims.
+        let genuine = if *case == "forged" { valid_token } else { token };
+        let claims =
+            zp_shared::UntrustedToken::parse(genuine).unwrap().authenticate(&keys, &rules).unwrap().claims;
+        assert_eq!(claims.sub, demo.id(fate), "{case}");
+        assert_eq!(state(claims.sub.clone()).await, expected_state, "{case}");
+    }
     for words in [
         "Certyfikat ważny",
         "Certyfikat wygasa za",
@@ -574,7 +625,16 @@ async fn entity_page_offers_a_pinned_snippet_when_the_bundle_is_built() {
          integrity=&quot;{}&quot; crossorigin=&quot;anonymous&quot;&gt;&lt;/script&gt;",
         bundle.loader.name, bundle.loader_integrity
     )));
-    assert!(bundle.loader_integrity.starts_with("sha384-"));
+    // The hash the snippet quotes is that of the loader the server sends under that name.
+    let quoted = between(&html, "integrity=&quot;", "&quot;");
+    let served = get(&pinned.app, &format!("/widget/{}", bundle.loader.name)).await;
+    assert_eq!(served.status.as_u16(), 200);
+    assert!(
+        String::from_utf8_lossy(&served.body).contains("https://zp.rops.lublin.pl"),
+        "the loader as served"
+    );
+    let digest = sha2::Sha384::digest(&served.body);
+    assert_eq!(quoted, format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(digest)));
     assert!(html.contains("nigdy się nie zmienia"));
     // The plain snippet that follows updates is still there, first.
     let stable = html.find("/widget/zp-badge.js&quot;").unwrap();
