@@ -3,13 +3,12 @@
 //! the document does not describe, a request the document forbids that the server accepts, or one
 //! it allows that the server refuses (within `tests/schemathesis.toml`'s stated exceptions).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use zp_tests::Listening;
 
 use crate::{cargo, step, tools};
 
@@ -116,7 +115,7 @@ impl Drop for Scratch {
 
 /// `zp serve` on the scratch data directory, stopped (by its PID) when dropped.
 struct Server {
-    child: Child,
+    _process: Listening,
     /// Where it listens, e.g. `http://127.0.0.1:40123`.
     url: String,
 }
@@ -124,7 +123,8 @@ struct Server {
 impl Server {
     fn start(zp: &Path, scratch: &Scratch) -> Result<Self> {
         println!("\n==> start zp serve on a free port with a temporary data directory");
-        let mut child = Command::new(zp)
+        let mut command = Command::new(zp);
+        command
             .arg("--data-dir")
             .arg(&scratch.data)
             // The per-client rate limit is not part of the contract under test, and schemathesis
@@ -137,38 +137,11 @@ impl Server {
             .env_remove("ZP_DATABASE_URL")
             .env_remove("ZP_KEYS_DIR")
             .env_remove("ZP_BASE_URL")
-            .env_remove("ZP_RATE_LIMIT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", zp.display()))?;
-        let stdout = child.stdout.take();
-        // From here on, the guard stops the child whatever happens.
-        let mut server = Server { child, url: String::new() };
-        let stdout = stdout.context("no standard output from zp serve")?;
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sender = Some(sender);
-            // Keeps reading to the end, so the server never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ")
-                    && let Some(sender) = sender.take()
-                {
-                    let _ = sender.send(url.trim().to_owned());
-                }
-            }
-        });
-        server.url = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .context("zp serve did not say where it listens")?;
-        println!("    listening on {}", server.url);
-        Ok(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+            .env_remove("ZP_RATE_LIMIT");
+        let process = Listening::start(command, Duration::from_secs(60))
+            .with_context(|| format!("starting {} serve", zp.display()))?;
+        let url = process.url();
+        println!("    listening on {url}");
+        Ok(Server { _process: process, url })
     }
 }

@@ -1,15 +1,15 @@
 //! Starts the real `zp` binary on port 0 with a temporary data directory, and talks to it over
 //! HTTP and through its CLI, as an issuer's staff and the public would.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use zp_shared::{KeySet, Rules};
+use zp_tests::Listening;
 
 /// Path of the `zp` binary, built once per test run: the executable that this very build
 /// produced, as cargo reports it, never a file that happens to sit where a build once put one
@@ -55,7 +55,7 @@ fn built_executable(messages: &str, bin: &str) -> Option<PathBuf> {
 }
 
 pub struct Server {
-    child: Child,
+    process: Listening,
     /// Where it listens, e.g. `http://127.0.0.1:40123`.
     pub url: String,
     /// The issuer URL tokens carry (`iss`): the address of the first start, kept on restarts.
@@ -67,8 +67,6 @@ pub struct Server {
     _dir: Option<tempfile::TempDir>,
     pub admin_key: String,
     pub http: Client,
-    /// Every line the server has printed on standard output so far.
-    printed: Arc<Mutex<Vec<String>>>,
 }
 
 /// How to start a server beyond its command-line options.
@@ -140,7 +138,7 @@ impl Server {
             }
             None => Command::new(zp_binary()),
         };
-        let mut child = command
+        command
             .arg("--data-dir")
             .arg(data)
             .args(&global)
@@ -152,28 +150,13 @@ impl Server {
             // Tests send bursts from one address; the limiter has tests of its own.
             .env("ZP_RATE_LIMIT", "0")
             .envs(launch.env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start zp serve");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let printed = Arc::new(Mutex::new(Vec::new()));
-        let lines = printed.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    sender.send(url.trim().to_owned()).ok();
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let url =
-            receiver.recv_timeout(Duration::from_secs(60)).expect("the server did not report its address");
+            .stderr(Stdio::inherit());
+        let process = Listening::start(command, Duration::from_secs(60)).expect("start zp serve");
+        let url = process.url();
         let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let base = base.map_or_else(|| url.clone(), str::to_owned);
         let server = Server {
-            child,
+            process,
             url,
             base,
             data: data.to_owned(),
@@ -181,7 +164,6 @@ impl Server {
             _dir: None,
             admin_key: String::new(),
             http,
-            printed,
         };
         server.wait_ready();
         server
@@ -204,7 +186,7 @@ impl Server {
     pub fn printed(&self, prefix: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            let lines = self.printed.lock().unwrap();
+            let lines = self.process.printed();
             if let Some(rest) = lines.iter().find_map(|line| line.trim_start().strip_prefix(prefix)) {
                 return rest.trim().to_owned();
             }
@@ -236,8 +218,7 @@ impl Server {
     /// [`Server::kill_hard_and_restart`], the new process started with `extra` options of
     /// `serve` (say, a clock some minutes ahead: `--clock-offset 301`).
     pub fn kill_hard_and_restart_with(mut self, extra: &[&str]) -> Server {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        self.process.kill().unwrap();
         let mut restarted = Server::spawn_global(&self.data, self.global.clone(), Some(&self.base), extra);
         restarted._dir = self._dir.take();
         restarted.admin_key = self.admin_key.clone();
@@ -332,14 +313,6 @@ impl Server {
             "/certificates",
             &json!({ "entity_id": entity_id, "products": [{ "name": "Powidła śliwkowe", "gtin": "5901234123457" }] }),
         )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Stopped by its own process id.
-        self.child.kill().ok();
-        self.child.wait().ok();
     }
 }
 

@@ -7,13 +7,14 @@
 //! built like the badge). `tests/js/bench-load.mjs` puts both behind one origin, drives Debian's
 //! Chromium with playwright-core and prints JSON lines.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use zp_tests::Listening;
 
 use super::{Report, Row, number, yes_no};
 use crate::{Bundle, WIDGET, cargo, step};
@@ -424,7 +425,7 @@ impl Drop for Scratch {
 
 /// A running `zp serve`, stopped (by its PID) when dropped.
 struct Server {
-    child: Child,
+    _process: Listening,
     addr: String,
     log: PathBuf,
 }
@@ -449,43 +450,26 @@ impl Server {
         if demo {
             command.arg("--demo");
         }
-        let child = command
-            .env("ZP_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .context("could not start target/release/zp")?;
-        let mut server = Server { child, addr: String::new(), log };
-        let stdout = server.child.stdout.take().context("no standard output from zp")?;
-        let mut lines = BufReader::new(stdout).lines();
-        for line in lines.by_ref() {
-            let line = line.context("reading zp's output")?;
-            if let Some(addr) = line.strip_prefix("listening on http://") {
-                server.addr = addr.trim().to_owned();
-                break;
+        command.env("ZP_LOG", "warn").stderr(log_file);
+        match Listening::start(command, Duration::from_secs(120)) {
+            Ok(process) => Ok(Server { addr: process.addr.to_string(), _process: process, log }),
+            Err(err) => {
+                let tail = log_tail(&log);
+                bail!("the {name} server did not start ({err})\n{tail}")
             }
         }
-        if server.addr.is_empty() {
-            bail!("the {name} server stopped before listening\n{}", server.log_tail());
-        }
-        // Keep reading, so that the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(server)
     }
 
     /// The end of the server's log, for an error message.
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines.get(lines.len().saturating_sub(20)..).unwrap_or_default();
-        format!("{}:\n{}", self.log.display(), tail.join("\n"))
+        log_tail(&self.log)
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The end of a server's log, for an error message.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines.get(lines.len().saturating_sub(20)..).unwrap_or_default();
+    format!("{}:\n{}", log.display(), tail.join("\n"))
 }

@@ -6,16 +6,18 @@
 //! once a fixed 200-byte body. Servers are pinned to one CPU, wrk to the other. The helpers
 //! here (scratch directory, process guard, a tiny HTTP client) also serve the `server` group.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use zp_tests::Listening;
+
 use super::{Report, Row, can_pin, figure, number, run_lines, thousands};
+
 use crate::{cargo, step};
 
 /// Certificates in the registry under load.
@@ -358,12 +360,9 @@ pub(super) fn seed(root: &Path, scratch: &Scratch, certificates: usize) -> Resul
 
 /// A server process, killed (by its PID) and reaped when dropped, on every path out.
 pub(super) struct Spawned {
-    child: Child,
+    process: Listening,
     pub addr: SocketAddr,
     pub name: &'static str,
-    /// From spawning to the `listening on` line.
-    pub started_in: Duration,
-    spawned_at: Instant,
 }
 
 impl Spawned {
@@ -396,67 +395,21 @@ impl Spawned {
     }
 
     /// Spawns the server and waits for its `listening on http://ADDR` line.
-    fn start(name: &'static str, mut command: Command) -> Result<Self> {
-        let spawned_at = Instant::now();
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
+    fn start(name: &'static str, command: Command) -> Result<Self> {
+        let process = Listening::start(command, Duration::from_secs(120))
             .with_context(|| format!("starting {name}"))?;
-        let stdout = child.stdout.take();
-        // From here on, the guard kills the child whatever happens.
-        let mut spawned = Spawned {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            name,
-            started_in: Duration::ZERO,
-            spawned_at,
-        };
-        let stdout = stdout.context("no standard output from the server")?;
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sender = Some(sender);
-            // Keeps reading to the end, so the server never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on http://")
-                    && let Some(sender) = sender.take()
-                {
-                    let _ = sender.send((addr.trim().to_owned(), Instant::now()));
-                }
-            }
-        });
-        let (addr, at) = receiver
-            .recv_timeout(Duration::from_secs(120))
-            .with_context(|| format!("{name} did not say where it listens"))?;
-        spawned.addr = addr.parse().with_context(|| format!("{name} listens on {addr:?}?"))?;
-        spawned.started_in = at.duration_since(spawned_at);
-        Ok(spawned)
+        Ok(Spawned { addr: process.addr, name, process })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Time from spawning to the first 200 from `/healthz`, polling every millisecond.
     pub fn until_healthy(&self) -> Result<Duration> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok((200, _)) = request(self.addr, "GET", "/healthz", None) {
-                return Ok(self.spawned_at.elapsed());
-            }
-            if Instant::now() > deadline {
-                bail!("{} did not answer /healthz within a minute", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        // SIGKILL to this PID only; then reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process
+            .until_ok("/healthz", Duration::from_secs(60))
+            .with_context(|| format!("{} did not become healthy", self.name))
     }
 }
 
