@@ -18,7 +18,6 @@ use zp_shared::{
     StatusListRef,
 };
 
-use crate::http::fields;
 use crate::ids;
 use crate::keys::{Activation, KeyError, KeyRing, RingKey};
 use crate::store::*;
@@ -26,6 +25,7 @@ use crate::store::*;
 mod api_keys;
 mod certificates;
 mod entities;
+pub mod fields;
 mod publication;
 mod trust_list;
 mod validation;

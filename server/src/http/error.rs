@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::issuer::IssuerError;
+use crate::issuer::ObjectOnly;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -159,35 +160,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             Ok(value)
         }
         Err(err) => Err(json_error(err)),
-    }
-}
-
-/// A deserializer that gives a struct only from a JSON object. serde's derived structs also take an
-/// array of their fields in order (`["Fundacja", "foundation", ["a.pl"]]`), which the OpenAPI
-/// document does not allow: the JSON fuzz target found bodies sent as arrays accepted. Request
-/// bodies are read through it, and so is every struct nested in one (`NewProduct`).
-#[derive(Debug)]
-pub struct ObjectOnly<D>(pub D);
-
-impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D> {
-    type Error = D::Error;
-
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_any(visitor)
-    }
-
-    fn deserialize_struct<V: serde::de::Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_map(visitor)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
-        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
     }
 }
 

@@ -1,5 +1,5 @@
 //! The issuer's input and every check of it: text fields, identifiers, legal forms, products,
-//! domains and dates. The JSON Schemas of these fields (`http::fields`) say exactly what the
+//! domains and dates. The JSON Schemas of these fields (`fields`) say exactly what the
 //! checks accept.
 
 use super::*;
@@ -37,7 +37,7 @@ pub struct NewEntity {
     pub contact: Option<String>,
 }
 
-/// Read only from a JSON object (see [`crate::http::error::ObjectOnly`]): the derived code is
+/// Read only from a JSON object (see [`ObjectOnly`]): the derived code is
 /// `NewProduct::deserialize`, which the `Deserialize` impl below calls through it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
@@ -51,7 +51,7 @@ pub struct NewProduct {
 
 impl<'de> Deserialize<'de> for NewProduct {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        NewProduct::deserialize(crate::http::error::ObjectOnly(deserializer))
+        NewProduct::deserialize(ObjectOnly(deserializer))
     }
 }
 
@@ -286,4 +286,33 @@ pub(super) fn date_of(unix: i64) -> Date {
 pub fn format_date(unix: i64) -> String {
     let d = date_of(unix);
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// A deserializer that gives a struct only from a JSON object. serde's derived structs also take an
+/// array of their fields in order (`["Fundacja", "foundation", ["a.pl"]]`), which the OpenAPI
+/// document does not allow: the JSON fuzz target found bodies sent as arrays accepted. Request
+/// bodies are read through it, and so is every struct nested in one (`NewProduct`).
+#[derive(Debug)]
+pub struct ObjectOnly<D>(pub D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
 }

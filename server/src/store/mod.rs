@@ -3,6 +3,7 @@
 //! Reads go straight to the store; every write runs in a [`Tx`] that also appends its audit
 //! entry, so a change and its record commit together or not at all.
 
+pub use crate::audit::{AuditEntry, AuditRecord};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -139,28 +140,6 @@ pub struct TrustedIssuerRecord {
     pub jwks_uri: String,
     /// Unix seconds.
     pub added_at: i64,
-}
-
-/// What an admin action appends to the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub subject: String,
-    pub details: serde_json::Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AuditRecord {
-    pub seq: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub subject: String,
-    pub details: String,
-    pub prev_hash: String,
-    pub hash: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

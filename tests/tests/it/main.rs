@@ -9,6 +9,7 @@
 #![cfg(test)]
 
 mod admin;
+mod architecture;
 mod audit;
 mod backup;
 mod bad_input;
