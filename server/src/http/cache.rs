@@ -305,9 +305,9 @@ mod tests {
         // Let the pool's connections close, and with the last one the -shm file go: what this
         // test is about, so it must have happened before the test goes on.
         let shm = dir.path().join("zp.sqlite3-shm");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = crate::clock::instant() + std::time::Duration::from_secs(10);
         while shm.exists() {
-            assert!(std::time::Instant::now() < deadline, "{} was not deleted", shm.display());
+            assert!(crate::clock::instant() < deadline, "{} was not deleted", shm.display());
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         let second = global.open(None).await.unwrap();
