@@ -131,6 +131,10 @@ pub(super) fn like_pattern(term: &str) -> String {
 /// - `full_text(&self, &SearchQuery) -> StoreResult<Option<FullText>>`: a full-text match to use
 ///   for the query's terms instead of `LIKE`, when the backend has one and it is the faster plan;
 /// - `fetch_in::<Row>(conn, InList)`: the rows of an [`InList`] select.
+///
+/// The body names what the backend module imports: `async_trait`, `crate::audit`, and everything
+/// in `store`, `store::rows` and this module. Statements without parameters are the same text in
+/// both dialects and go to sqlx as they are.
 macro_rules! sql_store {
     ($store:ident, $tx:ident, $db:ty, $dialect:expr) => {
         impl $store {
