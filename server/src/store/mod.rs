@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub mod copy;
 pub mod postgres;
 mod rows;
+mod shared;
 pub mod sqlite;
 
 #[derive(Debug, thiserror::Error)]

@@ -176,10 +176,10 @@ pub(super) struct DetailRow {
     exp: Option<i64>,
 }
 
-/// The select of a [`DetailRow`] for the certificate whose ID is bound to `placeholder`, with
-/// `order` breaking ties between tokens signed in the same second (insertion order, which each
-/// database keeps in its own column).
-pub(super) fn detail_sql(placeholder: &str, order: &str) -> String {
+/// The select of a [`DetailRow`] for the certificate whose ID is its one parameter, with `order`
+/// breaking ties between tokens signed in the same second (insertion order, which each database
+/// keeps in its own column).
+pub(super) fn detail_sql(order: &str) -> String {
     format!(
         "SELECT c.id, c.number, c.entity_id, c.status_idx, c.state, c.valid_from, c.valid_until, c.reason, \
          c.public_note, c.search_text, c.created_at, c.updated_at, \
@@ -188,7 +188,7 @@ pub(super) fn detail_sql(placeholder: &str, order: &str) -> String {
          FROM certificates c LEFT JOIN entities e ON e.id = c.entity_id \
          LEFT JOIN tokens t ON t.jti = (SELECT jti FROM tokens WHERE certificate_id = c.id \
          ORDER BY iat DESC, {order} DESC LIMIT 1) \
-         WHERE c.id = {placeholder}"
+         WHERE c.id = ?"
     )
 }
 
@@ -225,12 +225,9 @@ impl DetailRow {
     }
 }
 
-/// The products of one certificate, in position order, bound to `placeholder`.
-pub(super) fn products_sql(placeholder: &str) -> String {
-    format!(
-        "SELECT name, gtin, added_at FROM products WHERE certificate_id = {placeholder} ORDER BY position"
-    )
-}
+/// The products of one certificate, in position order.
+pub(super) const PRODUCTS_SQL: &str =
+    "SELECT name, gtin, added_at FROM products WHERE certificate_id = ? ORDER BY position";
 
 /// The distinct entities of `certificates`.
 pub(super) fn entity_ids(certificates: &[CertificateRecord]) -> Vec<String> {
