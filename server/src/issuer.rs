@@ -8,10 +8,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime};
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use time::{Date, Month, OffsetDateTime, Time};
 use zp_shared::status_list::{self, StatusListClaims};
 use zp_shared::{
     Certificate, CertificateClaims, Entity, Jwks, KeySet, LegalForm, Product, StatusClaim, StatusList,

@@ -537,12 +537,10 @@ mod tests {
                 let numbers: Vec<i32> = text.split('-').map(|n| n.parse().unwrap()).collect();
                 let [year, month, day] = numbers[..] else { return false };
                 let year = sign * year;
-                let date = time::Month::try_from(month as u8)
-                    .ok()
-                    .and_then(|month| time::Date::from_calendar_date(year, month, day as u8).ok());
+                let date = chrono::NaiveDate::from_ymd_opt(year, month as u32, day as u32);
                 date.is_none_or(|date| {
-                    let today = time::OffsetDateTime::from_unix_timestamp(NOW).unwrap().date();
-                    !(-731..=366).contains(&(date - today).whole_days())
+                    let today = chrono::DateTime::from_timestamp(NOW, 0).unwrap().date_naive();
+                    !(-731..=366).contains(&(date - today).num_days())
                 })
             },
         );

@@ -251,41 +251,65 @@ pub fn entity_record(input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
 
 /// The first day of a new certificate's validity: `valid_from` (`YYYY-MM-DD`, at most two years
 /// back and one ahead), or today when it is absent or blank.
-pub fn validity_start(valid_from: &Option<String>, now: i64) -> IssuerResult<Date> {
+pub fn validity_start(valid_from: &Option<String>, now: i64) -> IssuerResult<NaiveDate> {
     let start = match optional_text("valid_from", valid_from, usize::MAX)? {
         None => date_of(now),
-        Some(text) => Date::parse(&text, &time::macros::format_description!("[year]-[month]-[day]"))
-            .map_err(|_| invalid("valid_from", "must be a date written YYYY-MM-DD"))?,
+        Some(text) => {
+            parse_date(&text).ok_or_else(|| invalid("valid_from", "must be a date written YYYY-MM-DD"))?
+        }
     };
     // Certificates granted on paper may be entered late, but not from years ago; a year ahead
     // at most.
-    let days = (start - date_of(now)).whole_days();
+    let days = (start - date_of(now)).num_days();
     if !(-731..=366).contains(&days) {
         return Err(invalid("valid_from", "must be at most two years before today and one year after"));
     }
     Ok(start)
 }
 
+/// `YYYY-MM-DD` (the year perhaps signed): exactly four, two and two digits, a day that exists.
+/// Read by hand rather than with a format string, so that what is accepted is exactly what the
+/// field's pattern says (`fields::ValidFrom`), whatever a parser's leniency.
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let mut parts = rest.split('-');
+    let mut number = |digits: usize| -> Option<u32> {
+        parts
+            .next()
+            .filter(|part| part.len() == digits && part.bytes().all(|b| b.is_ascii_digit()))?
+            .parse()
+            .ok()
+    };
+    let (year, month, day) = (i32::try_from(number(4)?).ok()?, number(2)?, number(2)?);
+    if parts.next().is_some() {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(sign * year, month, day)
+}
+
 /// Midnight UTC at the start of `date`.
-pub(super) fn day_start(date: Date) -> i64 {
-    date.with_time(Time::MIDNIGHT).assume_utc().unix_timestamp()
+pub(super) fn day_start(date: NaiveDate) -> i64 {
+    date.and_time(NaiveTime::MIN).and_utc().timestamp()
 }
 
 /// The same calendar day a year later (29 February becomes 1 March).
-pub(super) fn plus_one_year(date: Date) -> Date {
+pub(super) fn plus_one_year(date: NaiveDate) -> NaiveDate {
     let year = date.year() + 1;
-    Date::from_calendar_date(year, date.month(), date.day())
-        .or_else(|_| Date::from_calendar_date(year, Month::March, 1))
+    NaiveDate::from_ymd_opt(year, date.month(), date.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, 3, 1))
         .unwrap_or(date)
 }
 
-pub(super) fn date_of(unix: i64) -> Date {
-    OffsetDateTime::from_unix_timestamp(unix).map(OffsetDateTime::date).unwrap_or(Date::MIN)
+pub(super) fn date_of(unix: i64) -> NaiveDate {
+    DateTime::from_timestamp(unix, 0).map_or(NaiveDate::MIN, |at| at.date_naive())
 }
 
 pub fn format_date(unix: i64) -> String {
     let d = date_of(unix);
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 /// A deserializer that gives a struct only from a JSON object. serde's derived structs also take an

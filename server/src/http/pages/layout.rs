@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::{DateTime, Timelike};
 use maud::{DOCTYPE, Markup, html};
-use time::OffsetDateTime;
 use zp_shared::LegalForm;
 
 use super::{Lang, Params, href, html, stylesheet_href};
@@ -139,7 +139,7 @@ pub fn last_day(valid_until: i64) -> String {
 
 /// `2026-05-01 12:34 UTC`, and the same instant for a `datetime` attribute.
 pub fn format_instant(unix: i64) -> (String, String) {
-    let at = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let at = DateTime::from_timestamp(unix, 0).unwrap_or(DateTime::UNIX_EPOCH);
     let date = format_date(unix);
     let shown = format!("{date} {:02}:{:02} UTC", at.hour(), at.minute());
     let machine = format!("{date}T{:02}:{:02}:{:02}Z", at.hour(), at.minute(), at.second());
