@@ -235,6 +235,14 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
                 .arg(&bindgen_wasm)
                 .args([
                     "-Oz",
+                    // Repeated until the module stops shrinking.
+                    "--converge",
+                    // Rust places the stack first (the stack pointer starts at 1 MiB, growing down),
+                    // so nothing lives at the lowest addresses and constant offsets fold into loads.
+                    "--low-memory-unused",
+                    // The producers and target-features sections: nothing in a browser reads them.
+                    "--strip-producers",
+                    "--strip-target-features",
                     "--enable-bulk-memory",
                     "--enable-nontrapping-float-to-int",
                     "--enable-sign-ext",
