@@ -1,7 +1,9 @@
 //! Short names for the functions the badge's module imports from its glue. wasm-bindgen names
 //! each `__wbg_<method>_<16 hex digits>`, and every name is written twice, in the module's import
 //! section and as a key in the glue: some 90 names whose hashes no compressor can shrink. The
-//! module and the glue only have to agree with each other, so both get `a`, `b`, … instead.
+//! module and the glue only have to agree with each other, so both get `a`, `b`, … instead; and
+//! so do wasm-bindgen's own exports (`__wbindgen_export2`, `__wasm_bindgen_func_elem_924`, …),
+//! which the glue reads as properties of the module's exports.
 
 use anyhow::{Context, Result, bail};
 
@@ -30,6 +32,13 @@ pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
         let id = reader.byte()?;
         let len = reader.leb()?;
         let body = reader.take(len)?;
+        if id == EXPORT_SECTION {
+            out.push(id);
+            let rewritten = shorten_exports(body, &mut glue)?;
+            write_leb(&mut out, rewritten.len());
+            out.extend_from_slice(&rewritten);
+            continue;
+        }
         if id != IMPORT_SECTION {
             out.push(id);
             write_leb(&mut out, body.len());
@@ -69,6 +78,45 @@ pub fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
 }
 
 const IMPORT_SECTION: u8 = 2;
+const EXPORT_SECTION: u8 = 7;
+
+/// Renames the exports that only wasm-bindgen's glue uses (`__w…`), where the glue reads each only
+/// as a property (`.name`); the badge's own exports (`badge_new`, `adopt`, …) and `memory` keep
+/// their names.
+fn shorten_exports(body: &[u8], glue: &mut String) -> Result<Vec<u8>> {
+    let mut section = Reader { bytes: body, at: 0 };
+    let count = section.leb()?;
+    let mut rewritten = Vec::new();
+    write_leb(&mut rewritten, count);
+    let mut renamed = 0;
+    for _ in 0..count {
+        let name = section.name()?;
+        let start = section.at;
+        section.byte()?;
+        section.leb()?;
+        let descriptor = body.get(start..section.at).context("truncated")?;
+        let found = occurrences(glue, name);
+        let only_properties =
+            !found.is_empty() && found.iter().all(|&at| glue.get(..at).is_some_and(|s| s.ends_with('.')));
+        let name = if name.starts_with("__w") && only_properties {
+            let short = format!("_{}", short_name(renamed));
+            renamed += 1;
+            for &at in found.iter().rev() {
+                glue.replace_range(at..at + name.len(), &short);
+            }
+            short
+        } else {
+            name.to_owned()
+        };
+        write_leb(&mut rewritten, name.len());
+        rewritten.extend_from_slice(name.as_bytes());
+        rewritten.extend_from_slice(descriptor);
+    }
+    if section.at != body.len() {
+        bail!("the export section has {} bytes after its entries", body.len() - section.at);
+    }
+    Ok(rewritten)
+}
 
 /// `a`…`z`, `A`…`Z`, then a letter and digits: never a reserved word, always a plain key.
 fn short_name(index: usize) -> String {
@@ -80,11 +128,10 @@ fn short_name(index: usize) -> String {
     }
 }
 
-/// Replaces the one occurrence of the identifier `name` in `glue` by `short`.
-fn rename_key(glue: &mut String, name: &str, short: &str) -> Result<()> {
+/// Where the identifier `name` occurs in `glue` (not as part of a longer one).
+fn occurrences(glue: &str, name: &str) -> Vec<usize> {
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
-    let found: Vec<usize> = glue
-        .match_indices(name)
+    glue.match_indices(name)
         .map(|(at, _)| at)
         .filter(|&at| {
             let before = glue.get(..at).and_then(|s| s.chars().next_back()).is_none_or(|c| !is_ident(c));
@@ -92,7 +139,12 @@ fn rename_key(glue: &mut String, name: &str, short: &str) -> Result<()> {
                 glue.get(at + name.len()..).and_then(|s| s.chars().next()).is_none_or(|c| !is_ident(c));
             before && after
         })
-        .collect();
+        .collect()
+}
+
+/// Replaces the one occurrence of the identifier `name` in `glue` by `short`.
+fn rename_key(glue: &mut String, name: &str, short: &str) -> Result<()> {
+    let found = occurrences(glue, name);
     match found.as_slice() {
         [at] => {
             glue.replace_range(*at..*at + name.len(), short);
@@ -199,6 +251,20 @@ mod tests {
         let (wasm, glue) = shorten(&wasm, &glue).expect("renames");
         assert_eq!(glue, "x={\"w\":{a:function(e){}}}");
         assert_eq!(&wasm[8..], &[2, 7, 1, 1, b'w', 1, b'a', 0x00, 0x03]);
+    }
+
+    #[test]
+    fn renames_exports_the_glue_reads_as_properties() {
+        let mut body = vec![2];
+        for (name, index) in [("__wbindgen_export2", 7), ("badge_new", 8)] {
+            write_leb(&mut body, name.len());
+            body.extend_from_slice(name.as_bytes());
+            body.extend_from_slice(&[0x00, index]);
+        }
+        let mut glue = "c.__wbindgen_export2(1);c.__wbindgen_export2(2);c.badge_new()".to_owned();
+        let rewritten = shorten_exports(&body, &mut glue).expect("renames");
+        assert_eq!(glue, "c._a(1);c._a(2);c.badge_new()");
+        assert_eq!(&rewritten[..6], &[2, 2, b'_', b'a', 0x00, 7]);
     }
 
     #[test]

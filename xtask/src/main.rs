@@ -271,7 +271,7 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
     report_sizes(&dist)
 }
 
-/// Gives the module's imports from its glue short names, in both files (see [`imports`]).
+/// Gives the names between the module and its glue short forms, in both files (see [`imports`]).
 fn shorten_imports(dist: &Path) -> Result<()> {
     let (wasm_path, glue_path) = (dist.join("zp-widget_bg.wasm"), dist.join("zp-widget.js"));
     let wasm = std::fs::read(&wasm_path)?;
