@@ -231,11 +231,12 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
     let bindgen_wasm = dist.join("zp-widget_bg.wasm");
     match tools::wasm_opt(root) {
         Some(wasm_opt) => step(
-            "optimise for size (wasm-opt -Oz)",
+            "optimise for size (wasm-opt -Os)",
             Command::new(wasm_opt)
                 .arg(&bindgen_wasm)
                 .args([
-                    "-Oz",
+                    // -Os rather than -Oz: a little larger raw, smaller once compressed.
+                    "-Os",
                     // Repeated until the module stops shrinking.
                     "--converge",
                     // Rust places the stack first (the stack pointer starts at 1 MiB, growing down),
