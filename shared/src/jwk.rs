@@ -3,8 +3,6 @@
 //! A [`KeySet`] is the only place a verifier takes keys from. Loading one refuses anything that
 //! is not a sound Ed25519 signature key, so the checks happen once, not at every verification.
 
-use std::collections::BTreeMap;
-
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -140,7 +138,9 @@ pub fn is_thumbprint_shaped(kid: &str) -> bool {
 /// The keys a verifier trusts, by `kid`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeySet {
-    keys: BTreeMap<String, PublicKey>,
+    /// In the order of their `kid`s: a key set holds a key or two, and a sorted list is a
+    /// fraction of a tree's code in the badge.
+    keys: Vec<PublicKey>,
 }
 
 impl KeySet {
@@ -164,15 +164,22 @@ impl KeySet {
     }
 
     pub fn insert(&mut self, key: PublicKey) -> Result<(), Error> {
-        if self.keys.contains_key(key.kid()) {
-            return Err(Error::DuplicateKey(key.kid.clone()));
+        match self.find(key.kid()) {
+            Ok(_) => Err(Error::DuplicateKey(key.kid.clone())),
+            Err(slot) => {
+                self.keys.insert(slot, key);
+                Ok(())
+            }
         }
-        self.keys.insert(key.kid.clone(), key);
-        Ok(())
+    }
+
+    /// Where the key `kid` is, or where it would go.
+    fn find(&self, kid: &str) -> Result<usize, usize> {
+        self.keys.binary_search_by(|key| key.kid().cmp(kid))
     }
 
     pub fn get(&self, kid: &str) -> Option<&PublicKey> {
-        self.keys.get(kid)
+        self.keys.get(self.find(kid).ok()?)
     }
 
     pub fn len(&self) -> usize {
@@ -184,7 +191,7 @@ impl KeySet {
     }
 
     pub fn to_jwks(&self) -> Jwks {
-        Jwks { keys: self.keys.values().map(PublicKey::to_jwk).collect() }
+        Jwks { keys: self.keys.iter().map(PublicKey::to_jwk).collect() }
     }
 }
 

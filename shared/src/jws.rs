@@ -82,7 +82,7 @@ fn check_header(header: &Object, typ: &'static str) -> Result<String, Error> {
     if header.contains_key("crit") {
         return Err(Error::Crit);
     }
-    if let Some(name) = KEY_CARRYING.iter().find(|name| header.contains_key(**name)) {
+    if let Some(name) = KEY_CARRYING.iter().find(|name| header.contains_key(name)) {
         return Err(Error::EmbeddedKey((*name).to_owned()));
     }
     if let Some(name) = header.keys().find(|name| !matches!(name.as_str(), "alg" | "typ" | "kid")) {

@@ -314,8 +314,8 @@ fn widget_figures(root: &Path, report: &mut Report) -> Result<()> {
          `zp-widget.js`, `zp-widget_bg.wasm`), each compressed with gzip at level 9 and brotli at \
          quality 11 and summed. The baseline is what Yew alone costs: `bench/yew-floor`, a Yew \
          component with the badge's markup that fetches the keys and a status list but verifies \
-         nothing, built by the same steps (profile `widget`, wasm-bindgen, wasm-opt -Oz) with the \
-         same loader."
+         nothing, built by the same steps (profile `widget`, wasm-bindgen, wasm-opt -Os, short names \
+         between module and glue) with the same loader."
             .into(),
     );
     Ok(())
