@@ -90,7 +90,6 @@ impl Object {
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.iter().map(|(name, _)| name)
     }
-
 }
 
 /// Objects are equal when they have the same members, whatever order they were written in.

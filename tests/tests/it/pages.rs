@@ -91,3 +91,56 @@ fn qr_codes_and_gs1_digital_link() {
     assert_eq!(client.get(server.at("/01/5901234123458")).send().unwrap().status(), 400);
     assert_eq!(client.get(server.at("/01/5901234000017")).send().unwrap().status(), 404);
 }
+
+/// axe-core finds no WCAG 2.2 A or AA violation on the public pages (home, search, the demo shop
+/// with its badges, the verification page of a certificate in every state and of none, the
+/// embed, the entity page), in Polish and English, at a phone's width and a desktop's, and at a
+/// phone's width with scripts off.
+#[test]
+fn public_pages_pass_axe_core_wcag_2_2_aa() {
+    let dir = tempfile::tempdir().unwrap();
+    // The built badge too, so that the demo shop's badges are checked as shoppers meet them.
+    let widget = crate::browser::widget_dir();
+    let extra = ["--demo", "--widget-dir", widget.to_str().unwrap()];
+    let server = Server::spawn(&dir.path().join("data"), None, &extra);
+    let all = server.get_json("/api/v1/certificates?limit=100");
+    let items = all["items"].as_array().unwrap();
+    let first = &items[0];
+    let mut urls = vec![
+        server.at("/"),
+        server.at("/?lang=en&q=sp%C3%B3%C5%82dzielnia"),
+        server.at("/demo"),
+        server.at(&format!("/embed/{}", first["id"].as_str().unwrap())),
+        server.at(&format!("/e/{}?lang=en", first["entity"]["id"].as_str().unwrap())),
+        server.at("/v/00000000"),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for item in items {
+        let state = item["status"].as_str().unwrap();
+        if seen.insert(state.to_owned()) {
+            let lang = if state == "valid" { "?lang=en" } else { "" };
+            urls.push(server.at(&format!("/v/{}{lang}", item["id"].as_str().unwrap())));
+        }
+    }
+    let output = crate::run_node_json("a11y.mjs", &serde_json::json!({ "urls": urls }));
+    assert!(output.success, "a11y.mjs failed:\n{}", output.stderr);
+    let results = output.json["results"].as_array().unwrap();
+    assert_eq!(results.len(), urls.len() * 3, "every page at two widths, and with scripts off");
+    let failures: Vec<String> = results
+        .iter()
+        .filter(|r| !r["violations"].as_array().unwrap().is_empty())
+        .map(|r| {
+            format!(
+                "{} ({} px, scripts {}): {}",
+                r["url"], r["width"], r["javaScriptEnabled"], r["violations"]
+            )
+        })
+        .collect();
+    assert!(failures.is_empty(), "axe-core violations:\n{}", failures.join("\n"));
+    for result in results {
+        // Even the smallest page (the embed) has its language, title, contrast and names checked.
+        assert!(result["passes"].as_u64().unwrap() >= 5, "axe-core ran few rules on {result}");
+        let missing = result["url"].as_str().unwrap().ends_with("/v/00000000");
+        assert_eq!(result["status"], if missing { 404 } else { 200 }, "{result}");
+    }
+}

@@ -45,11 +45,13 @@ pub fn badge(props: &BadgeProps) -> Html {
            aria-label={accessible_name(&props.verdict, props.lang)}>
             <span class="zp__icon" aria-hidden="true" data-icon={words.icon}>{ icon(state) }</span>
             <span class="zp__body">
-                <span class="zp__mark">{ MARK }</span>
+                // Spaces between the parts, so that their text reads as words, as the accessible
+                // name says them (WCAG 2.5.3, label in name); the layout ignores them.
+                <span class="zp__mark">{ MARK }</span>{ " " }
                 <span class="zp__headline">{ words.headline }</span>
                 if props.variant == Variant::Full {
                     if let Some(name) = entity {
-                        <span class="zp__entity">{ name }</span>
+                        { " " }<span class="zp__entity">{ name }</span>
                     }
                 }
             </span>
