@@ -16,6 +16,7 @@ pub mod signing;
 pub mod status_list;
 pub mod token;
 pub mod trust_list;
+pub mod words;
 
 pub use error::{Error, IdentKind, Part, UrlProblem};
 pub use jwk::{Jwk, Jwks, KeySet, PublicKey, thumbprint};

@@ -1,5 +1,8 @@
-//! The badge's words in Polish and English: a headline per state, an icon that does not rely
-//! on colour, and a sentence for screen readers.
+//! The badge's words in Polish and English: a headline per state and a sentence for screen
+//! readers, from the one table every page shares (`zp_shared::words`), and an icon that does not
+//! rely on colour.
+
+use zp_shared::words::Shown;
 
 use crate::state::Verdict;
 
@@ -37,81 +40,22 @@ pub struct Wording {
 }
 
 pub fn wording(verdict: &Verdict, lang: Lang) -> Wording {
-    let (icon, pl, en, pl_detail, en_detail) = match verdict {
-        Verdict::Checking => (
-            "…",
-            "Sprawdzanie znaku…",
-            "Checking the mark…",
-            "Trwa weryfikacja certyfikatu.",
-            "Verifying the certificate.",
-        ),
-        Verdict::Verified(_) => (
-            "✓",
-            "Znak ważny",
-            "Mark verified",
-            "Certyfikat jest autentyczny, aktualny i nie został cofnięty.",
-            "The certificate is genuine, current and not revoked.",
-        ),
-        Verdict::Expired(_) => (
-            "⌛",
-            "Certyfikat wygasł",
-            "Certificate expired",
-            "Okres ważności znaku minął.",
-            "The mark's validity period has ended.",
-        ),
-        Verdict::NotYetValid(_) => (
-            "⏱",
-            "Certyfikat jeszcze nieważny",
-            "Certificate not yet valid",
-            "Okres ważności znaku jeszcze się nie rozpoczął.",
-            "The mark's validity period has not started yet.",
-        ),
-        Verdict::Revoked(_) => (
-            "✕",
-            "Certyfikat cofnięty",
-            "Certificate revoked",
-            "Wydawca cofnął ten certyfikat.",
-            "The issuer has revoked this certificate.",
-        ),
-        Verdict::Suspended(_) => (
-            "⏸",
-            "Certyfikat zawieszony",
-            "Certificate suspended",
-            "Wydawca zawiesił ten certyfikat.",
-            "The issuer has suspended this certificate.",
-        ),
-        Verdict::WrongSite(_) => (
-            "⚠",
-            "Znak nieważny na tej stronie",
-            "Not valid on this site",
-            "Ten certyfikat nie obejmuje tej witryny; znak mógł zostać skopiowany.",
-            "This certificate does not cover this website; the mark may have been copied.",
-        ),
-        Verdict::Invalid(_) => (
-            "✕",
-            "Znak nieprawidłowy",
-            "Invalid mark",
-            "Podpis certyfikatu jest błędny lub certyfikat jest uszkodzony.",
-            "The certificate's signature is wrong or the certificate is damaged.",
-        ),
-        Verdict::CannotConfirm(_) => (
-            "?",
-            "Nie można teraz potwierdzić",
-            "Cannot confirm now",
-            "Nie udało się sprawdzić aktualnego statusu certyfikatu.",
-            "The certificate's current status could not be checked.",
-        ),
-        Verdict::Unrecognised(_) => (
-            "?",
-            "Wystawca nierozpoznany",
-            "Issuer not recognised",
-            "Znak wydał wystawca, którego ta strona nie zna; sprawdź go na stronie weryfikacji wystawcy.",
-            "The mark names an issuer this page does not recognise; check it on the issuer's verification page.",
-        ),
+    let (icon, shown) = match verdict {
+        Verdict::Checking => ("…", Shown::Checking),
+        Verdict::Verified(_) => ("✓", Shown::Valid),
+        Verdict::Expired(_) => ("⌛", Shown::Expired),
+        Verdict::NotYetValid(_) => ("⏱", Shown::NotYetValid),
+        Verdict::Revoked(_) => ("✕", Shown::Revoked),
+        Verdict::Suspended(_) => ("⏸", Shown::Suspended),
+        Verdict::WrongSite(_) => ("⚠", Shown::WrongSite),
+        Verdict::Invalid(_) => ("✕", Shown::Invalid),
+        Verdict::CannotConfirm(_) => ("?", Shown::CannotConfirm),
+        Verdict::Unrecognised(_) => ("?", Shown::Unrecognised),
     };
+    let (headline, detail) = (shown.headline(), shown.detail());
     match lang {
-        Lang::Pl => Wording { icon, headline: pl, detail: pl_detail },
-        Lang::En => Wording { icon, headline: en, detail: en_detail },
+        Lang::Pl => Wording { icon, headline: headline.pl, detail: detail.pl },
+        Lang::En => Wording { icon, headline: headline.en, detail: detail.en },
     }
 }
 

@@ -92,6 +92,18 @@ impl Verdict {
         }
     }
 
+    /// What people are told of this verdict, in the words every page and badge share.
+    pub fn shown(self) -> zp_shared::words::Shown {
+        use zp_shared::words::Shown;
+        match self {
+            Verdict::Valid => Shown::Valid,
+            Verdict::Expired => Shown::Expired,
+            Verdict::NotYetValid => Shown::NotYetValid,
+            Verdict::Suspended => Shown::Suspended,
+            Verdict::Revoked => Shown::Revoked,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Valid => "valid",

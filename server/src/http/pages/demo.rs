@@ -10,8 +10,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
+use zp_shared::words::Shown as Said;
 
-use super::layout::{ErrorPage, error_page, lang_switch, text};
+use super::layout::{ErrorPage, error_page, lang_switch, said, text};
 use super::{Lang, Params, href, html, stylesheet_href};
 use crate::http::AppState;
 use crate::http::error::AppError;
@@ -143,7 +144,7 @@ fn cards<'a>(picked: &Picked<'a>, now: i64, lang: Lang) -> Vec<Card<'a>> {
                     "The producer holds a valid certificate and the badge is on a site the certificate covers.",
                 )
                 .to_owned(),
-            expect: lang.pick("Znak ważny", "Mark verified"),
+            expect: said(Said::Valid.headline(), lang),
             price_grosze: 1890,
             found: with_token(picked.valid, 0),
         },
@@ -157,7 +158,7 @@ fn cards<'a>(picked: &Picked<'a>, now: i64, lang: Lang) -> Vec<Card<'a>> {
                      without a reload.",
                 )
                 .to_owned(),
-            expect: lang.pick("Znak ważny", "Mark verified"),
+            expect: said(Said::Valid.headline(), lang),
             price_grosze: 12000,
             found: with_token(picked.expiring, 0),
         },
@@ -170,7 +171,7 @@ fn cards<'a>(picked: &Picked<'a>, now: i64, lang: Lang) -> Vec<Card<'a>> {
                     "The shop did not take the badge down after the certificate ended.",
                 )
                 .to_owned(),
-            expect: lang.pick("Certyfikat wygasł", "Certificate expired"),
+            expect: said(Said::Expired.headline(), lang),
             price_grosze: 6500,
             found: with_token(picked.expired, 0),
         },
@@ -183,7 +184,7 @@ fn cards<'a>(picked: &Picked<'a>, now: i64, lang: Lang) -> Vec<Card<'a>> {
                     "The issuer has suspended the certificate for now; the badge says so at once.",
                 )
                 .to_owned(),
-            expect: lang.pick("Certyfikat zawieszony", "Certificate suspended"),
+            expect: said(Said::Suspended.headline(), lang),
             price_grosze: 750,
             found: with_token(picked.suspended, 0),
         },
@@ -196,7 +197,7 @@ fn cards<'a>(picked: &Picked<'a>, now: i64, lang: Lang) -> Vec<Card<'a>> {
                     "The issuer revoked the certificate, but the badge stayed in the shop's code.",
                 )
                 .to_owned(),
-            expect: lang.pick("Certyfikat cofnięty", "Certificate revoked"),
+            expect: said(Said::Revoked.headline(), lang),
             price_grosze: 3900,
             found: with_token(picked.revoked, 0),
         },
@@ -209,7 +210,7 @@ fn cards<'a>(picked: &Picked<'a>, now: i64, lang: Lang) -> Vec<Card<'a>> {
                     "Someone changed the signature in the badge code of a real certificate; it does not match.",
                 )
                 .to_owned(),
-            expect: lang.pick("Znak nieprawidłowy", "Invalid mark"),
+            expect: said(Said::Invalid.headline(), lang),
             price_grosze: 2190,
             found: forged,
         },
@@ -220,7 +221,7 @@ fn cards<'a>(picked: &Picked<'a>, now: i64, lang: Lang) -> Vec<Card<'a>> {
                 Lang::Pl => format!("Certyfikat obejmuje tylko stronę {elsewhere_domains}, a nie ten sklep."),
                 Lang::En => format!("The certificate covers only {elsewhere_domains}, not this shop."),
             },
-            expect: lang.pick("Znak nieważny na tej stronie", "Not valid on this site"),
+            expect: said(Said::WrongSite.headline(), lang),
             price_grosze: 8900,
             found: with_token(picked.elsewhere, 0),
         },

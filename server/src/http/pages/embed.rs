@@ -43,19 +43,15 @@ pub enum Shown {
 impl Shown {
     /// The headline, worded as the script badge words it.
     pub fn headline(self, lang: Lang) -> &'static str {
-        match self {
-            Shown::Verdict(Verdict::Valid) => lang.pick("Znak ważny", "Mark verified"),
-            Shown::Verdict(Verdict::Expired) => lang.pick("Certyfikat wygasł", "Certificate expired"),
-            Shown::Verdict(Verdict::NotYetValid) => {
-                lang.pick("Certyfikat jeszcze nieważny", "Certificate not yet valid")
-            }
-            Shown::Verdict(Verdict::Suspended) => lang.pick("Certyfikat zawieszony", "Certificate suspended"),
-            Shown::Verdict(Verdict::Revoked) => lang.pick("Certyfikat cofnięty", "Certificate revoked"),
-            Shown::WrongSite => lang.pick("Znak nieważny na tej stronie", "Not valid on this site"),
-            Shown::CheckAtIssuer => lang.pick("Sprawdź u wystawcy", "Check at the issuer"),
-            Shown::Unknown => lang.pick("Certyfikatu nie ma w rejestrze", "Certificate not in the registry"),
-            Shown::CannotConfirm => lang.pick("Nie można teraz potwierdzić", "Cannot confirm now"),
-        }
+        use zp_shared::words::Shown as Said;
+        let said = match self {
+            Shown::Verdict(verdict) => verdict.shown(),
+            Shown::WrongSite => Said::WrongSite,
+            Shown::CheckAtIssuer => Said::CheckAtIssuer,
+            Shown::Unknown => Said::NotInRegistry,
+            Shown::CannotConfirm => Said::CannotConfirm,
+        };
+        super::layout::said(said.headline(), lang)
     }
 
     /// The line under the headline when there is no entity to name.

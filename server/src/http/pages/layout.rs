@@ -167,15 +167,14 @@ pub fn short(verdict: Verdict, lang: Lang) -> &'static str {
     }
 }
 
-/// The heading of a verification page.
+/// The heading of a verification page: the badge's headline.
 pub fn headline(verdict: Verdict, lang: Lang) -> &'static str {
-    match verdict {
-        Verdict::Valid => lang.pick("Znak ważny", "Mark valid"),
-        Verdict::Expired => lang.pick("Certyfikat wygasł", "Certificate expired"),
-        Verdict::NotYetValid => lang.pick("Certyfikat jeszcze nieważny", "Certificate not yet valid"),
-        Verdict::Suspended => lang.pick("Certyfikat zawieszony", "Certificate suspended"),
-        Verdict::Revoked => lang.pick("Certyfikat cofnięty", "Certificate revoked"),
-    }
+    said(verdict.shown().headline(), lang)
+}
+
+/// A text of the shared table in the page's language.
+pub fn said(text: zp_shared::words::Bilingual, lang: Lang) -> &'static str {
+    lang.pick(text.pl, text.en)
 }
 
 /// CSS class of a verdict's colours; the icon and words carry the meaning on their own.

@@ -82,8 +82,8 @@ fn assert_page(reply: &Reply, status: u16, path: &str) {
 async fn verification_page_of_each_state_says_so_in_both_languages() {
     let demo = demo().await;
     let cases = [
-        ("valid", "✓", "Znak ważny", "Mark valid"),
-        ("expiring soon", "✓", "Znak ważny", "Mark valid"),
+        ("valid", "✓", "Znak ważny", "Mark verified"),
+        ("expiring soon", "✓", "Znak ważny", "Mark verified"),
         ("expired", "✗", "Certyfikat wygasł", "Certificate expired"),
         ("future", "◔", "Certyfikat jeszcze nieważny", "Certificate not yet valid"),
         ("suspended", "‖", "Certyfikat zawieszony", "Certificate suspended"),
@@ -891,5 +891,22 @@ async fn entity_page_says_where_the_badges_show_as_valid() {
             html.contains("referrerpolicy=&quot;strict-origin-when-cross-origin&quot;"),
             "the image snippet asks for the origin"
         );
+    }
+}
+
+/// The verification page, the embed and the SVG badge state a verdict in the words of the shared
+/// table, as the script badge does (`zp_shared::words`).
+#[test]
+fn pages_state_verdicts_in_the_shared_words() {
+    use crate::http::pages::embed::Shown;
+    use crate::issuer::Verdict;
+    for verdict in
+        [Verdict::Valid, Verdict::Expired, Verdict::NotYetValid, Verdict::Suspended, Verdict::Revoked]
+    {
+        let words = verdict.shown().headline();
+        for (lang, expected) in [(super::Lang::Pl, words.pl), (super::Lang::En, words.en)] {
+            assert_eq!(super::layout::headline(verdict, lang), expected);
+            assert_eq!(Shown::Verdict(verdict).headline(lang), expected);
+        }
     }
 }
