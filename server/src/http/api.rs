@@ -527,6 +527,10 @@ pub async fn status_list(
 
 /// A signed list (status list, trust list) as a response that caches may keep only for what is
 /// left of its `ttl`, counted from when it was signed (`iat`), not from when it was served.
+/// `iat` and `now` are whole seconds, so up to a second more may have passed than their
+/// difference says: a second is kept back, so that no cache serves a list past the moment a
+/// verifier stops counting it fresh (`iat + ttl`), when the verifier would have to say it
+/// cannot confirm.
 pub(crate) fn signed_list(
     token: String,
     content_type: &'static str,
@@ -534,7 +538,7 @@ pub(crate) fn signed_list(
     now: i64,
     iat: i64,
 ) -> Response {
-    let left = ttl.saturating_sub(u64::try_from(now - iat).unwrap_or(0));
+    let left = ttl.saturating_sub(u64::try_from(now - iat).unwrap_or(0)).saturating_sub(1);
     let mut response = token.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -38,9 +38,11 @@ fn status_lists_are_cached_for_what_is_left_of_their_ttl() {
         assert_eq!(claims["ttl"], TTL);
         let iat = claims["iat"].as_i64().unwrap();
         assert!(iat <= after, "signed at {iat}, after it was served ({after})");
-        // What is left of `ttl` when the server answered, at some second from `before` to `after`.
-        let least = TTL.saturating_sub((after - iat) as u64);
-        let most = TTL.saturating_sub((before - iat).max(0) as u64);
+        // What is left of `ttl` when the server answered, at some second from `before` to `after`,
+        // less the second the server keeps back for the rounding of whole seconds: never more
+        // than what is left.
+        let least = TTL.saturating_sub((after - iat) as u64).saturating_sub(1);
+        let most = TTL.saturating_sub((before - iat).max(0) as u64).saturating_sub(1);
         assert!((least..=most).contains(&age), "max-age {age}, signed at {iat}, served {before}..={after}");
         (iat, age)
     };
