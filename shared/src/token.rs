@@ -303,7 +303,7 @@ impl Product {
 /// fn subject(token: &str, keys: &KeySet, rules: &Rules, now: i64) -> Result<String, Error> {
 ///     let untrusted = UntrustedToken::parse(token)?;
 ///     let verified = untrusted.verify(keys, now, rules)?;
-///     Ok(verified.claims.sub)
+///     Ok(verified.into_claims().sub)
 /// }
 /// ```
 ///
@@ -346,6 +346,16 @@ impl Product {
 ///     authentic // another type
 /// }
 /// ```
+///
+/// And no code outside this crate can build verified claims from parts:
+///
+/// ```compile_fail,E0451
+/// use zp_shared::{CertificateClaims, VerifiedClaims};
+///
+/// fn verified(claims: CertificateClaims) -> VerifiedClaims {
+///     VerifiedClaims { kid: String::new(), claims } // private fields
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct UntrustedToken<'a> {
     jws: Compact<'a>,
@@ -364,12 +374,30 @@ pub struct Hints {
     pub verify_url: Option<String>,
 }
 
-/// Claims of a token that passed every check of SPEC §4 at a given time.
+/// Claims of a token that passed every check of SPEC §4 at a given time. Its fields are private:
+/// only verification makes one (see the doctests on [`UntrustedToken`]), and code can read it but
+/// not build it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedClaims {
+    kid: String,
+    claims: CertificateClaims,
+}
+
+impl VerifiedClaims {
     /// The key that signed it.
-    pub kid: String,
-    pub claims: CertificateClaims,
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// What the token says.
+    pub fn claims(&self) -> &CertificateClaims {
+        &self.claims
+    }
+
+    /// What the token says, owned.
+    pub fn into_claims(self) -> CertificateClaims {
+        self.claims
+    }
 }
 
 impl<'a> UntrustedToken<'a> {

@@ -412,7 +412,7 @@ pub async fn verify(
                 .field("token"));
         }
     };
-    let id = verified.claims.sub.clone();
+    let id = verified.claims().sub.clone();
     let found = state.certificate(&id).await.map_err(crate::issuer::IssuerError::from)?;
     let Some(found) = found else {
         return Ok(not_issued("unknown_certificate", format!("no certificate {id} in the registry")));
@@ -420,7 +420,7 @@ pub async fn verify(
     // The signature says the issuer's key signed it; only the registry says the issuer issued
     // it. A token made with a leaked key, or a genuine one with its `exp` changed and signed
     // again, names a real certificate but is none of the tokens issued for it.
-    if !issued(&state, &found, &request.token, &verified.claims.jti).await? {
+    if !issued(&state, &found, &request.token, &verified.claims().jti).await? {
         return Ok(not_issued(
             "unknown_token",
             format!("token: signed with this issuer's key, but never issued for certificate {id}"),
@@ -440,7 +440,7 @@ pub async fn verify(
             other.as_str()
         }
     };
-    let body = genuine_body(verdict, &reasons, &certificate, &verified.claims).map_err(|err| {
+    let body = genuine_body(verdict, &reasons, &certificate, verified.claims()).map_err(|err| {
         tracing::error!(error = %err, "verify answer not serialisable");
         AppError::internal()
     })?;
@@ -602,7 +602,7 @@ mod tests {
         let token = issuer.store.certificate(&id).await.unwrap().unwrap().token.unwrap().token;
         let keys = issuer.verify_keys(now, false).await.unwrap();
         let rules = Rules::new(issuer.settings.base_url.clone());
-        let claims = zp_shared::verify(&token, &keys, now, &rules).unwrap().claims;
+        let claims = zp_shared::verify(&token, &keys, now, &rules).unwrap().into_claims();
 
         for suspend in [false, true] {
             if suspend {

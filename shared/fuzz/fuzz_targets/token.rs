@@ -108,7 +108,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     // The unmutated tokens must verify, or the mutation modes test nothing.
     let verified =
         verify_cert(&fixture, &fixture.cert_token, NOW, &fixture.rules).expect("fixture certificate");
-    assert_eq!(verified.claims, claims);
+    assert_eq!(*verified.claims(), claims);
     let verified = verify_list(&fixture, &fixture.list_token, NOW, &fixture.rules).expect("fixture list");
     assert_eq!(verified.list, list);
     fixture
@@ -146,16 +146,16 @@ fn verify_list(fx: &Fixture, token: &str, now: i64, rules: &Rules) -> Option<Ver
 
 /// What verification promises about an accepted certificate.
 fn check_accepted_cert(fx: &Fixture, verified: &VerifiedClaims, now: i64, rules: &Rules) {
-    let claims = &verified.claims;
+    let claims = verified.claims();
     assert_eq!(claims.iss, rules.issuer);
-    assert!(fx.keys.get(&verified.kid).is_some());
+    assert!(fx.keys.get(verified.kid()).is_some());
     assert!(now.saturating_sub(rules.leeway) < claims.exp);
     assert!(now.saturating_add(rules.leeway) >= claims.nbf);
     assert!(now.saturating_add(rules.leeway) >= claims.iat);
     // Re-signing what was accepted must give a token that verifies to the same claims.
     let token = zp_shared::token::sign(claims, &fx.key).expect("accepted claims serialize");
     let again = verify_cert(fx, &token, now, rules).expect("re-signed accepted claims verify");
-    assert_eq!(&again.claims, claims);
+    assert_eq!(again.claims(), claims);
 }
 
 /// What verification promises about an accepted status list.

@@ -95,7 +95,10 @@ fn tokens_round_trip_between_our_implementation_and_jose() {
     let claims_json = serde_json::to_value(&claims).expect("claims to JSON");
     let ours = key.sign_jwt(CERT_TYP, &claims).expect("sign");
     // Our own verifier accepts it, so whatever jose says is about jose, not a broken token.
-    assert_eq!(verify(&ours, &keys, NOW, &Rules::new(ISSUER)).map(|v| v.claims), Ok(claims.clone()));
+    assert_eq!(
+        verify(&ours, &keys, NOW, &Rules::new(ISSUER)).map(zp_shared::VerifiedClaims::into_claims),
+        Ok(claims.clone())
+    );
 
     let response = run_jose(&json!({
         "jwks": jwks,
@@ -119,10 +122,10 @@ fn tokens_round_trip_between_our_implementation_and_jose() {
     assert_eq!(decoded_header(theirs), json!({ "alg": "EdDSA", "typ": CERT_TYP, "kid": key.kid() }));
     let verified = verify(theirs, &keys, NOW, &Rules::new(ISSUER))
         .unwrap_or_else(|err| panic!("we refused jose's token ({err}): {theirs}"));
-    assert_eq!(verified.kid, key.kid());
-    assert_eq!(verified.claims, claims);
-    assert_eq!(serde_json::to_value(&verified.claims).expect("claims to JSON"), claims_json);
-    assert_eq!(verified.claims.zp.entity.name, "Spółdzielnia Socjalna „Zielony Słoik”");
+    assert_eq!(verified.kid(), key.kid());
+    assert_eq!(*verified.claims(), claims);
+    assert_eq!(serde_json::to_value(verified.claims()).expect("claims to JSON"), claims_json);
+    assert_eq!(verified.claims().zp.entity.name, "Spółdzielnia Socjalna „Zielony Słoik”");
 }
 
 #[test]
@@ -164,8 +167,8 @@ fn we_refuse_a_token_jose_signs_with_a_key_outside_our_jwks() {
     published["keys"].as_array_mut().expect("a keys array").push(response["signing_jwk"].clone());
     let with_their_key = KeySet::from_jwks_json(&published.to_string()).expect("jose's public key loads");
     let verified = verify(token, &with_their_key, NOW, &Rules::new(ISSUER)).expect("verifies with its key");
-    assert_eq!(verified.kid, header["kid"].as_str().expect("a string kid"));
-    assert_eq!(verified.claims, claims);
+    assert_eq!(verified.kid(), header["kid"].as_str().expect("a string kid"));
+    assert_eq!(*verified.claims(), claims);
 }
 
 fn trust_list_claims() -> TrustListClaims {

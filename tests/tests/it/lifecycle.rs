@@ -46,7 +46,7 @@ pub(crate) fn agree(server: &Server, id: &str, token: &str, expect: &Expect) {
     assert!(keys.get(untrusted.kid()).is_some(), "the JWKS lists the token's key");
     let claims = zp_shared::verify(token, &keys, now(), &server.rules())
         .expect("the token itself stays genuine")
-        .claims;
+        .into_claims();
     let uri = &claims.status.status_list.uri;
     let path = uri.strip_prefix(&server.base).expect("status list on this issuer");
     let list_token = server.get(path).text().unwrap();
@@ -93,8 +93,8 @@ fn life_of_a_certificate() {
             >= 365 * 86_400
     );
     let keys = server.keys();
-    let first = zp_shared::verify(&first_token, &keys, now(), &server.rules()).unwrap().claims;
-    let second = zp_shared::verify(&renewed_token, &keys, now(), &server.rules()).unwrap().claims;
+    let first = zp_shared::verify(&first_token, &keys, now(), &server.rules()).unwrap().into_claims();
+    let second = zp_shared::verify(&renewed_token, &keys, now(), &server.rules()).unwrap().into_claims();
     assert_ne!(first.jti, second.jti);
     assert!(second.exp > first.exp);
     agree(&server, &id, &renewed_token, &VALID);
@@ -106,7 +106,8 @@ fn life_of_a_certificate() {
     // Add a branch through the CLI: another new token listing it.
     let added = server.cli_json(&["cert", "add-product", &id, "--product", "Catering"]);
     let added_token = added["token"].as_str().unwrap().to_owned();
-    let claims = zp_shared::verify(&added_token, &server.keys(), now(), &server.rules()).unwrap().claims;
+    let claims =
+        zp_shared::verify(&added_token, &server.keys(), now(), &server.rules()).unwrap().into_claims();
     let names: Vec<&str> = claims.zp.products.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["Pierogi ruskie", "Catering"]);
     agree(&server, &id, &added_token, &VALID);

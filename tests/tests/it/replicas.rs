@@ -145,7 +145,8 @@ fn concurrent_issuance_through_both_replicas_allocates_distinct_ids_numbers_and_
     // Each token names its own index, and both replicas serve every certificate.
     let keys = a.keys();
     for certificate in &issued {
-        let claims = zp_shared::verify(&token_of(certificate), &keys, now(), &a.rules()).unwrap().claims;
+        let claims =
+            zp_shared::verify(&token_of(certificate), &keys, now(), &a.rules()).unwrap().into_claims();
         assert_eq!(claims.status.status_list.idx as i64, certificate["status_list"]["idx"].as_i64().unwrap());
     }
     for id in ids.iter().step_by(20) {

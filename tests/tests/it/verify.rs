@@ -31,7 +31,7 @@ fn tokens_signed_with_the_issuers_key_but_never_issued_are_not_valid() {
     let entity = server.entity("Warsztat Terapii Zajęciowej „Klucz”");
     let certificate = server.certificate(entity["id"].as_str().unwrap());
     let token = certificate["token"].as_str().unwrap().to_owned();
-    let claims = zp_shared::verify(&token, &server.keys(), now(), &server.rules()).unwrap().claims;
+    let claims = zp_shared::verify(&token, &server.keys(), now(), &server.rules()).unwrap().into_claims();
     let key = stolen_key(&server);
     assert_eq!(verify(&server, &token)["verdict"], "valid");
 

@@ -557,7 +557,7 @@ async fn demo_shop_shows_a_real_badge_for_each_case() {
                 assert_ne!(token, &valid_token);
             }
             _ => {
-                let claims = &verified.as_ref().unwrap_or_else(|err| panic!("{case}: {err:?}")).claims;
+                let claims = verified.as_ref().unwrap_or_else(|err| panic!("{case}: {err:?}")).claims();
                 assert_eq!(local(claims), *case != "elsewhere", "{case}: {:?}", claims.zp.domains);
                 match *case {
                     "valid" => assert!(claims.exp > now + 30 * day, "{case}: ends at {}", claims.exp),
