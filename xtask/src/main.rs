@@ -115,7 +115,7 @@ fn test() -> Result<()> {
         cargo(&root, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
     )?;
     step(
-        "clippy (wasm32: shared without signing, widget)",
+        "clippy (wasm32: shared without signing, widget, the benchmarks' baseline badge and Yew floor)",
         cargo(
             &root,
             &[
@@ -124,6 +124,10 @@ fn test() -> Result<()> {
                 "zp-shared",
                 "-p",
                 "zp-widget",
+                "-p",
+                "zp-baseline-badge",
+                "-p",
+                "zp-bench-yew-floor",
                 "--all-targets",
                 "--target",
                 tools::WASM,

@@ -35,13 +35,13 @@ mod browser {
         let jwks = fetch_text(&format!("{issuer}/.well-known/jwks.json"), false).await?;
         let keys = KeySet::from_jwks_json(&jwks).map_err(|err| err.to_string())?;
         let verified = zp_shared::verify(token, &keys, now(), &rules).map_err(|err| err.to_string())?;
-        let status = &verified.claims.status.status_list;
+        let status = &verified.claims().status.status_list;
         // Revalidated, as the real badge fetches it.
         let text = fetch_text(&status.uri, true).await?;
         let list = zp_shared::verify_status_list(&text, &keys, now(), &rules, &status.uri)
             .map_err(|err| err.to_string())?;
         match list.list.status(status.idx).map_err(|err| err.to_string())? {
-            Status::Valid => Ok(verified.claims),
+            Status::Valid => Ok(verified.into_claims()),
             other => Err(format!("{other:?}")),
         }
     }
