@@ -3,13 +3,14 @@
 //! the document does not describe, a request the document forbids that the server accepts, or one
 //! it allows that the server refuses (within `tests/schemathesis.toml`'s stated exceptions).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use zp_tests::Listening;
 
+use crate::scratch::Scratch;
 use crate::{cargo, step, tools};
 
 /// Test cases per operation and phase: enough to reach every documented rule in about a minute on
@@ -20,7 +21,7 @@ pub fn run(root: &Path) -> Result<()> {
     let schemathesis = tools::ensure_schemathesis(root)?;
     step("build the server (debug)", cargo(root, &["build", "-p", "zp-server", "--bin", "zp"]))?;
     let zp = root.join("target").join("debug").join("zp");
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new(std::env::temp_dir().join(format!("zp-schemathesis-{}", std::process::id())))?;
     let server = Server::start(&zp, &scratch)?;
     let key = cli_json(&zp, &scratch, &["api-key", "create", "--name", "schemathesis"])?;
     let key = string(&key, "key")?;
@@ -85,32 +86,6 @@ fn cli_json(zp: &Path, scratch: &Scratch, args: &[&str]) -> Result<serde_json::V
         bail!("zp {} failed ({})", args.join(" "), output.status);
     }
     serde_json::from_slice(&output.stdout).with_context(|| format!("zp {} printed no JSON", args.join(" ")))
-}
-
-/// A temporary data directory, removed when dropped.
-struct Scratch {
-    path: PathBuf,
-    data: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("zp-schemathesis-{}", std::process::id()));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).with_context(|| format!("clearing {}", path.display()))?;
-        }
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        let data = path.join("data");
-        Ok(Scratch { path, data })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Err(err) = std::fs::remove_dir_all(&self.path) {
-            eprintln!("xtask: could not remove {}: {err}", self.path.display());
-        }
-    }
 }
 
 /// `zp serve` on the scratch data directory, stopped (by its PID) when dropped.

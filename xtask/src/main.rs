@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod contract;
 mod imports;
+mod scratch;
 mod tools;
 
 const USAGE: &str = "\

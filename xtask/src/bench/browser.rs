@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use zp_tests::Listening;
 
 use super::{Report, Row, number, yes_no};
+use crate::scratch::Scratch;
 use crate::{Bundle, WIDGET, cargo, step};
 
 /// Counted cold loads of each page.
@@ -51,7 +52,8 @@ fn run_in_chromium(root: &Path, title: &str, extra: Value) -> Result<(Vec<Value>
         cargo(root, &["build", "--release", "-p", "zp-server", "--bin", "zp"]),
     )?;
 
-    let scratch = Scratch::new()?;
+    let scratch =
+        Scratch::new(std::env::temp_dir().join(format!("zp-bench-browser-{}", std::process::id())))?;
     let port = free_port()?;
     let base_url = format!("http://127.0.0.1:{port}");
     let issuer = Server::start(root, &scratch, "issuer", &base_url, WIDGET.dist, true)?;
@@ -399,28 +401,6 @@ fn run_node(root: &Path, title: &str, plan: &Value) -> Result<Vec<Value>> {
 fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
-}
-
-/// A temporary directory for the servers' data and logs, removed when dropped.
-struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("zp-bench-browser-{}", std::process::id()));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).with_context(|| format!("clearing {}", path.display()))?;
-        }
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Scratch { path })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// A running `zp serve`, stopped (by its PID) when dropped.

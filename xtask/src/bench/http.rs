@@ -18,6 +18,7 @@ use zp_tests::Listening;
 
 use super::{Report, Row, can_pin, figure, number, run_lines, thousands};
 
+pub(super) use crate::scratch::Scratch;
 use crate::{cargo, step};
 
 /// Certificates in the registry under load.
@@ -41,7 +42,7 @@ pub(super) const LOAD_CPU: &str = "0";
 pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     ensure_wrk()?;
     build(root)?;
-    let scratch = Scratch::new(root, "http")?;
+    let scratch = Scratch::new(bench_dir(root, "http"))?;
     let seeded = seed(root, &scratch, CERTIFICATES)?;
     let lookup_script = scratch.write("lookup.lua", LOOKUP_LUA)?;
     let verify_script = scratch.write("verify.lua", VERIFY_LUA)?;
@@ -305,37 +306,9 @@ pub(super) fn command_on(cpu: &str, program: &Path, pinned: bool) -> Command {
     }
 }
 
-/// A directory under `target/` for one group's data, removed when dropped.
-pub(super) struct Scratch {
-    pub path: PathBuf,
-    /// The data directory handed to `zp`.
-    pub data: PathBuf,
-}
-
-impl Scratch {
-    pub fn new(root: &Path, group: &str) -> Result<Self> {
-        let path = root.join("target").join(format!("bench-{group}-{}", std::process::id()));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).with_context(|| format!("clearing {}", path.display()))?;
-        }
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        let data = path.join("data");
-        Ok(Scratch { path, data })
-    }
-
-    fn write(&self, name: &str, text: &str) -> Result<PathBuf> {
-        let path = self.path.join(name);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        Ok(path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Err(err) = std::fs::remove_dir_all(&self.path) {
-            eprintln!("xtask: could not remove {}: {err}", self.path.display());
-        }
-    }
+/// Where a benchmark group keeps its data: under `target/`, by group and process.
+pub(super) fn bench_dir(root: &Path, group: &str) -> PathBuf {
+    root.join("target").join(format!("bench-{group}-{}", std::process::id()))
 }
 
 /// What `bench_seed` wrote.

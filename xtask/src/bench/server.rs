@@ -20,7 +20,7 @@ const LOAD_SECONDS: u32 = 10;
 pub(crate) fn figures(root: &Path, report: &mut Report) -> Result<()> {
     http::ensure_wrk()?;
     http::build(root)?;
-    let scratch = Scratch::new(root, "server")?;
+    let scratch = Scratch::new(http::bench_dir(root, "server"))?;
     let seeded = http::seed(root, &scratch, CERTIFICATES)?;
     let script = scratch.path.join("lookup.lua");
     std::fs::write(&script, http::LOOKUP_LUA).with_context(|| format!("writing {}", script.display()))?;
