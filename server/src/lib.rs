@@ -2,6 +2,7 @@
 //! publishes keys and status lists, and serves the public check API, registry and verification
 //! pages. Token work goes through `zp-shared`.
 
+pub mod accounts;
 pub mod audit;
 pub mod cli;
 pub mod clock;

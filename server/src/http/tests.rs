@@ -160,6 +160,52 @@ impl Store for DownStore {
     }
 }
 
+#[async_trait]
+impl AccountStore for DownStore {
+    async fn account(&self, _: &str) -> StoreResult<Option<AccountRecord>> {
+        down()
+    }
+    async fn account_by_email(&self, _: &str) -> StoreResult<Option<AccountRecord>> {
+        down()
+    }
+    async fn accounts(&self) -> StoreResult<Vec<AccountRecord>> {
+        down()
+    }
+    async fn passkeys(&self, _: &str) -> StoreResult<Vec<PasskeyRecord>> {
+        down()
+    }
+    async fn recovery_codes_left(&self, _: &str) -> StoreResult<i64> {
+        down()
+    }
+    async fn enrolment(&self, _: &str, _: i64) -> StoreResult<Option<String>> {
+        down()
+    }
+    async fn session(&self, _: &str) -> StoreResult<Option<SessionRecord>> {
+        down()
+    }
+    async fn touch_session(&self, _: &str, _: i64) -> StoreResult<()> {
+        down()
+    }
+    async fn set_reauth(&self, _: &str, _: i64) -> StoreResult<()> {
+        down()
+    }
+    async fn delete_session(&self, _: &str) -> StoreResult<bool> {
+        down()
+    }
+    async fn purge_sessions(&self, _: i64, _: i64, _: i64) -> StoreResult<u64> {
+        down()
+    }
+    async fn put_ceremony(&self, _: &str, _: &CeremonyRecord, _: i64) -> StoreResult<()> {
+        down()
+    }
+    async fn take_ceremony(&self, _: &str, _: i64) -> StoreResult<Option<CeremonyRecord>> {
+        down()
+    }
+    async fn update_passkey(&self, _: &str, _: &str, _: i64) -> StoreResult<()> {
+        down()
+    }
+}
+
 #[tokio::test]
 async fn healthz_is_503_in_the_envelope_when_the_store_fails() {
     let dir = tempfile::tempdir().unwrap();

@@ -102,8 +102,57 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "accounts",
+        columns: &[
+            ("id", Text),
+            ("email", Text),
+            ("name", Text),
+            ("role", Text),
+            ("disabled_at", Int),
+            ("created_at", Int),
+        ],
+    },
+    Table {
         name: "api_keys",
-        columns: &[("id", Text), ("name", Text), ("hash", Text), ("created_at", Int), ("revoked_at", Int)],
+        columns: &[
+            ("id", Text),
+            ("name", Text),
+            ("hash", Text),
+            ("created_at", Int),
+            ("revoked_at", Int),
+            ("account_id", Text),
+        ],
+    },
+    Table {
+        name: "passkeys",
+        columns: &[
+            ("id", Text),
+            ("account_id", Text),
+            ("name", Text),
+            ("passkey", Text),
+            ("created_at", Int),
+            ("last_used_at", Int),
+        ],
+    },
+    Table { name: "recovery_codes", columns: &[("hash", Text), ("account_id", Text), ("used_at", Int)] },
+    Table {
+        name: "enrolments",
+        columns: &[("hash", Text), ("account_id", Text), ("expires_at", Int), ("used_at", Int)],
+    },
+    Table {
+        name: "sessions",
+        columns: &[
+            ("hash", Text),
+            ("account_id", Text),
+            ("created_at", Int),
+            ("seen_at", Int),
+            ("reauth_at", Int),
+            ("csrf", Text),
+        ],
+    },
+    Table {
+        name: "ceremonies",
+        columns: &[("hash", Text), ("kind", Text), ("subject", Text), ("state", Text), ("expires_at", Int)],
     },
     Table {
         name: "audit_log",

@@ -4,9 +4,11 @@
 //! entry, so a change and its record commit together or not at all.
 
 pub use crate::audit::{AuditEntry, AuditRecord};
+pub use accounts::{AccountRecord, AccountStore, AccountTx, CeremonyRecord, PasskeyRecord, SessionRecord};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+mod accounts;
 pub mod copy;
 pub mod postgres;
 mod rows;
@@ -156,7 +158,7 @@ pub struct SearchQuery {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + Send + Sync + 'static {
     /// Starts a write transaction that holds the write lock from its first statement.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -185,7 +187,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: AccountTx + Send {
     async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
     async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>>;
     async fn insert_entity(&mut self, entity: &EntityRecord) -> StoreResult<()>;

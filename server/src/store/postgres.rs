@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 
+use super::accounts::*;
 use super::rows::*;
 use super::shared::*;
 use super::*;
@@ -75,3 +76,4 @@ impl PgStore {
 }
 
 sql_store!(PgStore, PgTx, Postgres, Dialect::Postgres);
+accounts_store!(PgStore, PgTx, Dialect::Postgres);

@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{FromRow, Sqlite, SqliteConnection, Transaction};
 
+use super::accounts::*;
 use super::rows::*;
 use super::shared::*;
 use super::*;
@@ -124,3 +125,4 @@ impl SqliteStore {
 }
 
 sql_store!(SqliteStore, SqliteTx, Sqlite, Dialect::Sqlite);
+accounts_store!(SqliteStore, SqliteTx, Dialect::Sqlite);

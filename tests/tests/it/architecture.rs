@@ -12,6 +12,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("audit", 0),
     ("store", 1),
     ("issuer", 2),
+    ("accounts", 2),
     ("http", 3),
     ("cli", 4),
 ];
