@@ -26,6 +26,7 @@ pub mod key;
 pub mod migrate;
 pub mod restore;
 pub mod serve;
+pub mod user;
 
 #[derive(Debug, Parser)]
 #[command(name = "zp", version, about = "Issuer server and command line of the Zakup Prospołeczny mark")]
@@ -96,6 +97,9 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Copy the SQLite registry into an empty PostgreSQL database.
     Migrate(migrate::MigrateArgs),
+    /// Staff accounts of the panel: the first admin, enrolment links, disabling.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -137,6 +141,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => backup::run(&global, args).await,
         Command::Restore(args) => restore::run(&global, args).await,
         Command::Migrate(args) => migrate::run(&global, args).await,
+        Command::User(command) => user::run(&global, command).await,
     }
 }
 
