@@ -21,11 +21,11 @@ CREATE TABLE passkeys (
 CREATE INDEX passkeys_account ON passkeys (account_id);
 
 CREATE TABLE recovery_codes (
-    hash       TEXT PRIMARY KEY,
     account_id TEXT NOT NULL REFERENCES accounts (id),
-    used_at    INTEGER
+    hash       TEXT NOT NULL,
+    used_at    INTEGER,
+    PRIMARY KEY (account_id, hash)
 ) STRICT;
-CREATE INDEX recovery_codes_account ON recovery_codes (account_id);
 
 CREATE TABLE enrolments (
     hash       TEXT PRIMARY KEY,

@@ -54,7 +54,11 @@ pub async fn run(global: &Global, command: UserCommand) -> Result<()> {
     match command {
         UserCommand::Create { email, role, name } => {
             let invitation = accounts.create(&cli_actor(), &email, name.as_deref(), role, now).await?;
-            println!("Enrolment link for {} ({}), valid for three days, usable once:", invitation.email, role.as_str());
+            println!(
+                "Enrolment link for {} ({}), valid for three days, usable once:",
+                invitation.email,
+                role.as_str()
+            );
             println!("{}", invitation.enrolment_url);
             Ok(())
         }

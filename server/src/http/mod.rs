@@ -9,6 +9,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::issuer::Issuer;
 use crate::store::StoreResult;
@@ -26,6 +27,7 @@ pub mod fields;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod panel;
 pub mod rate_limit;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -61,8 +63,11 @@ pub struct Shared {
     pub demo: bool,
     /// Certificate details read recently, while the database is unchanged (SQLite only).
     pub certificates: Arc<CertificateCache>,
-    /// Failed admin authentications per client (`zp serve --admin-auth-failures`).
+    /// Failed admin authentications per client (`zp serve --admin-auth-failures`); panel sign-ins
+    /// count against the same limit.
     pub admin_throttle: throttle::AdminThrottle,
+    /// The panel's people: accounts, passkeys and sessions.
+    pub accounts: Arc<Accounts>,
 }
 
 impl std::ops::Deref for AppState {
@@ -82,6 +87,7 @@ impl std::ops::DerefMut for AppState {
 impl AppState {
     /// A state with fresh metrics and no admin throttle. Tests pass [`RateLimit::disabled`].
     pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
+        let accounts = Arc::new(Accounts::new(issuer.store.clone(), &issuer.settings.base_url));
         AppState(Arc::new(Shared {
             issuer,
             clock,
@@ -91,6 +97,7 @@ impl AppState {
             demo: false,
             certificates: Arc::new(CertificateCache::disabled()),
             admin_throttle: throttle::AdminThrottle::disabled(),
+            accounts,
         }))
     }
 
@@ -121,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/admin", admin::router(state.clone()))
         .merge(ops::router())
         .merge(pages::router())
+        .merge(panel::router(state.clone()))
         .layer(compression());
     Router::new()
         .merge(compressed)

@@ -136,6 +136,9 @@ impl Store for DownStore {
     async fn max_status_idx(&self) -> StoreResult<Option<i64>> {
         down()
     }
+    async fn certificate_counts(&self, _: i64) -> StoreResult<Vec<(String, i64)>> {
+        down()
+    }
     async fn audit_head(&self) -> StoreResult<i64> {
         down()
     }

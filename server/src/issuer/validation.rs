@@ -270,7 +270,7 @@ pub fn validity_start(valid_from: &Option<String>, now: i64) -> IssuerResult<Nai
 /// `YYYY-MM-DD` (the year perhaps signed): exactly four, two and two digits, a day that exists.
 /// Read by hand rather than with a format string, so that what is accepted is exactly what the
 /// field's pattern says (`fields::ValidFrom`), whatever a parser's leniency.
-fn parse_date(text: &str) -> Option<NaiveDate> {
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let (sign, rest) = match text.strip_prefix('-') {
         Some(rest) => (-1, rest),
         None => (1, text.strip_prefix('+').unwrap_or(text)),
@@ -291,7 +291,7 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 }
 
 /// Midnight UTC at the start of `date`.
-pub(super) fn day_start(date: NaiveDate) -> i64 {
+pub fn day_start(date: NaiveDate) -> i64 {
     date.and_time(NaiveTime::MIN).and_utc().timestamp()
 }
 

@@ -134,7 +134,7 @@ const TABLES: &[Table] = &[
             ("last_used_at", Int),
         ],
     },
-    Table { name: "recovery_codes", columns: &[("hash", Text), ("account_id", Text), ("used_at", Int)] },
+    Table { name: "recovery_codes", columns: &[("account_id", Text), ("hash", Text), ("used_at", Int)] },
     Table {
         name: "enrolments",
         columns: &[("hash", Text), ("account_id", Text), ("expires_at", Int), ("used_at", Int)],

@@ -172,6 +172,9 @@ pub trait Store: AccountStore + Send + Sync + 'static {
     /// `(status index, state)` of every certificate not active, for the status list.
     async fn status_entries(&self) -> StoreResult<Vec<(i64, CertState)>>;
     async fn max_status_idx(&self) -> StoreResult<Option<i64>>;
+    /// How many certificates are in each verdict at `now`: `valid`, `expired`, `not_yet_valid`,
+    /// `suspended`, `revoked` (those with none are left out).
+    async fn certificate_counts(&self, now: i64) -> StoreResult<Vec<(String, i64)>>;
     /// Sequence number of the newest audit entry: changes with every write.
     async fn audit_head(&self) -> StoreResult<i64>;
     async fn audit_log(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;

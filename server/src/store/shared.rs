@@ -288,6 +288,19 @@ macro_rules! sql_store {
                 rows.into_iter().map(|(idx, state)| Ok((idx, CertState::parse(&state)?))).collect()
             }
 
+            async fn certificate_counts(&self, now: i64) -> StoreResult<Vec<(String, i64)>> {
+                Ok(sqlx::query_as($dialect.sql(
+                    "SELECT CASE WHEN state <> 'active' THEN state \
+                     WHEN valid_until <= ? THEN 'expired' \
+                     WHEN valid_from > ? THEN 'not_yet_valid' ELSE 'valid' END AS verdict, count(*) \
+                     FROM certificates GROUP BY verdict ORDER BY verdict",
+                ))
+                .bind(now)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn max_status_idx(&self) -> StoreResult<Option<i64>> {
                 Ok(sqlx::query_scalar("SELECT MAX(status_idx) FROM certificates")
                     .fetch_one(&self.pool)

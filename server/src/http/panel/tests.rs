@@ -1,0 +1,227 @@
+//! The panel's guards, in-process: every route of [`ROUTES`] × (no session, viewer, staff, admin),
+//! the CSRF token, and the same-origin check.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+
+use super::*;
+use crate::accounts::Accounts;
+use crate::http::testing::{Reply, send, state};
+use crate::issuer::{NewCertificate, NewEntity, NewProduct};
+
+/// A signed-in person: the session cookie and the form token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in(accounts: &Accounts, email: &str, role: Role, now: i64) -> (String, Session) {
+    let invitation = accounts.create("test", email, None, role, now).await.unwrap();
+    let code = "ABCD-EFGH-JKLM";
+    let mut tx = accounts.store.begin().await.unwrap();
+    tx.replace_recovery_codes(&invitation.account_id, &[crate::accounts::hash("ABCDEFGHJKLM")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let secret = accounts.recovery_login(email, code, now).await.unwrap();
+    let signed_in = accounts.session(&secret, now).await.unwrap().unwrap();
+    (invitation.account_id, Session { cookie: format!("zp_session={secret}"), csrf: signed_in.session.csrf })
+}
+
+async fn request(app: &Router, method: &str, path: &str, session: Option<&Session>, site: &str) -> Reply {
+    let mut builder = Request::builder().method(method).uri(path).header("sec-fetch-site", site);
+    if let Some(session) = session {
+        builder = builder.header("cookie", &session.cookie);
+    }
+    let body = match (method, session) {
+        ("POST", Some(session)) => {
+            builder = builder.header("content-type", "application/x-www-form-urlencoded");
+            Body::from(format!("csrf={}", session.csrf))
+        }
+        _ => Body::empty(),
+    };
+    send(app, builder.body(body).unwrap()).await
+}
+
+fn to_login(reply: &Reply) -> bool {
+    reply.status == StatusCode::SEE_OTHER
+        && reply.header("location").is_some_and(|l| l.starts_with("/panel/login"))
+}
+
+#[tokio::test]
+async fn every_route_admits_exactly_the_roles_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let accounts = state.accounts.clone();
+    let (_, admin) = sign_in(&accounts, "admin@rops.test", Role::Admin, now).await;
+    let (_, staff) = sign_in(&accounts, "staff@rops.test", Role::Staff, now).await;
+    let (_, viewer) = sign_in(&accounts, "viewer@rops.test", Role::Viewer, now).await;
+    let (target, _) = sign_in(&accounts, "target@rops.test", Role::Viewer, now).await;
+    let entity = NewEntity {
+        name: "Spółdzielnia Socjalna Żółw".into(),
+        legal_form: "social_cooperative".into(),
+        domains: vec!["zolw.example.pl".into()],
+        ..NewEntity::default()
+    };
+    let entity = state.issuer.create_entity("test", entity, now).await.unwrap();
+    let products = vec![NewProduct { name: "Catering".into(), gtin: None }];
+    let input = NewCertificate { entity_id: entity.id.clone(), products, valid_from: None };
+    let certificate = state.issuer.issue("test", input, now).await.unwrap().certificate;
+    let app = crate::http::router(state.clone());
+
+    let mut routes: Vec<_> = ROUTES.iter().collect();
+    // Signing out ends the session the rest of the walk uses.
+    routes.sort_by_key(|(_, path, _)| *path == "/panel/logout");
+    let mut checked = 0;
+    for (method, template, needed) in routes {
+        let path = template
+            .replace("/entities/{id}", &format!("/entities/{}", entity.id))
+            .replace("/certificates/{id}", &format!("/certificates/{}", certificate.id))
+            .replace("/accounts/{id}", &format!("/accounts/{target}"))
+            .replace("{link}", "not-a-link")
+            .replace("{code}", "en");
+        let people = [
+            (None, None),
+            (Some(Role::Viewer), Some(&viewer)),
+            (Some(Role::Staff), Some(&staff)),
+            (Some(Role::Admin), Some(&admin)),
+        ];
+        for (role, session) in people {
+            let reply = request(&app, method, &path, session, "same-origin").await;
+            let who = role.map_or("nobody", Role::as_str);
+            assert_ne!(
+                reply.status,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{method} {path} as {who}: {}",
+                reply.text()
+            );
+            match (needed, role) {
+                (Some(_), None) => assert!(
+                    to_login(&reply),
+                    "{method} {path} as {who}: {} {:?}",
+                    reply.status,
+                    reply.header("location")
+                ),
+                (Some(needed), Some(role)) if role < *needed => {
+                    assert_eq!(
+                        reply.status,
+                        StatusCode::FORBIDDEN,
+                        "{method} {path} as {who}: {}",
+                        reply.text()
+                    )
+                }
+                // Signing out succeeds by going to the login page with the cookie cleared.
+                (Some(_), Some(_)) if path == "/panel/logout" => {
+                    assert!(
+                        to_login(&reply)
+                            && reply.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0"))
+                    )
+                }
+                // The passkey steps refuse a request without the script's token header, after the role check.
+                (Some(_), Some(_)) if path.ends_with("/start") || path.ends_with("/finish") => {
+                    assert!(!to_login(&reply), "{method} {path} as {who}: {}", reply.status)
+                }
+                (Some(_), Some(_)) => assert!(
+                    !to_login(&reply) && reply.status != StatusCode::FORBIDDEN,
+                    "{method} {path} as {who} was refused: {} {}",
+                    reply.status,
+                    reply.text()
+                ),
+                (None, _) => {
+                    assert!(!reply.status.is_server_error(), "{method} {path} as {who}: {}", reply.status)
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, ROUTES.len() * 4);
+}
+
+#[tokio::test]
+async fn a_form_from_another_site_or_without_the_token_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let (_, staff) = sign_in(&state.accounts, "staff@rops.test", Role::Staff, now).await;
+    let entity = NewEntity {
+        name: "Fundacja Ąę".into(),
+        legal_form: "foundation".into(),
+        domains: vec!["fundacja.example.pl".into()],
+        ..NewEntity::default()
+    };
+    let entity = state.issuer.create_entity("test", entity, now).await.unwrap();
+    let input = NewCertificate {
+        entity_id: entity.id,
+        products: vec![NewProduct { name: "Szycie".into(), gtin: None }],
+        valid_from: None,
+    };
+    let id = state.issuer.issue("test", input, now).await.unwrap().certificate.id;
+    let app = crate::http::router(state.clone());
+    let path = format!("/panel/certificates/{id}/suspend");
+
+    // A cross-site form with the session cookie and even the right token.
+    let reply = request(&app, "POST", &path, Some(&staff), "cross-site").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let foreign = Request::post(&path)
+        .header("cookie", &staff.cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}", staff.csrf)))
+        .unwrap();
+    assert_eq!(send(&app, foreign).await.status, StatusCode::FORBIDDEN);
+    // The panel's own origin, without the token or with another one.
+    for body in [String::new(), "csrf=forged".to_owned()] {
+        let request = Request::post(&path)
+            .header("cookie", &staff.cookie)
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        assert_eq!(send(&app, request).await.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(state.issuer.detail(&id).await.unwrap().certificate.state, crate::store::CertState::Active);
+    // The same form, sent properly, works.
+    let reply = request(&app, "POST", &path, Some(&staff), "same-origin").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    assert_eq!(state.issuer.detail(&id).await.unwrap().certificate.state, crate::store::CertState::Suspended);
+    let audit = state.issuer.store.audit_log(0, 100).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "certificate.suspend" && e.actor.contains("staff@rops.test")),
+        "audited under the person"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_in_panel_forms_comes_back_next_to_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let (_, staff) = sign_in(&state.accounts, "staff@rops.test", Role::Staff, now).await;
+    let app = crate::http::router(state.clone());
+    let body = format!(
+        "csrf={}&name=Sp%C3%B3%C5%82dzielnia&legal_form=social_cooperative&nip=1234567890&domains=example.pl",
+        staff.csrf
+    );
+    let request = Request::post("/panel/entities")
+        .header("cookie", &staff.cookie)
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let reply = send(&app, request).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = reply.text();
+    assert!(html.contains(r#"id="f-nip-error""#) && html.contains("aria-invalid=\"true\""), "{html}");
+    assert!(html.contains("Spółdzielnia"), "the form keeps what was typed");
+    assert!(state.issuer.store.entities(10, 0).await.unwrap().is_empty(), "nothing written");
+    // IDs in URLs that do not exist are a page that says so, not an error.
+    for path in ["/panel/certificates/ZZZZ-ZZZZ", "/panel/entities/nope", "/panel/certificates/%00"] {
+        let reply = request_as(&app, path, &staff).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.text());
+    }
+}
+
+async fn request_as(app: &Router, path: &str, session: &Session) -> Reply {
+    request(app, "GET", path, Some(session), "same-origin").await
+}
