@@ -2,9 +2,10 @@
 //! input, change the store in one transaction with its audit entry, sign the new token.
 //!
 //! One room per area: `validation` (the input types and every check of them), `entities`,
-//! `certificates` (issue, renew, add products, suspend, reinstate, revoke), `api_keys`,
-//! `publication` (signing keys, the JWKS and status lists) and `trust_list` (the issuers this one
-//! vouches for). This file holds what they share: the issuer itself, its settings and its errors.
+//! `certificates` (issue, renew, add products, suspend, reinstate, revoke), `register` (the
+//! whole register imported from and exported to CSV), `api_keys`, `publication` (signing keys,
+//! the JWKS and status lists) and `trust_list` (the issuers this one vouches for). This file
+//! holds what they share: the issuer itself, its settings and its errors.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,12 +28,16 @@ mod certificates;
 mod entities;
 pub mod fields;
 mod publication;
+mod register;
 mod trust_list;
 mod validation;
 
 pub use api_keys::hash_api_key;
 pub use certificates::{RevocationReason, Verdict};
 pub use publication::KeyRotation;
+pub use register::{
+    COLUMNS, IMPORT_MAX_BYTES, IMPORT_MAX_ROWS, ImportReport, LIST_SEPARATOR, REQUIRED_COLUMNS, RowError,
+};
 pub use trust_list::trusted_issuer_record;
 pub use validation::*;
 
@@ -66,6 +71,8 @@ pub enum IssuerError {
     Keys(#[from] KeyError),
     #[error("signing failed: {0}")]
     Sign(#[from] zp_shared::Error),
+    #[error("writing CSV failed: {0}")]
+    Csv(#[from] csv::Error),
 }
 
 pub type IssuerResult<T> = Result<T, IssuerError>;

@@ -24,6 +24,7 @@ pub mod entity;
 pub mod issuers;
 pub mod key;
 pub mod migrate;
+pub mod register;
 pub mod restore;
 pub mod serve;
 pub mod user;
@@ -90,6 +91,9 @@ pub enum Command {
     /// Other issuers this issuer vouches for in its signed trust list.
     #[command(subcommand)]
     Issuers(issuers::IssuersCommand),
+    /// The whole register from and to CSV: import an existing register, export for spreadsheets.
+    #[command(subcommand)]
+    Register(register::RegisterCommand),
     /// Write a consistent snapshot of the SQLite registry and the signing keys to one file, while
     /// the server runs.
     Backup(backup::BackupArgs),
@@ -138,6 +142,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::ApiKey(command) => apikey::run(&global, command).await,
         Command::Audit(command) => audit::run(&global, command).await,
         Command::Issuers(command) => issuers::run(&global, command).await,
+        Command::Register(command) => register::run(&global, command).await,
         Command::Backup(args) => backup::run(&global, args).await,
         Command::Restore(args) => restore::run(&global, args).await,
         Command::Migrate(args) => migrate::run(&global, args).await,

@@ -127,6 +127,9 @@ impl Store for DownStore {
     async fn search(&self, _: &SearchQuery) -> StoreResult<Vec<CertificateDetail>> {
         down()
     }
+    async fn certificates_after(&self, _: &str, _: u32) -> StoreResult<Vec<CertificateDetail>> {
+        down()
+    }
     async fn certificate_by_gtin(&self, _: &str) -> StoreResult<Option<String>> {
         down()
     }

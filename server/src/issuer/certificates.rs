@@ -202,8 +202,9 @@ impl Issuer {
         Ok(())
     }
 
-    /// Signs a new token for the certificate's current state and records it.
-    async fn mint(
+    /// Signs a new token for the certificate's current state and records it in `tx`: every
+    /// token, whether of one certificate issued or of a whole register imported, is made here.
+    pub(super) async fn mint(
         &self,
         tx: &mut Box<dyn Tx>,
         certificate: &CertificateRecord,
@@ -233,6 +234,22 @@ impl Issuer {
         Ok(record)
     }
 
+    /// The next free certificate number of `year` (`ZP/LU/2026/0007`): one more than how many
+    /// that year has, or the first free one after it, since an imported register keeps its own
+    /// numbers and may leave gaps.
+    pub(super) async fn next_number(&self, tx: &mut Box<dyn Tx>, year: i32) -> IssuerResult<String> {
+        let prefix = format!("ZP/{}/{year}/", self.settings.region);
+        let mut next = tx.count_numbers(&prefix).await? + 1;
+        loop {
+            let number = format!("{prefix}{next:04}");
+            // At most as many numbers are taken past the count as the count itself.
+            if tx.certificate_id_by_number(&number).await?.is_none() {
+                return Ok(number);
+            }
+            next += 1;
+        }
+    }
+
     pub async fn issue(
         &self,
         actor: &str,
@@ -249,8 +266,7 @@ impl Issuer {
                 .await?
                 .ok_or_else(|| invalid("entity_id", format!("no entity has the ID {entity_id:?}")))?;
             let id = ids::new_certificate_id(&mut OsRng);
-            let prefix = format!("ZP/{}/{}/", self.settings.region, start.year());
-            let number = format!("{prefix}{:04}", tx.count_numbers(&prefix).await? + 1);
+            let number = self.next_number(&mut tx, start.year()).await?;
             let certificate = CertificateRecord {
                 search_text: search_text(&id, &number, &entity, &products),
                 id,

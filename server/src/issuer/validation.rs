@@ -216,16 +216,68 @@ pub fn validate_products(field: &str, products: &[NewProduct], now: i64) -> Issu
 /// The entity a [`NewEntity`] describes, checked field by field, with a new ID. The store and the
 /// token budget ([`Issuer::create_entity`]) come after.
 pub fn entity_record(input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
-    let name = clean_text("name", &input.name, NAME_MAX)?;
-    let legal_form = parse_legal_form(&input.legal_form)?;
-    if input.domains.is_empty() {
+    entity_record_all(input, now).map_err(|errors| {
+        errors.into_iter().next().unwrap_or_else(|| invalid("name", "refused without a reason"))
+    })
+}
+
+/// [`entity_record`] that goes on after a refusal, giving every field's refusal in the order
+/// [`entity_record`] checks them (it gives the first): a bulk import shows them all at once.
+pub fn entity_record_all(input: NewEntity, now: i64) -> Result<EntityRecord, Vec<IssuerError>> {
+    let mut errors = Vec::new();
+    let name = kept(&mut errors, clean_text("name", &input.name, NAME_MAX));
+    let legal_form = kept(&mut errors, parse_legal_form(&input.legal_form));
+    let domains = kept(&mut errors, entity_domains(&input.domains));
+    let voivodeship = kept(&mut errors, optional_voivodeship(&input.voivodeship));
+    let nip = kept(&mut errors, optional_ident("nip", &input.nip, zp_shared::ident::nip));
+    let regon = kept(&mut errors, optional_ident("regon", &input.regon, zp_shared::ident::regon));
+    let krs = kept(&mut errors, optional_ident("krs", &input.krs, zp_shared::ident::krs));
+    let city = kept(&mut errors, optional_text("city", &input.city, CITY_MAX));
+    let contact = kept(&mut errors, optional_text("contact", &input.contact, CONTACT_MAX));
+    let (
+        Some(name),
+        Some(legal_form),
+        Some(domains),
+        Some(voivodeship),
+        Some(nip),
+        Some(regon),
+        Some(krs),
+        Some(city),
+        Some(contact),
+    ) = (name, legal_form, domains, voivodeship, nip, regon, krs, city, contact)
+    else {
+        return Err(errors);
+    };
+    Ok(EntityRecord {
+        id: ids::new_id("E", &mut OsRng),
+        name,
+        legal_form: legal_form.code().to_owned(),
+        nip,
+        regon,
+        krs,
+        city,
+        voivodeship,
+        domains,
+        contact,
+        created_at: now,
+    })
+}
+
+/// The value of `result`, or `None` with its refusal added to `errors`.
+fn kept<T>(errors: &mut Vec<IssuerError>, result: IssuerResult<T>) -> Option<T> {
+    result.map_err(|err| errors.push(err)).ok()
+}
+
+/// An entity's domains: 1 to [`DOMAINS_MAX`], normalised, each listed once.
+fn entity_domains(input: &[String]) -> IssuerResult<Vec<String>> {
+    if input.is_empty() {
         return Err(invalid("domains", "list at least one domain where the badge will be shown"));
     }
-    if input.domains.len() > DOMAINS_MAX {
+    if input.len() > DOMAINS_MAX {
         return Err(invalid("domains", format!("at most {DOMAINS_MAX} domains")));
     }
     let mut domains = Vec::new();
-    for (i, domain) in input.domains.iter().enumerate() {
+    for (i, domain) in input.iter().enumerate() {
         let field = format!("domains[{i}]");
         let domain = checked_text(&field, domain, usize::MAX)?;
         let domain = ids::normalize_domain(domain).map_err(|m| invalid(field, m))?;
@@ -233,20 +285,7 @@ pub fn entity_record(input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
             domains.push(domain);
         }
     }
-    let voivodeship = optional_voivodeship(&input.voivodeship)?;
-    Ok(EntityRecord {
-        id: ids::new_id("E", &mut OsRng),
-        name,
-        legal_form: legal_form.code().to_owned(),
-        nip: optional_ident("nip", &input.nip, zp_shared::ident::nip)?,
-        regon: optional_ident("regon", &input.regon, zp_shared::ident::regon)?,
-        krs: optional_ident("krs", &input.krs, zp_shared::ident::krs)?,
-        city: optional_text("city", &input.city, CITY_MAX)?,
-        voivodeship,
-        domains,
-        contact: optional_text("contact", &input.contact, CONTACT_MAX)?,
-        created_at: now,
-    })
+    Ok(domains)
 }
 
 /// The first day of a new certificate's validity: `valid_from` (`YYYY-MM-DD`, at most two years

@@ -167,6 +167,10 @@ pub trait Store: AccountStore + Send + Sync + 'static {
     async fn entities(&self, limit: u32, offset: u32) -> StoreResult<Vec<EntityRecord>>;
     async fn certificate(&self, id: &str) -> StoreResult<Option<CertificateDetail>>;
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<CertificateDetail>>;
+    /// Up to `limit` certificates whose IDs come after `after` (`""` for the first), in ID
+    /// order: the whole registry page by page, each certificate once, however others change
+    /// meanwhile (a certificate's ID never changes, unlike the order search sorts by).
+    async fn certificates_after(&self, after: &str, limit: u32) -> StoreResult<Vec<CertificateDetail>>;
     /// The newest active certificate that lists a product with this GTIN-14.
     async fn certificate_by_gtin(&self, gtin14: &str) -> StoreResult<Option<String>>;
     /// `(status index, state)` of every certificate not active, for the status list.
@@ -194,11 +198,15 @@ pub trait Tx: AccountTx + Send {
     async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
     async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>>;
     async fn insert_entity(&mut self, entity: &EntityRecord) -> StoreResult<()>;
+    /// The entity registered with this NIP (digits only, as stored).
+    async fn entity_by_nip(&mut self, nip: &str) -> StoreResult<Option<EntityRecord>>;
     async fn certificate(&mut self, id: &str) -> StoreResult<Option<CertificateRecord>>;
     async fn products(&mut self, certificate_id: &str) -> StoreResult<Vec<ProductRecord>>;
     async fn next_status_idx(&mut self) -> StoreResult<i64>;
     /// How many certificate numbers already start with `prefix`.
     async fn count_numbers(&mut self, prefix: &str) -> StoreResult<i64>;
+    /// The ID of the certificate with exactly this number.
+    async fn certificate_id_by_number(&mut self, number: &str) -> StoreResult<Option<String>>;
     async fn insert_certificate(&mut self, certificate: &CertificateRecord) -> StoreResult<()>;
     async fn update_certificate(&mut self, certificate: &CertificateRecord) -> StoreResult<()>;
     async fn insert_product(

@@ -270,6 +270,21 @@ macro_rules! sql_store {
                 self.details(rows).await
             }
 
+            async fn certificates_after(
+                &self,
+                after: &str,
+                limit: u32,
+            ) -> StoreResult<Vec<CertificateDetail>> {
+                let rows = sqlx::query_as::<_, CertificateRow>($dialect.sql_owned(format!(
+                    "SELECT {CERT_COLUMNS} FROM certificates WHERE id > ? ORDER BY id LIMIT ?"
+                )))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                self.details(rows).await
+            }
+
             async fn certificate_by_gtin(&self, gtin14: &str) -> StoreResult<Option<String>> {
                 Ok(sqlx::query_scalar($dialect.sql(
                     "SELECT c.id FROM products p JOIN certificates c ON c.id = p.certificate_id \
@@ -422,6 +437,15 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn entity_by_nip(&mut self, nip: &str) -> StoreResult<Option<EntityRecord>> {
+                sqlx::query_as::<_, EntityRow>($dialect.sql("SELECT * FROM entities WHERE nip = ?"))
+                    .bind(nip)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+                    .map(EntityRow::into_record)
+                    .transpose()
+            }
+
             async fn certificate(&mut self, id: &str) -> StoreResult<Option<CertificateRecord>> {
                 sqlx::query_as::<_, CertificateRow>(
                     $dialect.sql_owned(format!("SELECT {CERT_COLUMNS} FROM certificates WHERE id = ?")),
@@ -455,6 +479,13 @@ macro_rules! sql_store {
                 .bind(prefix)
                 .fetch_one(&mut *self.tx)
                 .await?)
+            }
+
+            async fn certificate_id_by_number(&mut self, number: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar($dialect.sql("SELECT id FROM certificates WHERE number = ?"))
+                    .bind(number)
+                    .fetch_optional(&mut *self.tx)
+                    .await?)
             }
 
             async fn insert_certificate(&mut self, c: &CertificateRecord) -> StoreResult<()> {

@@ -27,6 +27,7 @@ pub mod lifecycle;
 mod migrate;
 mod pages;
 mod postgres;
+mod register;
 mod replicas;
 mod search;
 mod serve;

@@ -91,6 +91,8 @@ suite!(
     duplicates_are_conflicts,
     status_indexes_and_entries,
     numbers_are_counted_by_exact_prefix,
+    entities_by_nip_and_certificates_by_number,
+    every_certificate_page_by_page,
     search_filters,
     gtin_lookup_prefers_active_certificates,
     api_keys_by_hash,
@@ -391,6 +393,64 @@ async fn numbers_are_counted_by_exact_prefix(backend: Backend) {
     // The prefix is text, not a pattern.
     assert_eq!(tx.count_numbers("ZP/L_/2026/").await.unwrap(), 0);
     assert_eq!(tx.count_numbers("ZP/%").await.unwrap(), 0);
+}
+
+async fn entities_by_nip_and_certificates_by_number(backend: Backend) {
+    let store = backend.open().await;
+    let zeta = entity("EZETA", "Żak i Spółka", Some("5260250995"));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_entity(&zeta).await.unwrap();
+    tx.insert_entity(&entity("ENONIP", "Bez NIP", None)).await.unwrap();
+    tx.insert_certificate(&certificate("7K3QX9M2", "ZP/LU/2026/0007", "EZETA", 0)).await.unwrap();
+    // Seen inside the transaction that wrote them, and after it commits.
+    assert_eq!(tx.entity_by_nip("5260250995").await.unwrap().as_ref(), Some(&zeta));
+    assert_eq!(tx.certificate_id_by_number("ZP/LU/2026/0007").await.unwrap().as_deref(), Some("7K3QX9M2"));
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.entity_by_nip("5260250995").await.unwrap(), Some(zeta));
+    assert_eq!(tx.entity_by_nip("5260250996").await.unwrap(), None);
+    assert_eq!(tx.entity_by_nip("").await.unwrap(), None, "entities without a NIP are not found by one");
+    assert_eq!(tx.certificate_id_by_number("ZP/LU/2026/0007").await.unwrap().as_deref(), Some("7K3QX9M2"));
+    // The number exactly: not a prefix, a pattern or another case.
+    for other in ["ZP/LU/2026/000", "ZP/LU/2026/000_", "ZP/LU/2026/%", "zp/lu/2026/0007"] {
+        assert_eq!(tx.certificate_id_by_number(other).await.unwrap(), None, "{other}");
+    }
+}
+
+async fn every_certificate_page_by_page(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EOWNER").await;
+    let ids = ["Z0000001", "A0000001", "M0000001", "00000001", "M0000002"];
+    let certificates: Vec<CertificateRecord> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| certificate(id, &format!("ZP/LU/2026/{i:04}"), "EOWNER", i as i64))
+        .collect();
+    with_certificates(store.as_ref(), &certificates).await;
+    let mut tx = store.begin().await.unwrap();
+    let product = ProductRecord { name: "Powidła".into(), gtin: None, added_at: 1 };
+    tx.insert_product("M0000001", 0, &product).await.unwrap();
+    tx.insert_token(&token("J1", "M0000001", "K1", 5, 50)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = store.certificates_after(&after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = last.certificate.id.clone();
+        seen.extend(page);
+    }
+    let order: Vec<&str> = seen.iter().map(|detail| detail.certificate.id.as_str()).collect();
+    assert_eq!(order, ["00000001", "A0000001", "M0000001", "M0000002", "Z0000001"], "in ID order, each once");
+    // Each with its entity, products and newest token, as a lookup gives it.
+    for detail in &seen {
+        assert_eq!(Some(detail), store.certificate(&detail.certificate.id).await.unwrap().as_ref());
+    }
+    assert_eq!(seen[2].products, [product]);
+    assert_eq!(seen[2].token.as_ref().map(|t| t.jti.as_str()), Some("J1"));
+    assert!(store.certificates_after("Z0000001", 10).await.unwrap().is_empty());
 }
 
 async fn search_filters(backend: Backend) {
