@@ -187,7 +187,7 @@ impl Accounts {
         }
         tx.insert_passkey(&stored).await?;
         tx.replace_recovery_codes(&account.id, &hashes).await?;
-        let session = self.open_session(&mut tx, &account, now).await?;
+        let session = self.open_session(&mut tx, &account, true, now).await?;
         let details = serde_json::json!({ "email": account.email, "passkey": name });
         tx.append_audit(&audit(&actor(&account), "account.enrol", &account.id, details, now)).await?;
         tx.commit().await?;
@@ -258,7 +258,7 @@ impl Accounts {
     pub async fn finish_login(&self, ceremony: &str, credential: &str, now: i64) -> AccountResult<String> {
         let account = self.finish_assertion(LOGIN, None, ceremony, credential, now).await?;
         let mut tx = self.store.begin().await?;
-        let session = self.open_session(&mut tx, &account, now).await?;
+        let session = self.open_session(&mut tx, &account, true, now).await?;
         let details = serde_json::json!({ "email": account.email, "method": "passkey" });
         tx.append_audit(&audit(&actor(&account), "account.login", &account.id, details, now)).await?;
         tx.commit().await?;

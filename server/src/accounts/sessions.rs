@@ -51,10 +51,13 @@ const TOUCH_EVERY: i64 = 60;
 impl Accounts {
     /// Opens a session for an account that has just proved itself, in `tx`; returns the cookie's
     /// secret.
+    /// A session opened by a recovery code (`passkey == false`) has no passkey check yet: its
+    /// person confirms with a passkey before sensitive changes.
     pub(super) async fn open_session(
         &self,
         tx: &mut Box<dyn Tx>,
         account: &AccountRecord,
+        passkey: bool,
         now: i64,
     ) -> AccountResult<String> {
         let secret = random_secret();
@@ -63,7 +66,7 @@ impl Accounts {
             account_id: account.id.clone(),
             created_at: now,
             seen_at: now,
-            reauth_at: now,
+            reauth_at: if passkey { now } else { 0 },
             csrf: random_secret(),
         };
         tx.insert_session(&session).await?;
@@ -123,7 +126,7 @@ impl Accounts {
         if code.is_empty() || !tx.use_recovery_code(&account.id, &hash(&code), now).await? {
             return Err(refused);
         }
-        let session = self.open_session(&mut tx, &account, now).await?;
+        let session = self.open_session(&mut tx, &account, false, now).await?;
         let details = serde_json::json!({ "email": account.email, "method": "recovery_code" });
         tx.append_audit(&audit(&actor(&account), "account.login", &account.id, details, now)).await?;
         tx.commit().await?;

@@ -112,6 +112,15 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     if let Some(listener) = &metrics_listener {
         println!("  metrics:       http://{}/metrics", listener.local_addr()?);
     }
+    println!("  staff panel:   {}/panel", state.accounts.panel_url);
+    if args.demo {
+        // A newcomer signs in to the panel within a minute: a demo admin with a fresh link on each
+        // start, while no one has enrolled yet.
+        if let Some(link) = demo_admin(&state).await? {
+            println!("  panel enrolment link for the demo admin (works once, for three days):");
+            println!("    {link}");
+        }
+    }
     if let Some(demo) = &demo {
         println!("demo data loaded:");
         for (id, fate) in &demo.certificates {
@@ -176,6 +185,21 @@ fn sqlite_file(global: &Global) -> Option<PathBuf> {
 
 /// Keeps in-memory tables small: forgets idle clients of the rate limiter and the admin
 /// throttle, and drains histogram samples Prometheus has not scraped.
+/// The demo admin's enrolment link, while the demo admin has no passkey yet.
+async fn demo_admin(state: &AppState) -> Result<Option<String>> {
+    const EMAIL: &str = "admin@demo.zakup-prospoleczny.pl";
+    let accounts = &state.accounts;
+    let now = state.now();
+    let link = match accounts.by_email(EMAIL).await? {
+        None => accounts.create("demo", EMAIL, Some("Demo Admin"), crate::accounts::Role::Admin, now).await?,
+        Some(account) if accounts.stored_passkeys(&account.id).await?.is_empty() => {
+            accounts.reenrol("demo", &account.id, now).await?
+        }
+        Some(_) => return Ok(None),
+    };
+    Ok(Some(link.enrolment_url))
+}
+
 async fn housekeeping(state: AppState) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -183,6 +207,9 @@ async fn housekeeping(state: AppState) {
         state.rate_limit.forget_idle();
         state.admin_throttle.forget_quiet(crate::clock::instant());
         state.metrics.upkeep();
+        if let Err(err) = state.accounts.purge(state.now()).await {
+            tracing::warn!(error = %err, "removing ended panel sessions failed");
+        }
     }
 }
 

@@ -26,6 +26,7 @@ mod keys;
 pub mod lifecycle;
 mod migrate;
 mod pages;
+mod panel;
 mod postgres;
 mod register;
 mod replicas;

@@ -136,10 +136,16 @@ pub async fn login_page(
     if let Ok(Some(_)) = signed_in(&headers, &state).await {
         return Redirect::to(&next).into_response();
     }
-    login_view(lang, &next, None, StatusCode::OK)
+    login_view(lang, &next, "", None, StatusCode::OK)
 }
 
-fn login_view(lang: Lang, next: &str, recovery_error: Option<&str>, status: StatusCode) -> Response {
+fn login_view(
+    lang: Lang,
+    next: &str,
+    email: &str,
+    recovery_error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let title = lang.pick("Logowanie do panelu", "Sign in to the panel");
     let (failed, unsupported) = passkey_data(lang);
     let main = html! {
@@ -165,7 +171,7 @@ fn login_view(lang: Lang, next: &str, recovery_error: Option<&str>, status: Stat
             form.stack method="post" action="/panel/login/recovery" {
                 input type="hidden" name="next" value=(next);
                 label for="code-email" { (lang.pick("Adres e-mail", "E-mail address")) }
-                input #code-email type="email" name="email" required autocomplete="username";
+                input #code-email type="email" name="email" value=(email) required autocomplete="username";
                 label for="code" { (lang.pick("Kod odzyskiwania", "Recovery code")) }
                 @if let Some(error) = recovery_error {
                     input #code type="text" name="code" required autocomplete="one-time-code" aria-invalid="true" aria-describedby="code-error";
@@ -252,7 +258,8 @@ pub async fn recovery(
             "Zbyt wiele nieudanych prób. Spróbuj ponownie później.",
             "Too many failed attempts. Try again later.",
         );
-        let mut response = login_view(lang, &next, Some(message), StatusCode::TOO_MANY_REQUESTS);
+        let mut response =
+            login_view(lang, &next, fields.get("email"), Some(message), StatusCode::TOO_MANY_REQUESTS);
         if let Some(retry) = wait.headers().get(header::RETRY_AFTER).cloned() {
             response.headers_mut().insert(header::RETRY_AFTER, retry);
         }
@@ -265,7 +272,7 @@ pub async fn recovery(
         }
         Err(err) => {
             let (status, message) = said(&err, lang);
-            login_view(lang, &next, Some(&message), status)
+            login_view(lang, &next, fields.get("email"), Some(&message), status)
         }
     }
 }

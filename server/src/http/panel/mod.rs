@@ -21,6 +21,7 @@ use super::pages::{Lang, stylesheet_href};
 use crate::accounts::{Role, SignedIn};
 
 mod auth;
+mod bulk;
 mod login;
 mod people;
 mod registry;
@@ -34,6 +35,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
      script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const SCRIPT: &str = include_str!("panel.js");
+const STYLESHEET: &str = include_str!("panel.css");
 
 /// Every route of the panel and the least role it needs (`None`: open to anyone, the sign-in
 /// pages). The authorization test walks this table.
@@ -52,6 +54,9 @@ pub const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/panel/certificates/{id}/reinstate", Some(Role::Staff)),
     ("POST", "/panel/certificates/{id}/revoke", Some(Role::Staff)),
     ("GET", "/panel/audit", Some(Role::Viewer)),
+    ("GET", "/panel/import", Some(Role::Staff)),
+    ("POST", "/panel/import", Some(Role::Staff)),
+    ("GET", "/panel/export", Some(Role::Viewer)),
     ("GET", "/panel/accounts", Some(Role::Admin)),
     ("POST", "/panel/accounts", Some(Role::Admin)),
     ("POST", "/panel/accounts/{id}/role", Some(Role::Admin)),
@@ -73,6 +78,7 @@ pub const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/panel/enrol/{link}/finish", None),
     ("GET", "/panel/lang/{code}", None),
     ("GET", "/panel/assets/panel.js", None),
+    ("GET", "/panel/assets/panel.css", None),
 ];
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -90,6 +96,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/panel/certificates/{id}/reinstate", post(registry::reinstate))
         .route("/panel/certificates/{id}/revoke", post(registry::revoke))
         .route("/panel/audit", get(people::audit))
+        .route(
+            "/panel/import",
+            get(bulk::import_page)
+                .post(bulk::import)
+                .layer(axum::extract::DefaultBodyLimit::max(bulk::IMPORT_BODY)),
+        )
+        .route("/panel/export", get(bulk::export))
         .route("/panel/accounts", get(people::accounts).post(people::invite))
         .route("/panel/accounts/{id}/role", post(people::set_role))
         .route("/panel/accounts/{id}/disable", post(people::disable))
@@ -110,6 +123,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/panel/enrol/{link}/finish", post(login::enrol_finish))
         .route("/panel/lang/{code}", get(login::set_lang))
         .route("/panel/assets/panel.js", get(script))
+        .route("/panel/assets/panel.css", get(stylesheet))
         .layer(axum::middleware::from_fn_with_state(state, auth::same_origin))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -129,6 +143,17 @@ async fn script() -> Response {
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         SCRIPT,
+    )
+        .into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        STYLESHEET,
     )
         .into_response()
 }
@@ -161,6 +186,8 @@ pub fn shell(shell: &Shell<'_>, main: Markup) -> Markup {
         ("/panel/entities", lang.pick("Podmioty", "Entities"), Role::Viewer),
         ("/panel/certificates", lang.pick("Certyfikaty", "Certificates"), Role::Viewer),
         ("/panel/audit", lang.pick("Dziennik zdarzeń", "Audit log"), Role::Viewer),
+        ("/panel/import", lang.pick("Import CSV", "CSV import"), Role::Staff),
+        ("/panel/export", lang.pick("Eksport CSV", "CSV export"), Role::Viewer),
         ("/panel/accounts", lang.pick("Konta", "Accounts"), Role::Admin),
     ];
     let other = if lang.is_pl() { Lang::En } else { Lang::Pl };
@@ -173,6 +200,7 @@ pub fn shell(shell: &Shell<'_>, main: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (shell.title) " · " (lang.pick("Panel wystawcy", "Issuer panel")) " · Zakup Prospołeczny" }
                 link rel="stylesheet" href=(stylesheet_href());
+                link rel="stylesheet" href="/panel/assets/panel.css";
                 meta name="referrer" content="same-origin";
                 script type="module" src="/panel/assets/panel.js" {}
             }

@@ -67,7 +67,7 @@ async fn accounts_page(
                 pre.snippet { (invitation.enrolment_url) }
             }
         }
-        div.table-wrap {
+        div.table-wrap tabindex="0" role="region" aria-label=(lang.pick("Tabela (przewijana)", "Table (scrollable)")) {
             table {
                 thead { tr {
                     th scope="col" { (lang.pick("E-mail", "E-mail")) }
@@ -421,7 +421,7 @@ pub fn audit_table(entries: &[AuditRecord], lang: Lang) -> Markup {
         @if entries.is_empty() {
             p { (lang.pick("Brak wpisów.", "No entries.")) }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label=(lang.pick("Tabela (przewijana)", "Table (scrollable)")) {
                 table {
                     thead { tr {
                         th scope="col" { "#" }

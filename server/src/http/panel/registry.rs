@@ -95,7 +95,7 @@ fn certificate_rows(rows: &[CertificateDetail], lang: Lang, now: i64) -> Markup 
         @if rows.is_empty() {
             p { (lang.pick("Brak certyfikatów.", "No certificates.")) }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label=(lang.pick("Tabela (przewijana)", "Table (scrollable)")) {
                 table {
                     thead { tr {
                         th scope="col" { (lang.pick("Numer", "Number")) }
@@ -245,7 +245,7 @@ pub async fn entities(
         @if found.is_empty() {
             p { (lang.pick("Nic nie znaleziono.", "Nothing found.")) }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label=(lang.pick("Tabela (przewijana)", "Table (scrollable)")) {
                 table {
                     thead { tr {
                         th scope="col" { (lang.pick("Nazwa", "Name")) }
