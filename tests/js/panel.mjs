@@ -226,6 +226,15 @@ try {
   await page.waitForURL(/done=changed/);
   await staff.page.click("a[href='/panel/certificates']");
   step("disabled session refused", { url: staff.page.url() });
+
+  // Keys: an admin API key shown once, and a planned rotation of the signing key.
+  await page.goto(`${plan.panel}/panel/keys`);
+  await page.fill("#f-key-name", "System OWES Lublin");
+  await page.click("form[action='/panel/keys/api'] button[type=submit]");
+  const secret = (await page.textContent("pre.snippet")).trim();
+  await check(page, "keys");
+  await page.click("form[action='/panel/keys/rotate'] button[type=submit]");
+  step("keys", { secret, rotated: await page.textContent(".notice") });
   await staff.context.close();
   await admin.context.close();
 } catch (err) {

@@ -103,6 +103,18 @@ fn staff_run_the_mark_in_the_panel_with_passkeys() {
     assert_eq!(step(result, "staff cannot manage accounts")["status"], 403);
     assert!(step(result, "disabled session refused")["url"].as_str().unwrap().contains("/panel/login"));
 
+    // The API key made in the panel works on the admin API; the rotation published a new key.
+    let keys = step(result, "keys");
+    let secret = keys["secret"].as_str().unwrap();
+    assert!(secret.starts_with("zpk_"), "{keys}");
+    let reply = server.http.get(server.at("/api/v1/admin/audit")).bearer_auth(secret).send().unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(
+        server.get_json("/.well-known/jwks.json")["keys"].as_array().unwrap().len(),
+        2,
+        "the next key is published"
+    );
+
     // What the panel did is what the public sees, and the audit log names the people.
     let detail = server.get_json(&format!("/api/v1/certificates/{certificate}"));
     assert_eq!(detail["status"], "revoked", "{detail:#}");

@@ -22,6 +22,7 @@ use crate::accounts::{Role, SignedIn};
 
 mod auth;
 mod bulk;
+mod keys;
 mod login;
 mod people;
 mod registry;
@@ -63,6 +64,10 @@ pub const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/panel/accounts/{id}/disable", Some(Role::Admin)),
     ("POST", "/panel/accounts/{id}/enable", Some(Role::Admin)),
     ("POST", "/panel/accounts/{id}/enrol", Some(Role::Admin)),
+    ("GET", "/panel/keys", Some(Role::Admin)),
+    ("POST", "/panel/keys/api", Some(Role::Admin)),
+    ("POST", "/panel/keys/api/{id}/revoke", Some(Role::Admin)),
+    ("POST", "/panel/keys/rotate", Some(Role::Admin)),
     ("GET", "/panel/me", Some(Role::Viewer)),
     ("POST", "/panel/me/recovery-codes", Some(Role::Viewer)),
     ("GET", "/panel/reauth", Some(Role::Viewer)),
@@ -108,6 +113,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/panel/accounts/{id}/disable", post(people::disable))
         .route("/panel/accounts/{id}/enable", post(people::enable))
         .route("/panel/accounts/{id}/enrol", post(people::reenrol))
+        .route("/panel/keys", get(keys::keys))
+        .route("/panel/keys/api", post(keys::create_api_key))
+        .route("/panel/keys/api/{id}/revoke", post(keys::revoke_api_key))
+        .route("/panel/keys/rotate", post(keys::rotate))
         .route("/panel/me", get(people::me))
         .route("/panel/me/recovery-codes", post(people::recovery_codes))
         .route("/panel/reauth", get(login::reauth_page))
@@ -189,6 +198,7 @@ pub fn shell(shell: &Shell<'_>, main: Markup) -> Markup {
         ("/panel/import", lang.pick("Import CSV", "CSV import"), Role::Staff),
         ("/panel/export", lang.pick("Eksport CSV", "CSV export"), Role::Viewer),
         ("/panel/accounts", lang.pick("Konta", "Accounts"), Role::Admin),
+        ("/panel/keys", lang.pick("Klucze", "Keys"), Role::Admin),
     ];
     let other = if lang.is_pl() { Lang::En } else { Lang::Pl };
     let switch = format!("/panel/lang/{}?next={}", other.code(), super::pages::encode_component(shell.path));

@@ -79,6 +79,7 @@ async fn every_route_admits_exactly_the_roles_it_names() {
             .replace("/entities/{id}", &format!("/entities/{}", entity.id))
             .replace("/certificates/{id}", &format!("/certificates/{}", certificate.id))
             .replace("/accounts/{id}", &format!("/accounts/{target}"))
+            .replace("/keys/api/{id}", "/keys/api/K0000")
             .replace("{link}", "not-a-link")
             .replace("{code}", "en");
         let people = [
