@@ -230,7 +230,11 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
         "generate the JavaScript glue (wasm-bindgen)",
         Command::new("wasm-bindgen")
             .arg(&wasm)
-            .args(["--target", "web", "--no-typescript", "--out-name", "zp-widget", "--out-dir"])
+            .args(["--target", "web", "--no-typescript", "--out-name", "zp-widget"])
+            // Strings go in with `TextEncoder.encodeInto` only, without the fallback for browsers
+            // that lack it (all of them have it that run a module with reference types); and the
+            // loaders always name the module, so the glue needs no default URL for it.
+            .args(["--encode-into", "always", "--omit-default-module-path", "--out-dir"])
             .arg(&dist),
     )?;
     let bindgen_wasm = dist.join("zp-widget_bg.wasm");
