@@ -44,7 +44,7 @@ pub fn badge(props: &BadgeProps) -> Html {
         <a class="zp" data-variant={compact} href={props.href.clone()} target="_blank" rel="noopener"
            lang={props.lang.code()} data-state={state}
            aria-label={accessible_name(&props.verdict, props.lang)}>
-            <span class="zp__icon" aria-hidden="true" data-icon={words.icon}>{ icon(state) }</span>
+            <span class="zp__icon" aria-hidden="true" data-icon={words.icon}>{ icon(words.glyph) }</span>
             <span class="zp__body">
                 // Spaces between the parts, so that their text reads as words, as the accessible
                 // name says them (WCAG 2.5.3, label in name); the layout ignores them.
