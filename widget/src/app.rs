@@ -103,21 +103,24 @@ pub fn app(props: &AppProps) -> Html {
         Fetch::Pending | Fetch::Failed => None,
     };
     // Signatures are checked once per token and key set, not on every render.
-    let page_token = use_memo((props.token.clone(), keys.clone(), rules.clone()), |(token, keys, rules)| {
-        Authenticity::of(token, keys.as_deref(), rules)
-    });
-    let current_token = use_memo(
-        (current.as_ref().map(|c| c.token.clone()), keys.clone(), rules.clone()),
-        |(token, keys, rules)| token.as_ref().map(|token| Authenticity::of(token, keys.as_deref(), rules)),
+    // Both tokens in one memo, as a second memo would add its own copy of the hook's code: the
+    // page's token is checked again only when the current one changes, which is rare.
+    let checked = use_memo(
+        (props.token.clone(), current.as_ref().map(|c| c.token.clone()), keys.clone(), rules.clone()),
+        |(token, current, keys, rules)| {
+            let check = |token: &str| Authenticity::of(token, keys.as_deref(), rules);
+            (check(token), current.as_deref().map(check))
+        },
     );
+    let (page_token, current_token) = &*checked;
     let device_now = clock.device_secs();
-    let authenticity = match (page_token.claims(), current_token.as_ref().as_ref()) {
+    let authenticity = match (page_token.claims(), current_token.as_ref()) {
         (Some(page), Some(current))
             if current.claims().is_some_and(|claims| takes_over(page, claims, device_now)) =>
         {
             current
         }
-        _ => &*page_token,
+        _ => page_token,
     };
     let snapshot = match (&keys, authenticity.claims()) {
         (Some(keys), Some(claims)) => {
