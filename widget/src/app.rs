@@ -31,7 +31,8 @@ pub struct AppProps {
     pub on_verdict: Callback<(&'static str, Option<String>)>,
 }
 
-/// What the unverified token says, read once per token rather than on every render.
+/// What the unverified token says. Read at each render (a badge renders a few times per token):
+/// parsing a token of at most 8 KiB again costs the page less than a memo's code would.
 #[derive(Debug, PartialEq)]
 struct Read {
     /// The token's form and header, refused before any key is needed.
@@ -53,7 +54,7 @@ impl Read {
 #[function_component(App)]
 pub fn app(props: &AppProps) -> Html {
     let clock = crate::clock();
-    let read = use_memo(props.token.clone(), |token| Read::of(token));
+    let read = Read::of(&props.token);
     let wake_placeholder = use_mut_ref(|| None::<Callback<()>>);
     let notify = Callback::from({
         let wake = wake_placeholder.clone();
