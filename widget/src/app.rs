@@ -55,14 +55,11 @@ impl Read {
 pub fn app(props: &AppProps) -> Html {
     let clock = crate::clock();
     let read = Read::of(&props.token);
-    let wake_placeholder = use_mut_ref(|| None::<Callback<()>>);
+    // Re-renders the badge when a fetch it waits for completes, and when its timer fires.
+    let update = use_force_update();
     let notify = Callback::from({
-        let wake = wake_placeholder.clone();
-        move |()| {
-            if let Some(wake) = wake.borrow().as_ref() {
-                wake.emit(());
-            }
-        }
+        let update = update.clone();
+        move |()| update.force_update()
     });
     let first_loader = props.issuers.first().cloned().unwrap_or_default();
     // The issuer the token names decides whose keys check it — if the page trusts that issuer.
@@ -160,8 +157,7 @@ pub fn app(props: &AppProps) -> Html {
         .flatten()
         .min();
     let wake_at_ms = wake_in_ms.map(|ms| (clock.monotonic_ms as i64).saturating_add(ms));
-    let wake = use_wake(wake_at_ms, generation(&snapshot));
-    *wake_placeholder.borrow_mut() = Some(wake);
+    use_wake(wake_at_ms, generation(&snapshot), update);
     props.on_verdict.emit((verdict.name(), verdict.claims().map(|claims| crate::text::last_day(claims.exp))));
     let href = verify_href(&verdict, &read.hints, &issuer, &trust, &first_loader);
     badge(&BadgeProps { verdict, lang: props.lang, variant: props.variant, href })
