@@ -193,8 +193,8 @@ class ZakupProspoleczny extends HTMLElement {
     root.adoptedStyleSheets = [styles()];
     const mount = document.createElement("span");
     root.replaceChildren(mount);
-    this.#badge = new glue.Badge(this, mount, PAGE.issuers.join(" "), this.getAttribute("token") ?? "",
-      this.getAttribute("lang"), this.getAttribute("variant"));
+    this.#badge = new glue.Badge(this, mount);
+    this.#refresh();
   }
 }
 
