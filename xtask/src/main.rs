@@ -246,6 +246,10 @@ pub fn build_bundle(root: &Path, bundle: Bundle) -> Result<(usize, usize, usize)
                 .args([
                     // -Os rather than -Oz: a little larger raw, smaller once compressed.
                     "-Os",
+                    // A function with one caller is inlined into it only when small: inlining the
+                    // large ones made fewer but bigger functions that compressed worse (about
+                    // 1.8 KB more brotli, for 5 KB less raw).
+                    "--one-caller-inline-max-function-size=30",
                     // Repeated until the module stops shrinking.
                     "--converge",
                     // Rust places the stack first (the stack pointer starts at 1 MiB, growing down),
