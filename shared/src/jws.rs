@@ -5,7 +5,8 @@
 //! [`Compact::verify_signature`]; only their claims differ.
 
 use curve25519_dalek::Scalar;
-use ed25519_dalek::Signature;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use sha2::{Digest, Sha512};
 
 use crate::b64;
 use crate::error::{Error, Part};
@@ -112,16 +113,36 @@ pub fn verify_ed25519(public_key: &[u8], message: &[u8], signature: &[u8]) -> Re
     verify_ed25519_with(&PublicKey::from_bytes(public_key)?, message, signature)
 }
 
+/// `verify_strict` of ed25519-dalek, written out with curve25519-dalek so that the badge carries
+/// one scalar reduction rather than two: S is reduced (checked first, for its own error), R is
+/// a point and neither R nor the key is of small order, and `[S]B - [k]A` encodes to exactly the
+/// bytes of R, where `k` is SHA-512(R ‖ A ‖ message) reduced mod ℓ.
+#[allow(non_snake_case, reason = "the names of RFC 8032")]
 fn verify_ed25519_with(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), Error> {
     let signature: &[u8; 64] = signature.try_into().map_err(|_| Error::SignatureLength(signature.len()))?;
-    let mut s = [0u8; 32];
-    s.iter_mut().zip(signature.iter().skip(32)).for_each(|(to, from)| *to = *from);
-    if bool::from(Scalar::from_canonical_bytes(s).is_none()) {
+    let (R, s) = signature.split_at(32);
+    // S goes through the wide reduction that the hash below needs anyway (the module then carries
+    // no other): it comes back unchanged exactly when S < ℓ.
+    let mut wide = [0u8; 64];
+    wide.iter_mut().zip(s).for_each(|(to, from)| *to = *from);
+    let S = Scalar::from_bytes_mod_order_wide(&wide);
+    if S.as_bytes()[..] != *s {
         return Err(Error::NonCanonicalSignature);
     }
-    key.verifying_key()
-        .verify_strict(message, &Signature::from_bytes(signature))
-        .map_err(|_| Error::BadSignature)
+    let mut R_bytes = [0u8; 32];
+    R_bytes.iter_mut().zip(R).for_each(|(to, from)| *to = *from);
+    let R = CompressedEdwardsY(R_bytes);
+    let A = key.verifying_key().to_edwards();
+    match R.decompress() {
+        Some(point) if !point.is_small_order() && !A.is_small_order() => {}
+        _ => return Err(Error::BadSignature),
+    }
+    let k = Sha512::new().chain_update(R_bytes).chain_update(key.as_bytes()).chain_update(message).finalize();
+    let k = Scalar::from_bytes_mod_order_wide(&k.into());
+    if EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-A, &S).compress() != R {
+        return Err(Error::BadSignature);
+    }
+    Ok(())
 }
 
 /// Signs `payload` under exactly the header bytes given (sign feature).

@@ -39,11 +39,11 @@ const CSS = `
 .zp__mark { font-size: 12px; letter-spacing: .02em; text-transform: uppercase; }
 .zp__headline { font-size: 15px; font-weight: 700; }
 .zp__entity { font-size: 13px; font-weight: 500; color: #262626; overflow-wrap: anywhere; }
-.zp--compact { min-height: 40px; padding: 4px 10px 4px 6px; }
-.zp--compact .zp__mark { display: none; }
-.zp--verified { --zp-c: #136c2e; }
-.zp--expired, .zp--not-yet-valid, .zp--suspended, .zp--cannot-confirm, .zp--issuer-unrecognised { --zp-c: #8a4b00; }
-.zp--revoked, .zp--invalid, .zp--wrong-site { --zp-c: #a4141c; }
+[data-variant=compact] { min-height: 40px; padding: 4px 10px 4px 6px; }
+[data-variant=compact] .zp__mark { display: none; }
+[data-state=verified] { --zp-c: #136c2e; }
+[data-state=expired], [data-state=not-yet-valid], [data-state=suspended], [data-state=cannot-confirm], [data-state=issuer-unrecognised] { --zp-c: #8a4b00; }
+[data-state=revoked], [data-state=invalid], [data-state=wrong-site] { --zp-c: #a4141c; }
 `;
 
 let module;
@@ -193,8 +193,8 @@ class ZakupProspoleczny extends HTMLElement {
     root.adoptedStyleSheets = [styles()];
     const mount = document.createElement("span");
     root.replaceChildren(mount);
-    this.#badge = new glue.Badge(this, mount, PAGE.issuers.join(" "), this.getAttribute("token") ?? "",
-      this.getAttribute("lang"), this.getAttribute("variant"));
+    this.#badge = new glue.Badge(this, mount);
+    this.#refresh();
   }
 }
 

@@ -31,7 +31,8 @@ pub struct AppProps {
     pub on_verdict: Callback<(&'static str, Option<String>)>,
 }
 
-/// What the unverified token says, read once per token rather than on every render.
+/// What the unverified token says. Read at each render (a badge renders a few times per token):
+/// parsing a token of at most 8 KiB again costs the page less than a memo's code would.
 #[derive(Debug, PartialEq)]
 struct Read {
     /// The token's form and header, refused before any key is needed.
@@ -53,15 +54,12 @@ impl Read {
 #[function_component(App)]
 pub fn app(props: &AppProps) -> Html {
     let clock = crate::clock();
-    let read = use_memo(props.token.clone(), |token| Read::of(token));
-    let wake_placeholder = use_mut_ref(|| None::<Callback<()>>);
+    let read = Read::of(&props.token);
+    // Re-renders the badge when a fetch it waits for completes, and when its timer fires.
+    let update = use_force_update();
     let notify = Callback::from({
-        let wake = wake_placeholder.clone();
-        move |()| {
-            if let Some(wake) = wake.borrow().as_ref() {
-                wake.emit(());
-            }
-        }
+        let update = update.clone();
+        move |()| update.force_update()
     });
     let first_loader = props.issuers.first().cloned().unwrap_or_default();
     // The issuer the token names decides whose keys check it — if the page trusts that issuer.
@@ -103,21 +101,24 @@ pub fn app(props: &AppProps) -> Html {
         Fetch::Pending | Fetch::Failed => None,
     };
     // Signatures are checked once per token and key set, not on every render.
-    let page_token = use_memo((props.token.clone(), keys.clone(), rules.clone()), |(token, keys, rules)| {
-        Authenticity::of(token, keys.as_deref(), rules)
-    });
-    let current_token = use_memo(
-        (current.as_ref().map(|c| c.token.clone()), keys.clone(), rules.clone()),
-        |(token, keys, rules)| token.as_ref().map(|token| Authenticity::of(token, keys.as_deref(), rules)),
+    // Both tokens in one memo, as a second memo would add its own copy of the hook's code: the
+    // page's token is checked again only when the current one changes, which is rare.
+    let checked = use_memo(
+        (props.token.clone(), current.as_ref().map(|c| c.token.clone()), keys.clone(), rules.clone()),
+        |(token, current, keys, rules)| {
+            let check = |token: &str| Authenticity::of(token, keys.as_deref(), rules);
+            (check(token), current.as_deref().map(check))
+        },
     );
+    let (page_token, current_token) = &*checked;
     let device_now = clock.device_secs();
-    let authenticity = match (page_token.claims(), current_token.as_ref().as_ref()) {
+    let authenticity = match (page_token.claims(), current_token.as_ref()) {
         (Some(page), Some(current))
             if current.claims().is_some_and(|claims| takes_over(page, claims, device_now)) =>
         {
             current
         }
-        _ => &*page_token,
+        _ => page_token,
     };
     let snapshot = match (&keys, authenticity.claims()) {
         (Some(keys), Some(claims)) => {
@@ -156,8 +157,7 @@ pub fn app(props: &AppProps) -> Html {
         .flatten()
         .min();
     let wake_at_ms = wake_in_ms.map(|ms| (clock.monotonic_ms as i64).saturating_add(ms));
-    let wake = use_wake(wake_at_ms, generation(&snapshot));
-    *wake_placeholder.borrow_mut() = Some(wake);
+    use_wake(wake_at_ms, generation(&snapshot), update);
     props.on_verdict.emit((verdict.name(), verdict.claims().map(|claims| crate::text::last_day(claims.exp))));
     let href = verify_href(&verdict, &read.hints, &issuer, &trust, &first_loader);
     badge(&BadgeProps { verdict, lang: props.lang, variant: props.variant, href })

@@ -44,12 +44,14 @@ mod browser {
     use crate::components::badge::Variant;
     use crate::text::Lang;
 
-    /// One mounted badge.
+    /// One badge: mounted by its first [`Badge::update`].
     #[allow(missing_debug_implementations, reason = "exported to JavaScript, never printed")]
     #[wasm_bindgen]
     pub struct Badge {
         handle: Option<AppHandle<App>>,
         host: web_sys::Element,
+        /// Where the first update renders the badge; `None` once it has, or after unmounting.
+        root: Option<web_sys::Element>,
     }
 
     /// The page's trusted issuers, as the loaders list them (separated by spaces).
@@ -99,24 +101,16 @@ mod browser {
 
     #[wasm_bindgen]
     impl Badge {
-        /// Renders a badge into `root` (inside the element's shadow root); `host` is the element,
-        /// `issuers` the base URLs of the issuers whose loaders the page includes, separated by
-        /// spaces.
+        /// A badge for the element `host`, to be rendered into `root` (inside the element's shadow
+        /// root) by the first [`Badge::update`].
         #[wasm_bindgen(constructor)]
-        pub fn new(
-            host: web_sys::Element,
-            root: web_sys::Element,
-            issuers: String,
-            token: String,
-            lang: Option<String>,
-            variant: Option<String>,
-        ) -> Badge {
-            let props = props(&host, &issuers, &token, lang, variant);
-            let handle = yew::Renderer::<App>::with_root_and_props(root, props).render();
-            Badge { handle: Some(handle), host }
+        pub fn new(host: web_sys::Element, root: web_sys::Element) -> Badge {
+            Badge { handle: None, host, root: Some(root) }
         }
 
-        /// Re-renders after an attribute change, or when another issuer's loader joins the page.
+        /// Renders the badge, then re-renders it after an attribute change or when another
+        /// issuer's loader joins the page. `issuers` are the base URLs of the issuers whose loaders
+        /// the page includes, separated by spaces.
         pub fn update(
             &mut self,
             issuers: String,
@@ -125,13 +119,18 @@ mod browser {
             variant: Option<String>,
         ) {
             let props = props(&self.host, &issuers, &token, lang, variant);
-            if let Some(handle) = self.handle.as_mut() {
-                handle.update(props);
+            match (self.handle.as_mut(), self.root.take()) {
+                (Some(handle), _) => handle.update(props),
+                (None, Some(root)) => {
+                    self.handle = Some(yew::Renderer::<App>::with_root_and_props(root, props).render());
+                }
+                (None, None) => {}
             }
         }
 
         /// Tears the badge down when its element leaves the page.
         pub fn unmount(&mut self) {
+            self.root = None;
             if let Some(handle) = self.handle.take() {
                 handle.destroy();
             }

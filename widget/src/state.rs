@@ -1,25 +1,29 @@
 //! What the badge shows, as a pure function of the token, the keys, the last status list, the
 //! page's host and the time — no browser needed, so every state is tested with fixed clocks.
 
+use std::rc::Rc;
+
 use zp_shared::trust_list::TrustedIssuer;
 use zp_shared::{CertificateClaims, Error, KeySet, Rules, Status, StatusList};
 
 /// Everything the badge may say. Green ([`Verdict::Verified`]) needs a fresh status check.
+///
+/// The claims are shared with the [`Authenticity`] they come from (`Rc`), not copied at each render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Keys or the status list are still loading.
     Checking,
-    Verified(Box<CertificateClaims>),
-    Expired(Box<CertificateClaims>),
-    NotYetValid(Box<CertificateClaims>),
-    Revoked(Box<CertificateClaims>),
-    Suspended(Box<CertificateClaims>),
+    Verified(Rc<CertificateClaims>),
+    Expired(Rc<CertificateClaims>),
+    NotYetValid(Rc<CertificateClaims>),
+    Revoked(Rc<CertificateClaims>),
+    Suspended(Rc<CertificateClaims>),
     /// Genuine and current, but shown on a site its domain list does not name.
-    WrongSite(Box<CertificateClaims>),
+    WrongSite(Rc<CertificateClaims>),
     /// Forged, tampered, signed by an unknown key, malformed: the error says which.
     Invalid(Error),
     /// The status list cannot be fetched and the last one is older than its `ttl`.
-    CannotConfirm(Option<Box<CertificateClaims>>),
+    CannotConfirm(Option<Rc<CertificateClaims>>),
     /// A token of an issuer that neither the page's loaders nor their trust lists vouch for: its
     /// signature is not checked (the page does not fetch keys from strangers), so it is neither
     /// green nor called forged. Carries the issuer the token names.
@@ -239,7 +243,7 @@ pub fn normalize_host(host: &str) -> String {
 pub enum Authenticity {
     Refused(Error),
     AwaitingKeys,
-    Genuine(Box<CertificateClaims>),
+    Genuine(Rc<CertificateClaims>),
 }
 
 impl Authenticity {
@@ -252,7 +256,7 @@ impl Authenticity {
         };
         let Some(keys) = keys else { return Authenticity::AwaitingKeys };
         match untrusted.authenticate(keys, rules) {
-            Ok(authentic) => Authenticity::Genuine(Box::new(authentic.claims)),
+            Ok(authentic) => Authenticity::Genuine(Rc::new(authentic.claims)),
             Err(err) => Authenticity::Refused(err),
         }
     }

@@ -2,7 +2,7 @@
 //! readers, from the one table every page shares (`zp_shared::words`), and an icon that does not
 //! rely on colour.
 
-use zp_shared::words::Shown;
+use zp_shared::words::{Bilingual, Shown};
 
 use crate::state::Verdict;
 
@@ -34,29 +34,46 @@ pub const MARK: &str = "Zakup Prospołeczny";
 
 #[derive(Debug)]
 pub struct Wording {
+    /// A character for the state (the icon's `data-icon`).
     pub icon: &'static str,
+    /// The state's glyph: the path of its SVG icon, drawn on a 20×20 grid.
+    pub glyph: &'static str,
     pub headline: &'static str,
     pub detail: &'static str,
 }
 
+// The glyphs, shared by states that look alike.
+const CROSS: &str = "M6 6l8 8M14 6l-8 8";
+/// A clock: a circle of radius 5.5 around (10, 10), as two arcs, and its hands.
+const CLOCK: &str = "M4.5 10a5.5 5.5 0 1 0 11 0a5.5 5.5 0 1 0-11 0zM10 7v3.3l2.2 1.5";
+/// A question mark over a person's outline would not read at 20 px: the unrecognised issuer
+/// has the same question mark.
+const QUESTION: &str = "M7.6 7.6a2.5 2.5 0 1 1 3.4 2.3c-.7.3-1 .8-1 1.5v.4M10 14.2v.3";
+
 pub fn wording(verdict: &Verdict, lang: Lang) -> Wording {
-    let (icon, shown) = match verdict {
-        Verdict::Checking => ("…", Shown::Checking),
-        Verdict::Verified(_) => ("✓", Shown::Valid),
-        Verdict::Expired(_) => ("⌛", Shown::Expired),
-        Verdict::NotYetValid(_) => ("⏱", Shown::NotYetValid),
-        Verdict::Revoked(_) => ("✕", Shown::Revoked),
-        Verdict::Suspended(_) => ("⏸", Shown::Suspended),
-        Verdict::WrongSite(_) => ("⚠", Shown::WrongSite),
-        Verdict::Invalid(_) => ("✕", Shown::Invalid),
-        Verdict::CannotConfirm(_) => ("?", Shown::CannotConfirm),
-        Verdict::Unrecognised(_) => ("?", Shown::Unrecognised),
+    // Each verdict's words are taken from the shared table at compile time, so that the badge
+    // carries only the texts it can show (not those of the image badge and the registry).
+    let (icon, glyph, [headline, detail]) = match verdict {
+        Verdict::Checking => ("…", "M6 10h.01M10 10h.01M14 10h.01", const { words(Shown::Checking) }),
+        Verdict::Verified(_) => ("✓", "M5 10.5l3.2 3.2L15 7", const { words(Shown::Valid) }),
+        Verdict::Expired(_) => ("⌛", CLOCK, const { words(Shown::Expired) }),
+        Verdict::NotYetValid(_) => ("⏱", CLOCK, const { words(Shown::NotYetValid) }),
+        Verdict::Revoked(_) => ("✕", CROSS, const { words(Shown::Revoked) }),
+        Verdict::Suspended(_) => ("⏸", "M8 6v8M12 6v8", const { words(Shown::Suspended) }),
+        Verdict::WrongSite(_) => ("⚠", "M10 5.5v5.5M10 14.2v.3", const { words(Shown::WrongSite) }),
+        Verdict::Invalid(_) => ("✕", CROSS, const { words(Shown::Invalid) }),
+        Verdict::CannotConfirm(_) => ("?", QUESTION, const { words(Shown::CannotConfirm) }),
+        Verdict::Unrecognised(_) => ("?", QUESTION, const { words(Shown::Unrecognised) }),
     };
-    let (headline, detail) = (shown.headline(), shown.detail());
     match lang {
-        Lang::Pl => Wording { icon, headline: headline.pl, detail: detail.pl },
-        Lang::En => Wording { icon, headline: headline.en, detail: detail.en },
+        Lang::Pl => Wording { icon, glyph, headline: headline.pl, detail: detail.pl },
+        Lang::En => Wording { icon, glyph, headline: headline.en, detail: detail.en },
     }
+}
+
+/// The headline and the sentence of `shown`.
+const fn words(shown: Shown) -> [Bilingual; 2] {
+    [shown.headline(), shown.detail()]
 }
 
 /// The accessible name of the badge: the mark, the verdict and whose it is.

@@ -7,14 +7,16 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+use std::rc::Rc;
+
 use yew::prelude::*;
 use zp_shared::{Certificate, CertificateClaims, Entity, LegalForm, StatusClaim, StatusListRef};
 use zp_widget::components::badge::{BadgeProps, Variant, badge};
 use zp_widget::state::Verdict;
 use zp_widget::text::Lang;
 
-fn claims(name: &str) -> Box<CertificateClaims> {
-    Box::new(CertificateClaims {
+fn claims(name: &str) -> Rc<CertificateClaims> {
+    Rc::new(CertificateClaims {
         iss: "https://zp.example".into(),
         sub: "7K3QX9M2".into(),
         jti: "j".into(),
@@ -84,7 +86,7 @@ async fn compact_variant_leaves_out_the_entity() {
     let text = root.text_content().unwrap();
     assert!(text.contains("Certificate expired") && !text.contains("Fundacja Test"), "{text}");
     let link = root.query_selector("a").unwrap().unwrap();
-    assert!(link.class_name().contains("zp--compact"));
+    assert_eq!(link.get_attribute("data-variant").as_deref(), Some("compact"));
     // Still named in full for screen readers.
     assert!(link.get_attribute("aria-label").unwrap().contains("Fundacja Test"));
 }

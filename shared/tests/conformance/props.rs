@@ -83,3 +83,88 @@ proptest! {
         }
     }
 }
+
+/// ℓ, the order of the base point, little-endian.
+const ELL: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// ed25519-dalek's `verify_strict` behind the key checks of the JWKS loader: what
+/// [`zp_shared::jws::verify_ed25519`] must answer.
+fn reference_verdict(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(public) else { return false };
+    zp_shared::PublicKey::from_bytes(public).is_ok()
+        && key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature)).is_ok()
+}
+
+/// A signature, key and message after one of the changes an attacker can make.
+fn tampered(
+    seed: [u8; 32],
+    message: &[u8],
+    change: u8,
+    at: usize,
+    noise: [u8; 64],
+) -> ([u8; 32], Vec<u8>, [u8; 64]) {
+    let key = IssuerKey::from_seed(&seed).unwrap();
+    let mut public = *key.public_key().as_bytes();
+    let mut message = message.to_vec();
+    let mut signature = key.sign_bytes(&message);
+    let torsion = |i: usize| curve25519_dalek::constants::EIGHT_TORSION[i % 8].compress().to_bytes();
+    match change {
+        // Genuine.
+        0 => {}
+        // One bit of the signature.
+        1 => signature[at % 64] ^= 1 << (at / 64 % 8),
+        // S + ℓ: the same scalar, not reduced.
+        2 => {
+            let mut carry = 0u16;
+            for (s, l) in signature[32..].iter_mut().zip(ELL) {
+                let sum = u16::from(*s) + u16::from(l) + carry;
+                *s = sum as u8;
+                carry = sum >> 8;
+            }
+        }
+        // R of small order, with the signature's S or any other.
+        3 => signature[..32].copy_from_slice(&torsion(at)),
+        4 => {
+            signature[..32].copy_from_slice(&torsion(at));
+            signature[32..].copy_from_slice(&noise[32..]);
+        }
+        // A key of small order, or any 32 bytes.
+        5 => public = torsion(at),
+        6 => public.copy_from_slice(&noise[..32]),
+        // Any signature, or any R.
+        7 => signature = noise,
+        8 => signature[..32].copy_from_slice(&noise[..32]),
+        // Another message.
+        _ => message.push(at as u8),
+    }
+    (public, message, signature)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    /// The signature check gives ed25519-dalek's strict verdicts, and calls an unreduced S by
+    /// its name.
+    #[test]
+    fn signature_check_agrees_with_verify_strict(
+        seed in any::<[u8; 32]>(),
+        message in prop::collection::vec(any::<u8>(), 0..80),
+        change in 0u8..10,
+        at in 0usize..4_096,
+        noise in any::<[u8; 64]>(),
+    ) {
+        let (public, message, signature) = tampered(seed, &message, change, at, noise);
+        let verdict = zp_shared::jws::verify_ed25519(&public, &message, &signature);
+        prop_assert_eq!(verdict.is_ok(), reference_verdict(&public, &message, &signature), "change {}", change);
+        let reduced = bool::from(curve25519_dalek::Scalar::from_canonical_bytes(signature[32..].try_into().unwrap()).is_some());
+        if zp_shared::PublicKey::from_bytes(&public).is_ok() {
+            prop_assert_eq!(verdict == Err(zp_shared::Error::NonCanonicalSignature), !reduced);
+        }
+        if change == 0 {
+            prop_assert_eq!(verdict, Ok(()));
+        }
+    }
+}
