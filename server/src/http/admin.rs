@@ -13,6 +13,7 @@ use super::api::{CertificateView, SearchResult, search_query};
 use super::error::{ApiJson, ApiQuery, AppError, ErrorEnvelope};
 use super::rate_limit::client_of;
 use super::{AppState, fields};
+use crate::accounts::Role;
 use crate::ids;
 use crate::issuer::{IssuerError, KeyRotation, NewCertificate, NewEntity, NewProduct, RevocationReason};
 use crate::keys::Activation;
@@ -35,10 +36,40 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/issuers", get(list_trusted_issuers).post(add_trusted_issuer).delete(remove_trusted_issuer))
 }
 
-/// The caller, authenticated by `Authorization: Bearer <API key>`.
+/// The caller, authenticated by `Authorization: Bearer <API key>`: a key made from the command
+/// line acts as admin; a person's key acts for that person, with their role at this moment.
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub actor: String,
+    pub role: Role,
+}
+
+/// A caller whose role is at least `ROLE` (1 staff, 2 admin); any other is refused with 403.
+/// Handlers that change something take this rather than check a role themselves.
+#[derive(Debug, Clone)]
+pub struct AtLeast<const ROLE: u8>(pub Admin);
+
+impl<const ROLE: u8> FromRequestParts<AppState> for AtLeast<ROLE> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let admin = Admin::from_request_parts(parts, state).await?;
+        let needed = if ROLE >= 2 { Role::Admin } else { Role::Staff };
+        if admin.role < needed {
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this key acts for a person with the role {}; this needs {}",
+                    admin.role.as_str(),
+                    needed.as_str()
+                ),
+            )
+            .field("Authorization")
+            .into_response());
+        }
+        Ok(AtLeast(admin))
+    }
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -81,9 +112,21 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Admin, AppError
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= 200)
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
-    match state.issuer.authenticate(secret).await? {
-        Some(key) => Ok(Admin { actor: format!("api-key:{}:{}", key.id, key.name) }),
-        None => Err(unauthorized("unknown or revoked API key")),
+    let Some(key) = state.issuer.authenticate(secret).await? else {
+        return Err(unauthorized("unknown or revoked API key"));
+    };
+    let actor = format!("api-key:{}:{}", key.id, key.name);
+    let Some(owner) = &key.account_id else {
+        return Ok(Admin { actor, role: Role::Admin });
+    };
+    // A person's key follows the person: disabled, it stops; demoted, it can do less.
+    let account = state.issuer.store.account(owner).await.map_err(crate::issuer::IssuerError::from)?;
+    match account.filter(|account| account.disabled_at.is_none()) {
+        Some(account) => Ok(Admin {
+            actor: format!("{actor} {}", crate::accounts::actor(&account)),
+            role: Role::parse(&account.role).unwrap_or(Role::Viewer),
+        }),
+        None => Err(unauthorized("this key's owner is disabled")),
     }
 }
 
@@ -106,7 +149,7 @@ fn created(view: impl Serialize) -> Response {
               (status = 422, description = "A field is invalid or the NIP is taken; `field` names it", body = ErrorEnvelope)))]
 pub async fn create_entity(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<1>,
     ApiJson(input): ApiJson<NewEntity>,
 ) -> Result<Response, AppError> {
     let entity = state.issuer.create_entity(&admin.actor, input, state.now()).await?;
@@ -167,7 +210,7 @@ pub async fn entity(
               (status = 422, description = "A field is invalid or the entity unknown; `field` names it", body = ErrorEnvelope)))]
 pub async fn issue(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<1>,
     ApiJson(input): ApiJson<NewCertificate>,
 ) -> Result<Response, AppError> {
     let detail = state.issuer.issue(&admin.actor, input, state.now()).await?;
@@ -262,7 +305,7 @@ pub async fn certificate(
               (status = 409, description = "The certificate is revoked", body = ErrorEnvelope)))]
 pub async fn renew(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<1>,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>, AppError> {
     let detail = state.issuer.renew(&admin.actor, &cert_id(&id)?, state.now()).await?;
@@ -293,7 +336,7 @@ pub struct AddProducts {
               (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
 pub async fn add_products(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<1>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<AddProducts>,
 ) -> Result<Json<CertificateView>, AppError> {
@@ -325,7 +368,7 @@ pub struct Note {
               (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
 pub async fn suspend(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<1>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<Note>,
 ) -> Result<Json<CertificateView>, AppError> {
@@ -344,7 +387,7 @@ pub async fn suspend(
               (status = 409, description = "The certificate is not suspended", body = ErrorEnvelope)))]
 pub async fn reinstate(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<1>,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>, AppError> {
     let detail = state.issuer.reinstate(&admin.actor, &cert_id(&id)?, state.now()).await?;
@@ -375,7 +418,7 @@ pub struct Revoke {
               (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
 pub async fn revoke(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<1>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<Revoke>,
 ) -> Result<Json<CertificateView>, AppError> {
@@ -413,7 +456,7 @@ pub struct RotateOptions {
               (status = 422, description = "An unknown option, or `now` not a boolean", body = ErrorEnvelope)))]
 pub async fn rotate_key(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<2>,
     ApiQuery(query): ApiQuery<RotateOptions>,
     body: Option<ApiJson<RotateOptions>>,
 ) -> Result<Json<KeyRotation>, AppError> {
@@ -514,7 +557,7 @@ pub async fn list_trusted_issuers(
               (status = 422, description = "A field is invalid; `field` names it", body = ErrorEnvelope)))]
 pub async fn add_trusted_issuer(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<2>,
     ApiJson(input): ApiJson<NewTrustedIssuer>,
 ) -> Result<Response, AppError> {
     let added = state
@@ -538,7 +581,7 @@ pub async fn add_trusted_issuer(
               (status = 422, description = "No `url` in the query, or another parameter", body = ErrorEnvelope)))]
 pub async fn remove_trusted_issuer(
     State(state): State<AppState>,
-    admin: Admin,
+    AtLeast(admin): AtLeast<2>,
     ApiQuery(query): ApiQuery<TrustedIssuerUrl>,
 ) -> Result<StatusCode, AppError> {
     state.issuer.remove_trusted_issuer(&admin.actor, &query.url, state.now()).await?;

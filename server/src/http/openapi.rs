@@ -56,7 +56,7 @@ use super::{AppState, admin, api};
         super::error::ErrorBody,
         crate::store::CertState,
     )),
-    modifiers(&BearerAuth, &OptionalBodies, &AdminThrottled),
+    modifiers(&BearerAuth, &OptionalBodies, &AdminThrottled, &RoleRefused),
     tags(
         (name = "public", description = "The check API: anyone may call it, from any origin"),
         (name = "admin", description = "The issuer's staff: bearer API keys made with `zp api-key create`"),
@@ -134,6 +134,32 @@ impl Modify for AdminThrottled {
                 [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
                 operation.responses.responses.insert("429".to_owned(), throttled.clone().into());
+            }
+        }
+    }
+}
+
+/// Every admin operation that changes something answers 403 to a person's key whose role is too
+/// small (staff for entities and certificates, admin for keys and the trust list).
+struct RoleRefused;
+
+impl Modify for RoleRefused {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let refused = ResponseBuilder::new()
+            .description("The key acts for a person whose role does not allow this")
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/admin/") {
+                continue;
+            }
+            for operation in
+                [&mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                operation.responses.responses.insert("403".to_owned(), refused.clone().into());
             }
         }
     }
@@ -331,6 +357,9 @@ mod tests {
             let mut expected: Vec<&str> = Vec::new();
             if path.starts_with("/api/v1/admin/") {
                 expected.push("401");
+                if *method != "get" {
+                    expected.push("403");
+                }
             }
             expected.push("429");
             if operation["requestBody"].is_object() {

@@ -7,11 +7,24 @@ pub fn hash_api_key(secret: &str) -> String {
 }
 
 impl Issuer {
-    /// Creates an admin API key; the secret is shown once and only its hash is kept.
+    /// Creates an admin API key that acts as admin; the secret is shown once and only its hash
+    /// is kept.
     pub async fn create_api_key(
         &self,
         actor: &str,
         name: &str,
+        now: i64,
+    ) -> IssuerResult<(ApiKeyRecord, String)> {
+        self.create_api_key_for(actor, name, None, now).await
+    }
+
+    /// Creates an admin API key that acts for the account `owner`, with that person's role at
+    /// each request (and not at all once the account is disabled).
+    pub async fn create_api_key_for(
+        &self,
+        actor: &str,
+        name: &str,
+        owner: Option<&str>,
         now: i64,
     ) -> IssuerResult<(ApiKeyRecord, String)> {
         let name = clean_text("name", name, 100)?;
@@ -19,11 +32,16 @@ impl Issuer {
             "zpk_{}",
             ids::new_id("", &mut OsRng) + &ids::new_id("", &mut OsRng) + &ids::new_id("", &mut OsRng)
         );
-        let record =
-            ApiKeyRecord { id: ids::new_id("K", &mut OsRng), name, created_at: now, revoked_at: None };
+        let record = ApiKeyRecord {
+            id: ids::new_id("K", &mut OsRng),
+            name,
+            created_at: now,
+            revoked_at: None,
+            account_id: owner.map(str::to_owned),
+        };
         let mut tx = self.store.begin().await?;
         tx.insert_api_key(&record, &hash_api_key(&secret)).await?;
-        let details = serde_json::json!({ "name": record.name });
+        let details = serde_json::json!({ "name": record.name, "owner": record.account_id });
         tx.append_audit(&Self::audit(actor, "api_key.create", &record.id, details, now)).await?;
         tx.commit().await?;
         Ok((record, secret))

@@ -130,6 +130,9 @@ pub struct ApiKeyRecord {
     pub name: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The person the key acts for, with that person's role at each request; none for keys made
+    /// from the command line, which act as admin.
+    pub account_id: Option<String>,
 }
 
 /// An issuer this issuer vouches for in its trust list.

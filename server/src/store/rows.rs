@@ -120,6 +120,7 @@ pub(super) struct ApiKeyRow {
     name: String,
     created_at: i64,
     revoked_at: Option<i64>,
+    account_id: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -318,6 +319,7 @@ impl ApiKeyRow {
             name: self.name,
             created_at: self.created_at,
             revoked_at: self.revoked_at,
+            account_id: self.account_id,
         }
     }
 }

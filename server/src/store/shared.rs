@@ -341,7 +341,7 @@ macro_rules! sql_store {
 
             async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
                 Ok(sqlx::query_as::<_, ApiKeyRow>(
-                    $dialect.sql("SELECT id, name, created_at, revoked_at FROM api_keys WHERE hash = ?"),
+                    $dialect.sql("SELECT id, name, created_at, revoked_at, account_id FROM api_keys WHERE hash = ?"),
                 )
                 .bind(hash)
                 .fetch_optional(&self.pool)
@@ -351,7 +351,7 @@ macro_rules! sql_store {
 
             async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
                 Ok(sqlx::query_as::<_, ApiKeyRow>(
-                    "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+                    "SELECT id, name, created_at, revoked_at, account_id FROM api_keys ORDER BY created_at, id",
                 )
                 .fetch_all(&self.pool)
                 .await?
@@ -571,13 +571,14 @@ macro_rules! sql_store {
 
             async fn insert_api_key(&mut self, key: &ApiKeyRecord, hash: &str) -> StoreResult<()> {
                 sqlx::query($dialect.sql(
-                    "INSERT INTO api_keys (id, name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO api_keys (id, name, hash, created_at, revoked_at, account_id) VALUES (?, ?, ?, ?, ?, ?)",
                 ))
                 .bind(&key.id)
                 .bind(&key.name)
                 .bind(hash)
                 .bind(key.created_at)
                 .bind(key.revoked_at)
+                .bind(&key.account_id)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|err| conflict(err, "this API key"))?;

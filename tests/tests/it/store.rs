@@ -320,7 +320,13 @@ async fn duplicates_are_conflicts(backend: Backend) {
     tx.insert_certificate(&first).await.unwrap();
     tx.insert_token(&token("AAAAAAAA-1", "AAAAAAAA", "kid", 1, 2)).await.unwrap();
     tx.insert_api_key(
-        &ApiKeyRecord { id: "K1".into(), name: "a".into(), created_at: 1, revoked_at: None },
+        &ApiKeyRecord {
+            id: "K1".into(),
+            name: "a".into(),
+            created_at: 1,
+            revoked_at: None,
+            account_id: None,
+        },
         "h1",
     )
     .await
@@ -343,7 +349,8 @@ async fn duplicates_are_conflicts(backend: Backend) {
     assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
     drop(tx);
     let mut tx = store.begin().await.unwrap();
-    let other = ApiKeyRecord { id: "K2".into(), name: "b".into(), created_at: 1, revoked_at: None };
+    let other =
+        ApiKeyRecord { id: "K2".into(), name: "b".into(), created_at: 1, revoked_at: None, account_id: None };
     let result = tx.insert_api_key(&other, "h1").await;
     assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
     drop(tx);
@@ -554,9 +561,20 @@ async fn gtin_lookup_prefers_active_certificates(backend: Backend) {
 
 async fn api_keys_by_hash(backend: Backend) {
     let store = backend.open().await;
-    let live = ApiKeyRecord { id: "KLIVE".into(), name: "panel".into(), created_at: 5, revoked_at: None };
-    let revoked =
-        ApiKeyRecord { id: "KOLD".into(), name: "stary".into(), created_at: 1, revoked_at: Some(3) };
+    let live = ApiKeyRecord {
+        id: "KLIVE".into(),
+        name: "panel".into(),
+        created_at: 5,
+        revoked_at: None,
+        account_id: None,
+    };
+    let revoked = ApiKeyRecord {
+        id: "KOLD".into(),
+        name: "stary".into(),
+        created_at: 1,
+        revoked_at: Some(3),
+        account_id: None,
+    };
     let mut tx = store.begin().await.unwrap();
     tx.insert_api_key(&live, &"a".repeat(64)).await.unwrap();
     tx.insert_api_key(&revoked, &"b".repeat(64)).await.unwrap();
@@ -574,6 +592,7 @@ async fn api_keys_are_listed_and_revoked_once(backend: Backend) {
         name: format!("klucz {id}"),
         created_at,
         revoked_at: None,
+        account_id: None,
     };
     let (panel, cli, later) = (key("KPANEL", 5), key("KCLI", 5), key("KLATER", 9));
     let first = key("KZFIRST", 1);
@@ -744,7 +763,13 @@ async fn uncommitted_transactions_leave_nothing(backend: Backend) {
     let product = ProductRecord { name: "Nic".into(), gtin: Some("05901234123457".into()), added_at: 1 };
     tx.insert_product("GHOST001", 0, &product).await.unwrap();
     tx.insert_token(&token("GHOST001-1", "GHOST001", "kid", 1, 2)).await.unwrap();
-    let key = ApiKeyRecord { id: "KGHOST".into(), name: "x".into(), created_at: 1, revoked_at: None };
+    let key = ApiKeyRecord {
+        id: "KGHOST".into(),
+        name: "x".into(),
+        created_at: 1,
+        revoked_at: None,
+        account_id: None,
+    };
     tx.insert_api_key(&key, "hash").await.unwrap();
     tx.append_audit(&audit("entity.create", "EGHOST")).await.unwrap();
     drop(tx);

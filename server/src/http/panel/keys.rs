@@ -46,9 +46,14 @@ async fn keys_page(
     status: StatusCode,
 ) -> Response {
     let now = state.now();
-    let (Ok(api_keys), Ok(published)) = (state.issuer.store.api_keys().await, state.issuer.jwks(now).await)
+    let (Ok(api_keys), Ok(published), Ok(people)) =
+        (state.issuer.store.api_keys().await, state.issuer.jwks(now).await, state.accounts.list().await)
     else {
         return super::auth::unavailable(lang);
+    };
+    let owner_of = |key: &crate::store::ApiKeyRecord| match &key.account_id {
+        Some(id) => people.iter().find(|p| &p.id == id).map_or_else(|| id.clone(), |p| p.email.clone()),
+        None => lang.pick("wiersz poleceń (administrator)", "command line (admin)").to_owned(),
     };
     let confirmed = person.recently_authenticated(now, &state.accounts.timeouts);
     let title = lang.pick("Klucze", "Keys");
@@ -83,6 +88,7 @@ async fn keys_page(
                 table {
                     thead { tr {
                         th scope="col" { (lang.pick("Nazwa", "Name")) }
+                        th scope="col" { (lang.pick("Działa w imieniu", "Acts for")) }
                         th scope="col" { (lang.pick("Utworzony", "Created")) }
                         th scope="col" { (lang.pick("Stan", "Status")) }
                     } }
@@ -90,6 +96,7 @@ async fn keys_page(
                         @for key in &api_keys {
                             tr {
                                 td { bdi { (key.name) } " " code { (key.id) } }
+                                td { bdi { (owner_of(key)) } }
                                 td { (format_date(key.created_at)) }
                                 td {
                                     @if let Some(at) = key.revoked_at {
@@ -114,6 +121,14 @@ async fn keys_page(
                     div.field {
                         label for="f-key-name" { (lang.pick("Kto lub co będzie go używać (np. system OWES)", "Who or what will use it (e.g. a support centre's system)")) }
                         input #f-key-name type="text" name="name" maxlength="100" required;
+                    }
+                    div.field {
+                        label for="f-owner" { (lang.pick("Działa w imieniu osoby (z jej rolą)", "Acts for the person (with their role)")) }
+                        select #f-owner name="owner" {
+                            @for account in people.iter().filter(|a| a.disabled_at.is_none()) {
+                                option value=(account.id) selected[account.id == person.account.id] { (account.email) }
+                            }
+                        }
                     }
                     button type="submit" { (lang.pick("Utwórz klucz API", "Create an API key")) }
                 }
@@ -174,7 +189,28 @@ pub async fn create_api_key(State(state): State<AppState>, form: Form<2>) -> Res
     if let Some(redirect) = needs_reauth(&state, &person) {
         return redirect;
     }
-    match state.issuer.create_api_key(&person.actor(), fields.get("name"), state.now()).await {
+    let owner = match state.accounts.get(fields.get("owner")).await {
+        Ok(owner) if owner.disabled_at.is_none() => owner,
+        _ => {
+            let message =
+                format!("owner: {}", lang.pick("wybierz osobę z listy", "choose a person from the list"));
+            return keys_page(
+                &state,
+                &person,
+                lang,
+                None,
+                None,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match state
+        .issuer
+        .create_api_key_for(&person.actor(), fields.get("name"), Some(&owner.id), state.now())
+        .await
+    {
         Ok((record, secret)) => {
             let shown = Shown::Secret { name: record.name, secret };
             keys_page(&state, &person, lang, None, Some(shown), None, StatusCode::OK).await

@@ -226,3 +226,55 @@ async fn bad_input_in_panel_forms_comes_back_next_to_the_field() {
 async fn request_as(app: &Router, path: &str, session: &Session) -> Reply {
     request(app, "GET", path, Some(session), "same-origin").await
 }
+
+#[tokio::test]
+async fn a_persons_api_key_acts_with_their_role_and_stops_when_they_are_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let (admin_id, _) = sign_in(&state.accounts, "admin@rops.test", Role::Admin, now).await;
+    let (staff_id, _) = sign_in(&state.accounts, "staff@rops.test", Role::Staff, now).await;
+    let (viewer_id, _) = sign_in(&state.accounts, "viewer@rops.test", Role::Viewer, now).await;
+    let app = crate::http::router(state.clone());
+    let key = |owner: String| {
+        let state = state.clone();
+        async move { state.issuer.create_api_key_for("test", "key", Some(&owner), now).await.unwrap().1 }
+    };
+    let (staff_key, viewer_key, admin_key) =
+        (key(staff_id.clone()).await, key(viewer_id).await, key(admin_id).await);
+    let call = |method: &str, path: &str, key: &str, body: &str| {
+        let mut request =
+            Request::builder().method(method).uri(path).header("authorization", format!("Bearer {key}"));
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        request.body(Body::from(body.to_owned())).unwrap()
+    };
+    let entity = r#"{"name":"Fundacja Wrzos","legal_form":"foundation","domains":["wrzos.example.pl"]}"#;
+    // A viewer's key reads but changes nothing; staff registers; only an admin rotates keys.
+    assert_eq!(send(&app, call("GET", "/api/v1/admin/audit", &viewer_key, "")).await.status, StatusCode::OK);
+    let refused = send(&app, call("POST", "/api/v1/admin/entities", &viewer_key, entity)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["code"], "forbidden");
+    let created = send(&app, call("POST", "/api/v1/admin/entities", &staff_key, entity)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(
+        send(&app, call("POST", "/api/v1/admin/keys/rotate", &staff_key, "")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&app, call("POST", "/api/v1/admin/keys/rotate", &admin_key, "")).await.status,
+        StatusCode::OK
+    );
+    let audit = state.issuer.store.audit_log(0, 100).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "entity.create" && e.actor.contains("staff@rops.test")),
+        "audited under the person"
+    );
+    // Disabled, the person's key stops at once.
+    state.accounts.set_disabled("test", &staff_id, true, now).await.unwrap();
+    assert_eq!(
+        send(&app, call("GET", "/api/v1/admin/audit", &staff_key, "")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
