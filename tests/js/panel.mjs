@@ -108,6 +108,7 @@ try {
   await page.waitForURL(/\/panel\/entities\/[A-Z0-9]+\?done=created/);
   await check(page, "entity");
   step("entity created", { url: page.url() });
+  const entityUrl = page.url().split("?")[0];
 
   // Issue, dated so that the renewal window is open.
   await page.fill("#f-products", "Catering okolicznościowy\nChleb na zakwasie | 5901234123457");
@@ -151,9 +152,15 @@ try {
   await page.click("form[action='/panel/login/recovery'] button[type=submit]");
   await page.waitForURL(/\/panel$/);
 
-  // Revocation with the keyboard alone: a session from a recovery code must confirm with the
-  // passkey first.
-  await page.goto(`${plan.panel}/panel/certificates/${certificate}`);
+  // Issue and revoke with the keyboard alone; a session from a recovery code must confirm with
+  // the passkey before revoking.
+  await page.goto(entityUrl);
+  await keyboardFill(page, "#f-products", "Pierogi ruskie\nUsługi pralnicze");
+  await tabTo(page, "form[action='/panel/certificates'] button[type=submit]");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/panel\/certificates\/[A-Z0-9-]+\?done=issued/);
+  const second = page.url().split("/panel/certificates/")[1].split("?")[0];
+  step("issued by keyboard", { certificate: second });
   const before = await page.textContent("section[aria-labelledby=actions]");
   await tabTo(page, "a[href^='/panel/reauth']");
   await page.keyboard.press("Enter");
@@ -161,7 +168,7 @@ try {
   await check(page, "reauth");
   await tabTo(page, "form[data-passkey] button[type=submit]");
   await page.keyboard.press("Enter");
-  await page.waitForURL(new RegExp(`/panel/certificates/${certificate}`));
+  await page.waitForURL(new RegExp(`/panel/certificates/${second}`));
   await tabTo(page, "#f-reason");
   await page.keyboard.press("ArrowDown");
   await keyboardFill(page, "form[action$='/revoke'] #f-note", "Produkty nie spełniają kryteriów jakości.");
@@ -226,6 +233,19 @@ try {
   await page.waitForURL(/done=changed/);
   await staff.page.click("a[href='/panel/certificates']");
   step("disabled session refused", { url: staff.page.url() });
+
+  // The remaining pages, in both languages.
+  for (const [name, path] of [["entities", "/panel/entities"], ["certificates", "/panel/certificates"],
+    ["audit", "/panel/audit"], ["me", "/panel/me"], ["entity-new", "/panel/entities/new"]]) {
+    await page.goto(`${plan.panel}${path}`);
+    await check(page, name);
+  }
+  await page.click("a[hreflang=en]");
+  await page.waitForURL(/\/panel\/entities$/);
+  step("english", { heading: await page.textContent("h1") });
+  await check(page, "entity-new-en");
+  await page.goto(`${plan.panel}/panel`);
+  await check(page, "dashboard-en");
 
   // Keys: an admin API key shown once, and a planned rotation of the signing key.
   await page.goto(`${plan.panel}/panel/keys`);

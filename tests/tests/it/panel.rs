@@ -76,7 +76,9 @@ fn staff_run_the_mark_in_the_panel_with_passkeys() {
         step(result, "bad NIP refused")["message"].as_str().unwrap().to_lowercase().contains("nip"),
         "{result:#}"
     );
-    let certificate = step(result, "issued")["certificate"].as_str().unwrap().to_owned();
+    let first = step(result, "issued")["certificate"].as_str().unwrap().to_owned();
+    let certificate = step(result, "issued by keyboard")["certificate"].as_str().unwrap().to_owned();
+    assert_eq!(step(result, "english")["heading"], "Entities");
     assert!(step(result, "suspended")["state"].as_str().unwrap().contains("zawieszony"));
     assert!(step(result, "reinstated")["state"].as_str().unwrap().contains("ważny"));
     assert!(step(result, "recovery code reused")["url"].as_str().unwrap().contains("/panel/login"));
@@ -118,6 +120,8 @@ fn staff_run_the_mark_in_the_panel_with_passkeys() {
     // What the panel did is what the public sees, and the audit log names the people.
     let detail = server.get_json(&format!("/api/v1/certificates/{certificate}"));
     assert_eq!(detail["status"], "revoked", "{detail:#}");
+    let renewed = server.get_json(&format!("/api/v1/certificates/{first}"));
+    assert_eq!(renewed["status"], "valid", "renewed, suspended and reinstated: {renewed:#}");
     let audit = server.cli(&["audit", "verify"]);
     assert!(audit.status.success(), "{}", String::from_utf8_lossy(&audit.stderr));
     let log = String::from_utf8_lossy(&server.cli(&["audit", "list", "--limit", "1000"]).stdout).into_owned();
