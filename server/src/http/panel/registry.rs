@@ -301,7 +301,19 @@ fn field(
     }
 }
 
-fn entity_form(fields: &Fields, error: Option<&(String, String)>, lang: Lang, csrf: &str) -> Markup {
+/// Where an entity form is sent and what its button says: a new entity, or changes to one.
+struct EntityAction<'a> {
+    url: &'a str,
+    button: &'a str,
+}
+
+fn entity_form(
+    fields: &Fields,
+    error: Option<&(String, String)>,
+    lang: Lang,
+    csrf: &str,
+    action: &EntityAction<'_>,
+) -> Markup {
     let chosen_form = fields.get("legal_form");
     let chosen_voivodeship = fields.get("voivodeship");
     let form_error = error.filter(|(f, _)| f == "legal_form").map(|(_, m)| m);
@@ -312,7 +324,7 @@ fn entity_form(fields: &Fields, error: Option<&(String, String)>, lang: Lang, cs
                 p { (lang.pick("Popraw pole: ", "Correct the field: ")) a href=(format!("#f-{}", field.split('[').next().unwrap_or(field))) { (field) } " — " (message) }
             }
         }
-        form.stack method="post" action="/panel/entities" novalidate {
+        form.stack method="post" action=(action.url) novalidate {
             input type="hidden" name="csrf" value=(csrf);
             (field("name", lang.pick("Pełna nazwa", "Full name"), fields.get("name"), error, "text", true, None))
             div.field {
@@ -340,26 +352,46 @@ fn entity_form(fields: &Fields, error: Option<&(String, String)>, lang: Lang, cs
             }
             (field("domains", lang.pick("Strony internetowe, na których pojawi się znak (po jednej w wierszu)", "Websites where the badge will appear (one per line)"), fields.get("domains"), error, "textarea", true, None))
             (field("contact", lang.pick("Kontakt (niepubliczny)", "Contact (not published)"), fields.get("contact"), error, "text", false, None))
-            button type="submit" { (lang.pick("Zarejestruj podmiot", "Register the entity")) }
+            button type="submit" { (action.button) }
         }
     }
 }
 
 pub async fn new_entity(Staff { person, lang }: Staff) -> Response {
-    entity_form_page(&person, lang, &Fields::default(), None, StatusCode::OK)
+    entity_form_page(&person, lang, None, &Fields::default(), None, StatusCode::OK)
 }
 
+/// The form of a new entity (`editing` none) or of changes to the entity with this ID.
 fn entity_form_page(
     person: &SignedIn,
     lang: Lang,
+    editing: Option<&str>,
     fields: &Fields,
     error: Option<(String, String)>,
     status: StatusCode,
 ) -> Response {
-    let title = lang.pick("Nowy podmiot", "New entity");
+    let (title, url, button) = match editing {
+        None => (
+            lang.pick("Nowy podmiot", "New entity"),
+            "/panel/entities".to_owned(),
+            lang.pick("Zarejestruj podmiot", "Register the entity"),
+        ),
+        Some(id) => (
+            lang.pick("Zmiana danych podmiotu", "Edit the entity"),
+            format!("/panel/entities/{id}"),
+            lang.pick("Zapisz zmiany", "Save the changes"),
+        ),
+    };
+    let action = EntityAction { url: &url, button };
     let main = html! {
         h1 { (title) }
-        (entity_form(fields, error.as_ref(), lang, &person.session.csrf))
+        @if editing.is_some() {
+            p { (lang.pick(
+                "Zapisanie zmian podpisuje nowe tokeny wszystkich nieunieważnionych certyfikatów podmiotu.",
+                "Saving signs new tokens for every certificate of the entity that is not revoked.",
+            )) }
+        }
+        (entity_form(fields, error.as_ref(), lang, &person.session.csrf, &action))
     };
     let shell_ = Shell { lang, title: title.to_owned(), person: Some(person), path: "/panel/entities" };
     page(status, shell(&shell_, main))
@@ -369,9 +401,9 @@ fn lines(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect()
 }
 
-pub async fn create_entity(State(state): State<AppState>, form: Form<1>) -> Response {
-    let Form { person, lang, fields } = form;
-    let input = NewEntity {
+/// The entity a submitted entity form describes.
+fn entity_input(fields: &Fields) -> NewEntity {
+    NewEntity {
         name: fields.get("name").to_owned(),
         legal_form: fields.get("legal_form").to_owned(),
         domains: lines(fields.get("domains")),
@@ -381,12 +413,63 @@ pub async fn create_entity(State(state): State<AppState>, form: Form<1>) -> Resp
         city: fields.optional("city"),
         voivodeship: fields.optional("voivodeship"),
         contact: fields.optional("contact"),
-    };
-    match state.issuer.create_entity(&person.actor(), input, state.now()).await {
+    }
+}
+
+pub async fn create_entity(State(state): State<AppState>, form: Form<1>) -> Response {
+    let Form { person, lang, fields } = form;
+    match state.issuer.create_entity(&person.actor(), entity_input(&fields), state.now()).await {
         Ok(entity) => Redirect::to(&format!("/panel/entities/{}?done=created", entity.id)).into_response(),
-        Err(IssuerError::Invalid { field, message }) => {
-            entity_form_page(&person, lang, &fields, Some((field, message)), StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(IssuerError::Invalid { field, message }) => entity_form_page(
+            &person,
+            lang,
+            None,
+            &fields,
+            Some((field, message)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(err) => failed(err, lang, &person),
+    }
+}
+
+/// The form of an entity's details, filled in with them.
+pub async fn edit_entity(
+    State(state): State<AppState>,
+    Staff { person, lang }: Staff,
+    Path(id): Path<String>,
+) -> Response {
+    let entity = match state.issuer.store.entity(&id).await {
+        Ok(Some(entity)) => entity,
+        Ok(None) => return failed(IssuerError::NotFound { what: "entity", id }, lang, &person),
+        Err(err) => return failed(err.into(), lang, &person),
+    };
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let fields = Fields::of([
+        ("name", entity.name.clone()),
+        ("legal_form", entity.legal_form.clone()),
+        ("nip", text(&entity.nip)),
+        ("regon", text(&entity.regon)),
+        ("krs", text(&entity.krs)),
+        ("city", text(&entity.city)),
+        ("voivodeship", text(&entity.voivodeship)),
+        ("domains", entity.domains.join("\n")),
+        ("contact", text(&entity.contact)),
+    ]);
+    entity_form_page(&person, lang, Some(&entity.id), &fields, None, StatusCode::OK)
+}
+
+pub async fn update_entity(State(state): State<AppState>, Path(id): Path<String>, form: Form<1>) -> Response {
+    let Form { person, lang, fields } = form;
+    match state.issuer.update_entity(&person.actor(), &id, entity_input(&fields), state.now()).await {
+        Ok(entity) => Redirect::to(&format!("/panel/entities/{}?done=updated", entity.id)).into_response(),
+        Err(IssuerError::Invalid { field, message }) => entity_form_page(
+            &person,
+            lang,
+            Some(&id),
+            &fields,
+            Some((field, message)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(err) => failed(err, lang, &person),
     }
 }
@@ -438,6 +521,9 @@ async fn entity_page(
             dt { (lang.pick("Województwo", "Voivodeship")) } dd { (entity.voivodeship.as_deref().unwrap_or("—")) }
             dt { (lang.pick("Strony ze znakiem", "Websites with the badge")) } dd { (entity.domains.join(", ")) }
             dt { (lang.pick("Kontakt", "Contact")) } dd { bdi { (entity.contact.as_deref().unwrap_or("—")) } }
+        }
+        @if person.role >= crate::accounts::Role::Staff {
+            p { a.button href=(format!("/panel/entities/{}/edit", entity.id)) { (lang.pick("Edytuj", "Edit")) } }
         }
         p { a href=(format!("/e/{}", entity.id)) { (lang.pick("Publiczna strona podmiotu z kodem do osadzenia", "Public entity page with the embed code")) } }
         section aria-labelledby="certs" {
