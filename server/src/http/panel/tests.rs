@@ -300,3 +300,44 @@ async fn an_entity_is_edited_through_its_form_and_a_bad_nip_comes_back_next_to_t
     let done = request_as(&app, &format!("{page}?done=updated"), &staff).await.text();
     assert!(done.contains("Zmiany zapisane.") && done.contains("w Chełmie"), "{done}");
 }
+
+#[tokio::test]
+async fn the_boards_decision_goes_from_the_form_to_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let (_, staff) = sign_in(&state.accounts, "staff@rops.test", Role::Staff, now).await;
+    let input = NewEntity {
+        name: "Fundacja Ćma".into(),
+        legal_form: "foundation".into(),
+        domains: vec!["cma.example.pl".into()],
+        ..NewEntity::default()
+    };
+    let entity = state.issuer.create_entity("test", input, now).await.unwrap();
+    let app = crate::http::router(state.clone());
+    let head = state.issuer.store.audit_head().await.unwrap();
+    let issue = |decision: &str| format!("entity_id={}&products=Szycie{decision}", entity.id);
+
+    // A number without a date: the issue form again, with the message at the date.
+    let reply = post_form(&app, "/panel/certificates", &staff, &issue("&resolution=12%2F2026")).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.text().contains(r#"id="f-issue-resolution_date-error""#), "{}", reply.text());
+    assert_eq!(state.issuer.store.audit_head().await.unwrap(), head, "nothing written");
+
+    let date = crate::issuer::format_date(now);
+    let reply = post_form(
+        &app,
+        "/panel/certificates",
+        &staff,
+        &issue(&format!("&resolution=12%2F2026&resolution_date={date}")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    let entry = state.issuer.store.audit_log(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!(entry.action, "certificate.issue");
+    assert!(!entry.actor.contains("12/2026"), "the actor is only who acted: {}", entry.actor);
+    let details: serde_json::Value = serde_json::from_str(&entry.details).unwrap();
+    assert_eq!(details["decision"], serde_json::json!({ "resolution": "12/2026", "date": date }));
+    let log = request_as(&app, "/panel/audit", &staff).await.text();
+    assert!(log.contains(&format!("12/2026</bdi> z {date}")), "{log}");
+}
