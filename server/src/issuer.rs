@@ -33,7 +33,7 @@ mod trust_list;
 mod validation;
 
 pub use api_keys::hash_api_key;
-pub use certificates::{RevocationReason, Verdict};
+pub use certificates::{INTERNAL_NOTE_MAX, Revocation, RevocationReason, Verdict};
 pub use publication::KeyRotation;
 pub use register::{
     COLUMNS, IMPORT_MAX_BYTES, IMPORT_MAX_ROWS, ImportReport, LIST_SEPARATOR, REQUIRED_COLUMNS, RowError,

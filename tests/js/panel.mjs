@@ -110,10 +110,20 @@ try {
   step("entity created", { url: page.url() });
   const entityUrl = page.url().split("?")[0];
 
+  // Edit it: the form filled in, saved, and the page shows the change.
+  await page.click("a[href$='/edit']");
+  await page.waitForURL(/\/panel\/entities\/[A-Z0-9]+\/edit/);
+  await check(page, "entity-edit");
+  await page.fill("#f-city", "Lublin");
+  await page.click("form.stack button[type=submit]");
+  await page.waitForURL(/\/panel\/entities\/[A-Z0-9]+\?done=updated/);
+  step("entity updated", { facts: await page.textContent("dl.facts") });
+
   // Issue, dated so that the renewal window is open.
   await page.fill("#f-products", "Catering okolicznościowy\nChleb na zakwasie | 5901234123457");
   await page.fill("#f-valid_from", plan.validFrom);
-  await page.fill("#f-resolution", "12/2026");
+  await page.fill("#f-issue-resolution", "12/2026");
+  await page.fill("#f-issue-resolution_date", plan.validFrom);
   await page.click("form[action='/panel/certificates'] button[type=submit]");
   await page.waitForURL(/\/panel\/certificates\/[A-Z0-9-]+\?done=issued/);
   const certificate = page.url().split("/panel/certificates/")[1].split("?")[0];

@@ -1,4 +1,4 @@
-//! `zp entity`: register and list social-economy entities.
+//! `zp entity`: register, change and list social-economy entities.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -10,6 +10,14 @@ use crate::issuer::NewEntity;
 pub enum EntityCommand {
     /// Register an entity; prints it as JSON with its ID.
     Create(Box<CreateArgs>),
+    /// Replace an entity's details (give all of them, as for `create`) and sign new tokens for
+    /// its certificates that are not revoked; prints the entity as JSON.
+    Update {
+        /// The entity's ID.
+        id: String,
+        #[command(flatten)]
+        args: Box<CreateArgs>,
+    },
     /// List registered entities as JSON.
     List {
         #[arg(long, default_value_t = 100)]
@@ -48,22 +56,31 @@ pub async fn run(global: &Global, command: EntityCommand) -> Result<()> {
     let issuer = global.open(None).await?;
     match command {
         EntityCommand::Create(args) => {
-            let args = *args;
-            let input = NewEntity {
-                name: args.name,
-                legal_form: args.legal_form,
-                domains: args.domains,
-                nip: args.nip,
-                regon: args.regon,
-                krs: args.krs,
-                city: args.city,
-                voivodeship: typed_voivodeship(args.voivodeship),
-                contact: args.contact,
-            };
-            print_json(&issuer.create_entity(&cli_actor(), input, global.clock().now()).await?)
+            print_json(&issuer.create_entity(&cli_actor(), args.into_input(), global.clock().now()).await?)
+        }
+        EntityCommand::Update { id, args } => {
+            let entity =
+                issuer.update_entity(&cli_actor(), &id, args.into_input(), global.clock().now()).await?;
+            print_json(&entity)
         }
         EntityCommand::List { limit, offset } => {
             print_json(&issuer.store.entities(limit.clamp(1, 10_000), offset).await?)
+        }
+    }
+}
+
+impl CreateArgs {
+    fn into_input(self) -> NewEntity {
+        NewEntity {
+            name: self.name,
+            legal_form: self.legal_form,
+            domains: self.domains,
+            nip: self.nip,
+            regon: self.regon,
+            krs: self.krs,
+            city: self.city,
+            voivodeship: typed_voivodeship(self.voivodeship),
+            contact: self.contact,
         }
     }
 }

@@ -23,7 +23,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let _ = state;
     Router::new()
         .route("/entities", post(create_entity).get(list_entities))
-        .route("/entities/{id}", get(entity))
+        .route("/entities/{id}", get(entity).put(update_entity))
         .route("/certificates", post(issue).get(list_certificates))
         .route("/certificates/{id}", get(certificate))
         .route("/certificates/{id}/renew", post(renew))
@@ -154,6 +154,27 @@ pub async fn create_entity(
 ) -> Result<Response, AppError> {
     let entity = state.issuer.create_entity(&admin.actor, input, state.now()).await?;
     Ok(created(entity))
+}
+
+/// Replaces an entity's details (all of them, as when it was registered; its ID stays) and signs
+/// a new token for each of its certificates that is not revoked.
+#[utoipa::path(put, path = "/api/v1/admin/entities/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Entity ID")),
+    request_body = NewEntity,
+    responses((status = 200, description = "The entity as stored", body = EntityRecord),
+              (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+              (status = 401, description = "Missing, unknown or revoked API key", body = ErrorEnvelope),
+              (status = 404, description = "No such entity", body = ErrorEnvelope),
+              (status = 413, description = "Body too large", body = ErrorEnvelope),
+              (status = 415, description = "Body not sent as application/json", body = ErrorEnvelope),
+              (status = 422, description = "A field is invalid or the NIP is another entity's; `field` names it", body = ErrorEnvelope)))]
+pub async fn update_entity(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<NewEntity>,
+) -> Result<Json<EntityRecord>, AppError> {
+    Ok(Json(state.issuer.update_entity(&admin.actor, &id, input, state.now()).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -76,6 +76,9 @@ async fn every_listed_route_is_served() {
         let request = match *method {
             "get" => Request::get(&uri).body(Body::empty()).unwrap(),
             "delete" => Request::delete(&uri).body(Body::empty()).unwrap(),
+            "put" => {
+                Request::put(&uri).header("content-type", "application/json").body(Body::from("{}")).unwrap()
+            }
             _ => post_json(&uri, "{}", None),
         };
         let reply = send(&app, request).await;

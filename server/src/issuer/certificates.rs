@@ -121,6 +121,32 @@ struct Change<'a> {
     to: CertState,
     reason: Option<&'a str>,
     note: Option<String>,
+    decision: Option<&'a Decision>,
+    internal_note: Option<String>,
+}
+
+/// A revocation: why (shown on the verification page with the public note), the board's
+/// decision and a note for the audit log only.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub reason: RevocationReason,
+    pub note: Option<String>,
+    pub decision: Option<Decision>,
+    pub internal_note: Option<String>,
+}
+
+/// Longest internal note on a revocation, kept in the audit log only.
+pub const INTERNAL_NOTE_MAX: usize = 500;
+
+/// Adds the board's decision to an audit entry's details, when there is one.
+fn with_decision(mut details: serde_json::Value, decision: Option<&Decision>) -> serde_json::Value {
+    if let (Some(decision), Some(object)) = (decision, details.as_object_mut()) {
+        object.insert(
+            "decision".into(),
+            serde_json::json!({ "resolution": decision.resolution, "date": decision.date }),
+        );
+    }
+    details
 }
 
 impl Issuer {
@@ -256,6 +282,18 @@ impl Issuer {
         input: NewCertificate,
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
+        self.issue_decided(actor, input, None, now).await
+    }
+
+    /// [`Issuer::issue`] by the board's decision, recorded in the audit entry.
+    pub async fn issue_decided(
+        &self,
+        actor: &str,
+        input: NewCertificate,
+        decision: Option<Decision>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let decision = checked_decision(decision.as_ref(), now)?;
         let products = validate_products("products", &input.products, now)?;
         let start = validity_start(&input.valid_from, now)?;
         let entity_id = input.entity_id.trim();
@@ -297,6 +335,7 @@ impl Issuer {
                 "valid_until": format_date(certificate.valid_until),
                 "jti": token.jti,
             });
+            let details = with_decision(details, decision.as_ref());
             tx.append_audit(&Self::audit(actor, "certificate.issue", &certificate.id, details, now)).await?;
             tx.commit().await?;
             return self.detail(&certificate.id).await;
@@ -330,6 +369,18 @@ impl Issuer {
     }
 
     pub async fn renew(&self, actor: &str, id: &str, now: i64) -> IssuerResult<CertificateDetail> {
+        self.renew_decided(actor, id, None, now).await
+    }
+
+    /// [`Issuer::renew`] by the board's decision, recorded in the audit entry.
+    pub async fn renew_decided(
+        &self,
+        actor: &str,
+        id: &str,
+        decision: Option<Decision>,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let decision = checked_decision(decision.as_ref(), now)?;
         let mut tx = self.store.begin().await?;
         let (mut certificate, entity, products) = self.load(&mut tx, id).await?;
         if certificate.state == CertState::Revoked {
@@ -360,6 +411,7 @@ impl Issuer {
             "valid_until": format_date(certificate.valid_until),
             "jti": token.jti,
         });
+        let details = with_decision(details, decision.as_ref());
         tx.append_audit(&Self::audit(actor, "certificate.renew", id, details, now)).await?;
         tx.commit().await?;
         self.detail(id).await
@@ -407,8 +459,10 @@ impl Issuer {
         change: Change<'_>,
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
-        let Change { from, to, reason, note } = change;
+        let Change { from, to, reason, note, decision, internal_note } = change;
         let note = optional_text("note", &note, NOTE_MAX)?;
+        let internal_note = optional_text("internal_note", &internal_note, INTERNAL_NOTE_MAX)?;
+        let decision = checked_decision(decision, now)?;
         let mut tx = self.store.begin().await?;
         let (mut certificate, _, _) = self.load(&mut tx, id).await?;
         if !from.contains(&certificate.state) {
@@ -428,7 +482,11 @@ impl Issuer {
             CertState::Suspended => "certificate.suspend",
             CertState::Revoked => "certificate.revoke",
         };
-        let details = serde_json::json!({ "reason": reason, "note": note });
+        let mut details = serde_json::json!({ "reason": reason, "note": note });
+        if let (Some(internal_note), Some(object)) = (internal_note, details.as_object_mut()) {
+            object.insert("internal_note".into(), internal_note.into());
+        }
+        let details = with_decision(details, decision.as_ref());
         tx.append_audit(&Self::audit(actor, action, id, details, now)).await?;
         tx.commit().await?;
         self.detail(id).await
@@ -441,13 +499,26 @@ impl Issuer {
         note: Option<String>,
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
-        let change = Change { from: &[CertState::Active], to: CertState::Suspended, reason: None, note };
+        let change = Change {
+            from: &[CertState::Active],
+            to: CertState::Suspended,
+            reason: None,
+            note,
+            decision: None,
+            internal_note: None,
+        };
         self.transition(actor, id, change, now).await
     }
 
     pub async fn reinstate(&self, actor: &str, id: &str, now: i64) -> IssuerResult<CertificateDetail> {
-        let change =
-            Change { from: &[CertState::Suspended], to: CertState::Active, reason: None, note: None };
+        let change = Change {
+            from: &[CertState::Suspended],
+            to: CertState::Active,
+            reason: None,
+            note: None,
+            decision: None,
+            internal_note: None,
+        };
         self.transition(actor, id, change, now).await
     }
 
@@ -459,8 +530,188 @@ impl Issuer {
         note: Option<String>,
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
-        let from = &[CertState::Active, CertState::Suspended];
-        let change = Change { from, to: CertState::Revoked, reason: Some(reason.as_str()), note };
+        let revocation = Revocation { reason, note, decision: None, internal_note: None };
+        self.revoke_decided(actor, id, revocation, now).await
+    }
+
+    /// [`Issuer::revoke`] by the board's decision, with an internal note; both recorded in the
+    /// audit entry only.
+    pub async fn revoke_decided(
+        &self,
+        actor: &str,
+        id: &str,
+        revocation: Revocation,
+        now: i64,
+    ) -> IssuerResult<CertificateDetail> {
+        let Revocation { reason, note, decision, internal_note } = revocation;
+        let change = Change {
+            from: &[CertState::Active, CertState::Suspended],
+            to: CertState::Revoked,
+            reason: Some(reason.as_str()),
+            note,
+            decision: decision.as_ref(),
+            internal_note,
+        };
         self.transition(actor, id, change, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::AppState;
+
+    async fn registry() -> (tempfile::TempDir, AppState) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::http::testing::state(dir.path()).await;
+        (dir, state)
+    }
+
+    fn decision(resolution: &str, date: &str) -> Decision {
+        Decision { resolution: resolution.into(), date: date.into() }
+    }
+
+    /// A certificate that began 300 days ago, so that it can be renewed now.
+    fn certificate(entity_id: &str, now: i64) -> NewCertificate {
+        NewCertificate {
+            entity_id: entity_id.into(),
+            products: vec![NewProduct { name: "Catering".into(), gtin: None }],
+            valid_from: Some(format_date(now - 300 * 86_400)),
+        }
+    }
+
+    async fn entity(issuer: &Issuer, now: i64) -> EntityRecord {
+        let input = NewEntity {
+            name: "Fundacja Ćma".into(),
+            legal_form: "foundation".into(),
+            domains: vec!["cma.example.pl".into()],
+            ..NewEntity::default()
+        };
+        issuer.create_entity("test", input, now).await.unwrap()
+    }
+
+    async fn last_details(issuer: &Issuer) -> (String, serde_json::Value) {
+        let entry = issuer.store.audit_log(0, 1_000).await.unwrap().pop().unwrap();
+        (entry.action, serde_json::from_str(&entry.details).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_boards_decision_is_recorded_with_issue_renewal_and_revocation() {
+        let (_dir, state) = registry().await;
+        let (issuer, now) = (&state.issuer, state.now());
+        let (today, earlier) = (format_date(now), format_date(now - 30 * 86_400));
+        let entity = entity(issuer, now).await;
+
+        let granted = decision("  12/2026 ", &today);
+        let id = issuer
+            .issue_decided("staff", certificate(&entity.id, now), Some(granted), now)
+            .await
+            .unwrap()
+            .certificate
+            .id;
+        let (action, details) = last_details(issuer).await;
+        assert_eq!(action, "certificate.issue");
+        assert_eq!(details["decision"], serde_json::json!({ "resolution": "12/2026", "date": today }));
+
+        issuer.renew_decided("staff", &id, Some(decision("13/2026", &today)), now).await.unwrap();
+        let (action, details) = last_details(issuer).await;
+        assert_eq!(action, "certificate.renew");
+        assert_eq!(details["decision"]["resolution"], "13/2026");
+
+        let revocation = Revocation {
+            reason: RevocationReason::Misuse,
+            note: Some("Znak na cudzych produktach".into()),
+            decision: Some(decision("14/2026", &earlier)),
+            internal_note: Some("Skarga sklepu z 3 stycznia".into()),
+        };
+        let detail = issuer.revoke_decided("staff", &id, revocation, now).await.unwrap();
+        assert_eq!(detail.certificate.state, CertState::Revoked);
+        let entry = issuer.store.audit_log(0, 1_000).await.unwrap().pop().unwrap();
+        assert_eq!(entry.actor, "staff", "the actor is only who acted");
+        let details: serde_json::Value = serde_json::from_str(&entry.details).unwrap();
+        assert_eq!(details["decision"], serde_json::json!({ "resolution": "14/2026", "date": earlier }));
+        assert_eq!(details["internal_note"], "Skarga sklepu z 3 stycznia");
+        assert_eq!(details["note"], "Znak na cudzych produktach");
+
+        // Without a decision, the entries are as they were.
+        let other = issuer.issue("cli", certificate(&entity.id, now), now).await.unwrap();
+        let (_, details) = last_details(issuer).await;
+        assert!(details.get("decision").is_none(), "{details}");
+        issuer
+            .revoke("cli", &other.certificate.id, RevocationReason::EntityRequest, None, now)
+            .await
+            .unwrap();
+        let (_, details) = last_details(issuer).await;
+        assert!(details.get("decision").is_none() && details.get("internal_note").is_none(), "{details}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_decision_is_refused_naming_the_field_and_writes_nothing() {
+        let (_dir, state) = registry().await;
+        let (issuer, now) = (&state.issuer, state.now());
+        let today = format_date(now);
+        let tomorrow = format_date(now + 86_400);
+        let entity = entity(issuer, now).await;
+        let id = issuer.issue("test", certificate(&entity.id, now), now).await.unwrap().certificate.id;
+        let before = issuer.detail(&id).await.unwrap();
+        let head = issuer.store.audit_head().await.unwrap();
+
+        let long = "1".repeat(RESOLUTION_MAX + 1);
+        let bad = [
+            (decision("12/2026", "2026-13-01"), "resolution_date"),
+            (decision("12/2026", "5.01.2026"), "resolution_date"),
+            (decision("12/2026", &tomorrow), "resolution_date"),
+            (decision(" ", &today), "resolution"),
+            (decision("12\n2026", &today), "resolution"),
+            (decision(&long, &today), "resolution"),
+        ];
+        let refused = |result: IssuerResult<CertificateDetail>| match result {
+            Err(IssuerError::Invalid { field, .. }) => field,
+            other => panic!("accepted: {other:?}"),
+        };
+        for (decision, field) in bad {
+            let input = certificate(&entity.id, now);
+            let issued = issuer.issue_decided("staff", input, Some(decision.clone()), now).await;
+            assert_eq!(refused(issued), field, "issue {decision:?}");
+            let renewed = issuer.renew_decided("staff", &id, Some(decision.clone()), now).await;
+            assert_eq!(refused(renewed), field, "renew {decision:?}");
+            let revocation = Revocation {
+                reason: RevocationReason::Misuse,
+                note: None,
+                decision: Some(decision.clone()),
+                internal_note: None,
+            };
+            let revoked = issuer.revoke_decided("staff", &id, revocation, now).await;
+            assert_eq!(refused(revoked), field, "revoke {decision:?}");
+        }
+        let revocation = Revocation {
+            reason: RevocationReason::Misuse,
+            note: None,
+            decision: None,
+            internal_note: Some("x".repeat(INTERNAL_NOTE_MAX + 1)),
+        };
+        assert_eq!(refused(issuer.revoke_decided("staff", &id, revocation, now).await), "internal_note");
+
+        assert_eq!(issuer.store.audit_head().await.unwrap(), head, "no audit entry");
+        assert_eq!(issuer.detail(&id).await.unwrap(), before, "the certificate as it was");
+        assert_eq!(issuer.store.certificates_after("", 100).await.unwrap().len(), 1, "nothing issued");
+    }
+
+    #[test]
+    fn a_resolution_number_and_date_come_together() {
+        let some = |text: &str| Some(text.to_owned());
+        assert_eq!(Decision::from_parts(None, some(" ")).unwrap(), None);
+        assert_eq!(
+            Decision::from_parts(some("7/2026"), some("2026-02-01")).unwrap(),
+            Some(decision("7/2026", "2026-02-01"))
+        );
+        for (resolution, date, field) in
+            [(some("7/2026"), None, "resolution_date"), (None, some("2026-02-01"), "resolution")]
+        {
+            match Decision::from_parts(resolution, date) {
+                Err(IssuerError::Invalid { field: named, .. }) => assert_eq!(named, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 }

@@ -379,3 +379,50 @@ impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D
         unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
     }
 }
+
+/// Longest resolution number of the board.
+pub const RESOLUTION_MAX: usize = 100;
+
+/// The certification board's (Kapituła's) resolution that decided a grant, renewal or
+/// revocation: its number and its date (`YYYY-MM-DD`). Recorded in the action's audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub resolution: String,
+    pub date: String,
+}
+
+impl Decision {
+    /// A decision from a form's two fields, both or neither given: one without the other is
+    /// refused naming the one missing.
+    pub fn from_parts(resolution: Option<String>, date: Option<String>) -> IssuerResult<Option<Decision>> {
+        let blank = |value: &Option<String>| value.as_deref().is_none_or(|v| v.trim().is_empty());
+        match (resolution, date) {
+            (resolution, date) if blank(&resolution) && blank(&date) => Ok(None),
+            (resolution, _) if blank(&resolution) => {
+                Err(invalid("resolution", "give the number of the resolution of this date"))
+            }
+            (_, date) if blank(&date) => Err(invalid("resolution_date", "give the date of the resolution")),
+            (resolution, date) => Ok(Some(Decision {
+                resolution: resolution.unwrap_or_default(),
+                date: date.unwrap_or_default(),
+            })),
+        }
+    }
+
+    /// The decision checked: a resolution number not blank, without control characters, at most
+    /// [`RESOLUTION_MAX`] characters; a date `YYYY-MM-DD` not after today.
+    pub fn checked(&self, now: i64) -> IssuerResult<Decision> {
+        let resolution = clean_text("resolution", &self.resolution, RESOLUTION_MAX)?;
+        let date = parse_date(self.date.trim())
+            .ok_or_else(|| invalid("resolution_date", "must be a date written YYYY-MM-DD"))?;
+        if date > date_of(now) {
+            return Err(invalid("resolution_date", "must not be in the future"));
+        }
+        Ok(Decision { resolution, date: format_date(day_start(date)) })
+    }
+}
+
+/// A decision checked with [`Decision::checked`], if there is one.
+pub(super) fn checked_decision(decision: Option<&Decision>, now: i64) -> IssuerResult<Option<Decision>> {
+    decision.map(|decision| decision.checked(now)).transpose()
+}

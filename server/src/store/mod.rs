@@ -201,10 +201,15 @@ pub trait Tx: AccountTx + Send {
     async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
     async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>>;
     async fn insert_entity(&mut self, entity: &EntityRecord) -> StoreResult<()>;
+    /// Replaces everything of the entity with this ID but its ID and `created_at`; false when
+    /// no entity has it, a conflict when another entity has its NIP.
+    async fn update_entity(&mut self, entity: &EntityRecord) -> StoreResult<bool>;
     /// The entity registered with this NIP (digits only, as stored).
     async fn entity_by_nip(&mut self, nip: &str) -> StoreResult<Option<EntityRecord>>;
     async fn certificate(&mut self, id: &str) -> StoreResult<Option<CertificateRecord>>;
     async fn products(&mut self, certificate_id: &str) -> StoreResult<Vec<ProductRecord>>;
+    /// Every certificate of an entity, whatever its state, in ID order.
+    async fn entity_certificates(&mut self, entity_id: &str) -> StoreResult<Vec<CertificateRecord>>;
     async fn next_status_idx(&mut self) -> StoreResult<i64>;
     /// How many certificate numbers already start with `prefix`.
     async fn count_numbers(&mut self, prefix: &str) -> StoreResult<i64>;

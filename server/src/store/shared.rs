@@ -437,6 +437,29 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn update_entity(&mut self, e: &EntityRecord) -> StoreResult<bool> {
+                let domains =
+                    serde_json::to_string(&e.domains).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+                let done = sqlx::query($dialect.sql(
+                    "UPDATE entities SET name = ?, legal_form = ?, nip = ?, regon = ?, krs = ?, city = ?, \
+                     voivodeship = ?, domains = ?, contact = ? WHERE id = ?",
+                ))
+                .bind(&e.name)
+                .bind(&e.legal_form)
+                .bind(&e.nip)
+                .bind(&e.regon)
+                .bind(&e.krs)
+                .bind(&e.city)
+                .bind(&e.voivodeship)
+                .bind(domains)
+                .bind(&e.contact)
+                .bind(&e.id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|err| conflict(err, "an entity with this NIP"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn entity_by_nip(&mut self, nip: &str) -> StoreResult<Option<EntityRecord>> {
                 sqlx::query_as::<_, EntityRow>($dialect.sql("SELECT * FROM entities WHERE nip = ?"))
                     .bind(nip)
@@ -463,6 +486,18 @@ macro_rules! sql_store {
                     .fetch_all(&mut *self.tx)
                     .await?;
                 Ok(products_from(rows))
+            }
+
+            async fn entity_certificates(&mut self, entity_id: &str) -> StoreResult<Vec<CertificateRecord>> {
+                sqlx::query_as::<_, CertificateRow>($dialect.sql_owned(format!(
+                    "SELECT {CERT_COLUMNS} FROM certificates WHERE entity_id = ? ORDER BY id"
+                )))
+                .bind(entity_id)
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(CertificateRow::into_record)
+                .collect()
             }
 
             async fn next_status_idx(&mut self) -> StoreResult<i64> {

@@ -76,6 +76,7 @@ fn staff_run_the_mark_in_the_panel_with_passkeys() {
         step(result, "bad NIP refused")["message"].as_str().unwrap().to_lowercase().contains("nip"),
         "{result:#}"
     );
+    assert!(step(result, "entity updated")["facts"].as_str().unwrap().contains("Lublin"), "{result:#}");
     let first = step(result, "issued")["certificate"].as_str().unwrap().to_owned();
     let certificate = step(result, "issued by keyboard")["certificate"].as_str().unwrap().to_owned();
     assert_eq!(step(result, "english")["heading"], "Entities");
@@ -128,6 +129,11 @@ fn staff_run_the_mark_in_the_panel_with_passkeys() {
     assert!(
         log.contains("account:") && log.contains("anna.admin@rops.test"),
         "actions audited under the person"
+    );
+    assert!(log.contains("entity.update"), "{log}");
+    assert!(
+        log.contains("12/2026") && log.contains("Kontrola 2026-11-20"),
+        "the decision and the note: {log}"
     );
 
     let axe = result["axe"].as_array().unwrap();

@@ -86,6 +86,7 @@ macro_rules! suite {
 suite!(
     meta_is_set_and_replaced,
     entities_read_back_and_nip_is_unique,
+    entities_are_updated_in_place_with_their_certificates_listed,
     certificates_products_and_tokens,
     tokens_are_found_by_jti,
     duplicates_are_conflicts,
@@ -229,6 +230,61 @@ async fn entities_read_back_and_nip_is_unique(backend: Backend) {
     tx.insert_entity(&entity("ENONIP", "Bez NIP", None)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.entities(10, 0).await.unwrap().len(), 4);
+}
+
+async fn entities_are_updated_in_place_with_their_certificates_listed(backend: Backend) {
+    let store = backend.open().await;
+    let alfa = entity("EALFA", "Alfa", Some("5260250995"));
+    let beta = entity("EBETA", "Beta", Some("7740001454"));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_entity(&alfa).await.unwrap();
+    tx.insert_entity(&beta).await.unwrap();
+    tx.commit().await.unwrap();
+    with_certificates(
+        store.as_ref(),
+        &[
+            certificate("7K3QX9M2", "ZP/LU/2026/0001", "EALFA", 0),
+            certificate("2B4C6D8F", "ZP/LU/2026/0002", "EBETA", 1),
+            certificate("3C5D7E9G", "ZP/LU/2026/0003", "EALFA", 2),
+        ],
+    )
+    .await;
+
+    let changed = EntityRecord {
+        name: "Alfa Spółdzielnia Socjalna".into(),
+        nip: None,
+        city: Some("Chełm".into()),
+        domains: vec!["alfa.example.pl".into()],
+        contact: None,
+        // Kept as registered, whatever the record says.
+        created_at: 1,
+        ..alfa.clone()
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.update_entity(&changed).await.unwrap());
+    let kept = EntityRecord { created_at: alfa.created_at, ..changed.clone() };
+    assert_eq!(tx.entity("EALFA").await.unwrap(), Some(kept.clone()), "visible inside its transaction");
+    let ids = |records: Vec<CertificateRecord>| records.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(tx.entity_certificates("EALFA").await.unwrap()), ["3C5D7E9G", "7K3QX9M2"], "in ID order");
+    assert_eq!(ids(tx.entity_certificates("EBETA").await.unwrap()), ["2B4C6D8F"]);
+    assert!(tx.entity_certificates("ENONE").await.unwrap().is_empty());
+    assert!(!tx.update_entity(&entity("ENONE", "Nikt", None)).await.unwrap(), "no such entity");
+    tx.commit().await.unwrap();
+    assert_eq!(store.entity("EALFA").await.unwrap(), Some(kept.clone()));
+    assert_eq!(store.entity("EBETA").await.unwrap(), Some(beta.clone()), "others untouched");
+
+    // The NIP Alfa gave up is free for Beta; Beta's own for nobody else.
+    let mut tx = store.begin().await.unwrap();
+    let taken = EntityRecord { nip: Some("7740001454".into()), ..kept.clone() };
+    assert!(matches!(tx.update_entity(&taken).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    let moved = EntityRecord { nip: Some("5260250995".into()), ..beta.clone() };
+    assert!(tx.update_entity(&moved).await.unwrap());
+    // Dropped without commit: nothing changes.
+    drop(tx);
+    assert_eq!(store.entity("EBETA").await.unwrap(), Some(beta));
+    assert_eq!(store.entity("EALFA").await.unwrap(), Some(kept));
 }
 
 async fn certificates_products_and_tokens(backend: Backend) {

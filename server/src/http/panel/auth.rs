@@ -153,6 +153,11 @@ impl Fields {
         Fields(url::form_urlencoded::parse(body).into_owned().take(200).collect())
     }
 
+    /// Fields with these values, as a form that shows a stored record starts.
+    pub fn of<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Self {
+        Fields(pairs.into_iter().map(|(name, value)| (name.to_owned(), value)).collect())
+    }
+
     /// A field's value, or "" when absent.
     pub fn get(&self, name: &str) -> &str {
         self.0.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())

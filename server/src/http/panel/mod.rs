@@ -46,6 +46,8 @@ pub const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/panel/entities", Some(Role::Staff)),
     ("GET", "/panel/entities/new", Some(Role::Staff)),
     ("GET", "/panel/entities/{id}", Some(Role::Viewer)),
+    ("POST", "/panel/entities/{id}", Some(Role::Staff)),
+    ("GET", "/panel/entities/{id}/edit", Some(Role::Staff)),
     ("GET", "/panel/certificates", Some(Role::Viewer)),
     ("POST", "/panel/certificates", Some(Role::Staff)),
     ("GET", "/panel/certificates/{id}", Some(Role::Viewer)),
@@ -92,7 +94,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/panel/", get(registry::dashboard))
         .route("/panel/entities", get(registry::entities).post(registry::create_entity))
         .route("/panel/entities/new", get(registry::new_entity))
-        .route("/panel/entities/{id}", get(registry::entity))
+        .route("/panel/entities/{id}", get(registry::entity).post(registry::update_entity))
+        .route("/panel/entities/{id}/edit", get(registry::edit_entity))
         .route("/panel/certificates", get(registry::certificates).post(registry::issue))
         .route("/panel/certificates/{id}", get(registry::certificate))
         .route("/panel/certificates/{id}/renew", post(registry::renew))
@@ -270,6 +273,7 @@ pub fn shell(shell: &Shell<'_>, main: Markup) -> Markup {
 pub fn notice(lang: Lang, done: Option<&str>) -> Markup {
     let text = match done {
         Some("created") => lang.pick("Zapisano.", "Saved."),
+        Some("updated") => lang.pick("Zmiany zapisane.", "Changes saved."),
         Some("issued") => lang.pick("Certyfikat wydany.", "Certificate issued."),
         Some("renewed") => lang.pick("Certyfikat przedłużony o rok.", "Certificate renewed for a year."),
         Some("products") => lang.pick("Dodano gałąź działalności.", "Branch of activity added."),

@@ -436,7 +436,18 @@ pub fn audit_table(entries: &[AuditRecord], lang: Lang) -> Markup {
                                 td { (entry.seq) }
                                 td.nowrap { (instant(entry.at)) }
                                 td { bdi { (entry.actor) } }
-                                td { code { (entry.action) } }
+                                td {
+                                    code { (entry.action) }
+                                    @let (decision, internal_note) = recorded(&entry.details);
+                                    @if let Some((resolution, date)) = decision {
+                                        br;
+                                        small { (lang.pick("uchwała ", "resolution ")) bdi { (resolution) } (lang.pick(" z ", " of ")) (date) }
+                                    }
+                                    @if let Some(note) = internal_note {
+                                        br;
+                                        small { (lang.pick("notatka wewnętrzna: ", "internal note: ")) bdi { (note) } }
+                                    }
+                                }
                                 td { bdi { (entry.subject) } }
                             }
                         }
@@ -445,4 +456,17 @@ pub fn audit_table(entries: &[AuditRecord], lang: Lang) -> Markup {
             }
         }
     }
+}
+
+/// The board's decision (resolution, date) and the internal note an entry's details record.
+fn recorded(details: &str) -> (Option<(String, String)>, Option<String>) {
+    let Ok(details) = serde_json::from_str::<serde_json::Value>(details) else {
+        return (None, None);
+    };
+    let text =
+        |value: Option<&serde_json::Value>| value.and_then(serde_json::Value::as_str).map(str::to_owned);
+    let decision = details.get("decision");
+    let decision =
+        text(decision.and_then(|d| d.get("resolution"))).zip(text(decision.and_then(|d| d.get("date"))));
+    (decision, text(details.get("internal_note")))
 }

@@ -16,8 +16,8 @@ use crate::http::AppState;
 use crate::http::pages::Lang;
 use crate::ids;
 use crate::issuer::{
-    IssuerError, NewCertificate, NewEntity, NewProduct, RevocationReason, VOIVODESHIPS, Verdict, fold,
-    format_date,
+    Decision, IssuerError, NewCertificate, NewEntity, NewProduct, Revocation, RevocationReason, VOIVODESHIPS,
+    Verdict, fold, format_date,
 };
 use crate::store::{CertState, CertificateDetail, EntityRecord, SearchQuery};
 
@@ -301,7 +301,19 @@ fn field(
     }
 }
 
-fn entity_form(fields: &Fields, error: Option<&(String, String)>, lang: Lang, csrf: &str) -> Markup {
+/// Where an entity form is sent and what its button says: a new entity, or changes to one.
+struct EntityAction<'a> {
+    url: &'a str,
+    button: &'a str,
+}
+
+fn entity_form(
+    fields: &Fields,
+    error: Option<&(String, String)>,
+    lang: Lang,
+    csrf: &str,
+    action: &EntityAction<'_>,
+) -> Markup {
     let chosen_form = fields.get("legal_form");
     let chosen_voivodeship = fields.get("voivodeship");
     let form_error = error.filter(|(f, _)| f == "legal_form").map(|(_, m)| m);
@@ -312,7 +324,7 @@ fn entity_form(fields: &Fields, error: Option<&(String, String)>, lang: Lang, cs
                 p { (lang.pick("Popraw pole: ", "Correct the field: ")) a href=(format!("#f-{}", field.split('[').next().unwrap_or(field))) { (field) } " — " (message) }
             }
         }
-        form.stack method="post" action="/panel/entities" novalidate {
+        form.stack method="post" action=(action.url) novalidate {
             input type="hidden" name="csrf" value=(csrf);
             (field("name", lang.pick("Pełna nazwa", "Full name"), fields.get("name"), error, "text", true, None))
             div.field {
@@ -340,26 +352,46 @@ fn entity_form(fields: &Fields, error: Option<&(String, String)>, lang: Lang, cs
             }
             (field("domains", lang.pick("Strony internetowe, na których pojawi się znak (po jednej w wierszu)", "Websites where the badge will appear (one per line)"), fields.get("domains"), error, "textarea", true, None))
             (field("contact", lang.pick("Kontakt (niepubliczny)", "Contact (not published)"), fields.get("contact"), error, "text", false, None))
-            button type="submit" { (lang.pick("Zarejestruj podmiot", "Register the entity")) }
+            button type="submit" { (action.button) }
         }
     }
 }
 
 pub async fn new_entity(Staff { person, lang }: Staff) -> Response {
-    entity_form_page(&person, lang, &Fields::default(), None, StatusCode::OK)
+    entity_form_page(&person, lang, None, &Fields::default(), None, StatusCode::OK)
 }
 
+/// The form of a new entity (`editing` none) or of changes to the entity with this ID.
 fn entity_form_page(
     person: &SignedIn,
     lang: Lang,
+    editing: Option<&str>,
     fields: &Fields,
     error: Option<(String, String)>,
     status: StatusCode,
 ) -> Response {
-    let title = lang.pick("Nowy podmiot", "New entity");
+    let (title, url, button) = match editing {
+        None => (
+            lang.pick("Nowy podmiot", "New entity"),
+            "/panel/entities".to_owned(),
+            lang.pick("Zarejestruj podmiot", "Register the entity"),
+        ),
+        Some(id) => (
+            lang.pick("Zmiana danych podmiotu", "Edit the entity"),
+            format!("/panel/entities/{id}"),
+            lang.pick("Zapisz zmiany", "Save the changes"),
+        ),
+    };
+    let action = EntityAction { url: &url, button };
     let main = html! {
         h1 { (title) }
-        (entity_form(fields, error.as_ref(), lang, &person.session.csrf))
+        @if editing.is_some() {
+            p { (lang.pick(
+                "Zapisanie zmian podpisuje nowe tokeny wszystkich nieunieważnionych certyfikatów podmiotu.",
+                "Saving signs new tokens for every certificate of the entity that is not revoked.",
+            )) }
+        }
+        (entity_form(fields, error.as_ref(), lang, &person.session.csrf, &action))
     };
     let shell_ = Shell { lang, title: title.to_owned(), person: Some(person), path: "/panel/entities" };
     page(status, shell(&shell_, main))
@@ -369,9 +401,9 @@ fn lines(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect()
 }
 
-pub async fn create_entity(State(state): State<AppState>, form: Form<1>) -> Response {
-    let Form { person, lang, fields } = form;
-    let input = NewEntity {
+/// The entity a submitted entity form describes.
+fn entity_input(fields: &Fields) -> NewEntity {
+    NewEntity {
         name: fields.get("name").to_owned(),
         legal_form: fields.get("legal_form").to_owned(),
         domains: lines(fields.get("domains")),
@@ -381,12 +413,63 @@ pub async fn create_entity(State(state): State<AppState>, form: Form<1>) -> Resp
         city: fields.optional("city"),
         voivodeship: fields.optional("voivodeship"),
         contact: fields.optional("contact"),
-    };
-    match state.issuer.create_entity(&person.actor(), input, state.now()).await {
+    }
+}
+
+pub async fn create_entity(State(state): State<AppState>, form: Form<1>) -> Response {
+    let Form { person, lang, fields } = form;
+    match state.issuer.create_entity(&person.actor(), entity_input(&fields), state.now()).await {
         Ok(entity) => Redirect::to(&format!("/panel/entities/{}?done=created", entity.id)).into_response(),
-        Err(IssuerError::Invalid { field, message }) => {
-            entity_form_page(&person, lang, &fields, Some((field, message)), StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(IssuerError::Invalid { field, message }) => entity_form_page(
+            &person,
+            lang,
+            None,
+            &fields,
+            Some((field, message)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(err) => failed(err, lang, &person),
+    }
+}
+
+/// The form of an entity's details, filled in with them.
+pub async fn edit_entity(
+    State(state): State<AppState>,
+    Staff { person, lang }: Staff,
+    Path(id): Path<String>,
+) -> Response {
+    let entity = match state.issuer.store.entity(&id).await {
+        Ok(Some(entity)) => entity,
+        Ok(None) => return failed(IssuerError::NotFound { what: "entity", id }, lang, &person),
+        Err(err) => return failed(err.into(), lang, &person),
+    };
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let fields = Fields::of([
+        ("name", entity.name.clone()),
+        ("legal_form", entity.legal_form.clone()),
+        ("nip", text(&entity.nip)),
+        ("regon", text(&entity.regon)),
+        ("krs", text(&entity.krs)),
+        ("city", text(&entity.city)),
+        ("voivodeship", text(&entity.voivodeship)),
+        ("domains", entity.domains.join("\n")),
+        ("contact", text(&entity.contact)),
+    ]);
+    entity_form_page(&person, lang, Some(&entity.id), &fields, None, StatusCode::OK)
+}
+
+pub async fn update_entity(State(state): State<AppState>, Path(id): Path<String>, form: Form<1>) -> Response {
+    let Form { person, lang, fields } = form;
+    match state.issuer.update_entity(&person.actor(), &id, entity_input(&fields), state.now()).await {
+        Ok(entity) => Redirect::to(&format!("/panel/entities/{}?done=updated", entity.id)).into_response(),
+        Err(IssuerError::Invalid { field, message }) => entity_form_page(
+            &person,
+            lang,
+            Some(&id),
+            &fields,
+            Some((field, message)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(err) => failed(err, lang, &person),
     }
 }
@@ -439,6 +522,9 @@ async fn entity_page(
             dt { (lang.pick("Strony ze znakiem", "Websites with the badge")) } dd { (entity.domains.join(", ")) }
             dt { (lang.pick("Kontakt", "Contact")) } dd { bdi { (entity.contact.as_deref().unwrap_or("—")) } }
         }
+        @if person.role >= crate::accounts::Role::Staff {
+            p { a.button href=(format!("/panel/entities/{}/edit", entity.id)) { (lang.pick("Edytuj", "Edit")) } }
+        }
         p { a href=(format!("/e/{}", entity.id)) { (lang.pick("Publiczna strona podmiotu z kodem do osadzenia", "Public entity page with the embed code")) } }
         section aria-labelledby="certs" {
             h2 #certs { (lang.pick("Certyfikaty", "Certificates")) }
@@ -455,7 +541,7 @@ async fn entity_page(
                     input type="hidden" name="entity_id" value=(entity.id);
                     (products_field(fields, error.as_ref(), lang))
                     (field("valid_from", lang.pick("Początek ważności (pusty: dziś)", "Valid from (empty: today)"), fields.get("valid_from"), error.as_ref(), "date", false, None))
-                    (decision_fields(fields, lang))
+                    (decision_fields("issue", fields, error.as_ref(), lang))
                     button type="submit" { (lang.pick("Wydaj certyfikat na rok", "Issue the certificate for a year")) }
                 }
             }
@@ -466,17 +552,23 @@ async fn entity_page(
 }
 
 /// The board's decision (resolution number and date), recorded with the action in the audit log.
-fn decision_fields(fields: &Fields, lang: Lang) -> Markup {
+/// `form` keeps the fields' IDs apart on a page with several forms.
+fn decision_fields(form: &str, fields: &Fields, error: Option<&(String, String)>, lang: Lang) -> Markup {
+    let inputs = [
+        ("resolution", lang.pick("Numer uchwały", "Resolution number"), "text"),
+        ("resolution_date", lang.pick("Data uchwały", "Resolution date"), "date"),
+    ];
     html! {
         fieldset {
             legend { (lang.pick("Decyzja Kapituły", "The board's decision")) }
-            div.field {
-                label for="f-resolution" { (lang.pick("Numer uchwały", "Resolution number")) }
-                input #f-resolution type="text" name="resolution" maxlength="100" value=(fields.get("resolution"));
-            }
-            div.field {
-                label for="f-resolution_date" { (lang.pick("Data uchwały", "Resolution date")) }
-                input #f-resolution_date type="date" name="resolution_date" value=(fields.get("resolution_date"));
+            @for (name, label, kind) in inputs {
+                @let id = format!("f-{form}-{name}");
+                @let message = error.filter(|(field, _)| field == name).map(|(_, m)| m);
+                div.field {
+                    label for=(id) { (label) }
+                    input id=(id) type=(kind) name=(name) maxlength=[(kind == "text").then_some(crate::issuer::RESOLUTION_MAX)] value=(fields.get(name)) aria-invalid=[message.map(|_| "true")] aria-describedby=[message.map(|_| format!("{id}-error"))];
+                    @if let Some(message) = message { p.error id=(format!("{id}-error")) { (message) } }
+                }
             }
         }
     }
@@ -521,8 +613,11 @@ pub async fn issue(State(state): State<AppState>, form: Form<1>) -> Response {
         products: products(fields.get("products")),
         valid_from: fields.optional("valid_from"),
     };
-    let actor = with_decision(&person, &fields);
-    match state.issuer.issue(&actor, input, state.now()).await {
+    let result = match decision(&fields) {
+        Ok(decision) => state.issuer.issue_decided(&person.actor(), input, decision, state.now()).await,
+        Err(err) => Err(err),
+    };
+    match result {
         Ok(detail) => Redirect::to(&format!("/panel/certificates/{}?done=issued", detail.certificate.id))
             .into_response(),
         Err(IssuerError::Invalid { field, message }) if field != "entity_id" => {
@@ -542,14 +637,9 @@ pub async fn issue(State(state): State<AppState>, form: Form<1>) -> Response {
     }
 }
 
-/// The actor of an audit entry, with the board's resolution when the form named one.
-fn with_decision(person: &SignedIn, fields: &Fields) -> String {
-    let clean = |text: String| text.chars().filter(|c| !c.is_control()).take(100).collect::<String>();
-    match (fields.optional("resolution").map(clean), fields.optional("resolution_date").map(clean)) {
-        (Some(number), Some(date)) => format!("{} (uchwała {number} z {date})", person.actor()),
-        (Some(number), None) => format!("{} (uchwała {number})", person.actor()),
-        _ => person.actor(),
-    }
+/// The board's decision a form names (resolution number and date), both or neither.
+fn decision(fields: &Fields) -> Result<Option<Decision>, IssuerError> {
+    Decision::from_parts(fields.optional("resolution"), fields.optional("resolution_date"))
 }
 
 pub async fn certificates(
@@ -602,15 +692,24 @@ pub async fn certificate(
     certificate_page(&state, &person, lang, &id, query.done.as_deref(), None, StatusCode::OK).await
 }
 
+/// A refusal of one of the forms on a certificate's page: which form (`renew`, `revoke`…),
+/// then the field and the message.
+type Refusal = (&'static str, (String, String));
+
 async fn certificate_page(
     state: &AppState,
     person: &SignedIn,
     lang: Lang,
     id: &str,
     done: Option<&str>,
-    error: Option<(String, String)>,
+    refusal: Option<Refusal>,
     status: StatusCode,
 ) -> Response {
+    let (form, error) = match refusal {
+        Some((form, error)) => (form, Some(error)),
+        None => ("", None),
+    };
+    let error_in = |name: &str| error.as_ref().filter(|_| form == name);
     let Some(id) = ids::normalize_certificate_id(id) else {
         return failed(IssuerError::NotFound { what: "certificate", id: id.to_owned() }, lang, person);
     };
@@ -671,13 +770,13 @@ async fn certificate_page(
                     form.stack method="post" action=(format!("{here}/renew")) {
                         input type="hidden" name="csrf" value=(person.session.csrf);
                         h3 { (lang.pick("Przedłużenie o rok", "Renew for a year")) }
-                        (decision_fields(&Fields::default(), lang))
+                        (decision_fields("renew", &Fields::default(), error_in("renew"), lang))
                         button type="submit" { (lang.pick("Przedłuż", "Renew")) }
                     }
                     form.stack method="post" action=(format!("{here}/products")) novalidate {
                         input type="hidden" name="csrf" value=(person.session.csrf);
                         h3 { (lang.pick("Dodaj gałąź działalności", "Add a branch of activity")) }
-                        (products_field(&Fields::default(), error.as_ref(), lang))
+                        (products_field(&Fields::default(), error_in("products"), lang))
                         button type="submit" { (lang.pick("Dodaj", "Add")) }
                     }
                 }
@@ -709,9 +808,9 @@ async fn certificate_page(
                                     }
                                 }
                             }
-                            (field("note", lang.pick("Nota publiczna (na stronie weryfikacji)", "Public note (on the verification page)"), "", None, "text", false, None))
-                            (field("internal_note", lang.pick("Notatka wewnętrzna (tylko w dzienniku zdarzeń)", "Internal note (audit log only)"), "", None, "text", false, None))
-                            (decision_fields(&Fields::default(), lang))
+                            (field("note", lang.pick("Nota publiczna (na stronie weryfikacji)", "Public note (on the verification page)"), "", error_in("revoke"), "text", false, None))
+                            (field("internal_note", lang.pick("Notatka wewnętrzna (tylko w dzienniku zdarzeń)", "Internal note (audit log only)"), "", error_in("revoke"), "text", false, None))
+                            (decision_fields("revoke", &Fields::default(), error_in("revoke"), lang))
                             button.danger type="submit" { (lang.pick("Unieważnij certyfikat", "Revoke the certificate")) }
                         }
                     } @else {
@@ -737,9 +836,16 @@ async fn change(
     person: &SignedIn,
     lang: Lang,
     id: &str,
-    done: &str,
+    form: &'static str,
     result: Result<CertificateDetail, IssuerError>,
 ) -> Response {
+    let done = match form {
+        "renew" => "renewed",
+        "suspend" => "suspended",
+        "reinstate" => "reinstated",
+        "revoke" => "revoked",
+        other => other,
+    };
     match result {
         Ok(detail) => Redirect::to(&format!("/panel/certificates/{}?done={done}", detail.certificate.id))
             .into_response(),
@@ -750,7 +856,7 @@ async fn change(
                 lang,
                 id,
                 None,
-                Some((field, message)),
+                Some((form, (field, message))),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -764,9 +870,13 @@ fn cert_id(id: &str) -> String {
 }
 
 pub async fn renew(State(state): State<AppState>, Path(id): Path<String>, form: Form<1>) -> Response {
-    let actor = with_decision(&form.person, &form.fields);
-    let result = state.issuer.renew(&actor, &cert_id(&id), state.now()).await;
-    change(&state, &form.person, form.lang, &id, "renewed", result).await
+    let result = match decision(&form.fields) {
+        Ok(decision) => {
+            state.issuer.renew_decided(&form.person.actor(), &cert_id(&id), decision, state.now()).await
+        }
+        Err(err) => Err(err),
+    };
+    change(&state, &form.person, form.lang, &id, "renew", result).await
 }
 
 pub async fn add_products(State(state): State<AppState>, Path(id): Path<String>, form: Form<1>) -> Response {
@@ -780,12 +890,12 @@ pub async fn suspend(State(state): State<AppState>, Path(id): Path<String>, form
         .issuer
         .suspend(&form.person.actor(), &cert_id(&id), form.fields.optional("note"), state.now())
         .await;
-    change(&state, &form.person, form.lang, &id, "suspended", result).await
+    change(&state, &form.person, form.lang, &id, "suspend", result).await
 }
 
 pub async fn reinstate(State(state): State<AppState>, Path(id): Path<String>, form: Form<1>) -> Response {
     let result = state.issuer.reinstate(&form.person.actor(), &cert_id(&id), state.now()).await;
-    change(&state, &form.person, form.lang, &id, "reinstated", result).await
+    change(&state, &form.person, form.lang, &id, "reinstate", result).await
 }
 
 pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>, form: Form<1>) -> Response {
@@ -807,16 +917,22 @@ pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>, form:
             lang,
             &id,
             None,
-            Some(error),
+            Some(("revoke", error)),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
     };
-    let mut actor = with_decision(&person, &fields);
-    if let Some(internal) = fields.optional("internal_note") {
-        let internal: String = internal.chars().filter(|c| !c.is_control()).take(500).collect();
-        actor = format!("{actor} [notatka wewnętrzna: {internal}]");
-    }
-    let result = state.issuer.revoke(&actor, &cert_id(&id), reason, fields.optional("note"), now).await;
-    change(&state, &person, lang, &id, "revoked", result).await
+    let result = match decision(&fields) {
+        Ok(decision) => {
+            let revocation = Revocation {
+                reason,
+                note: fields.optional("note"),
+                decision,
+                internal_note: fields.optional("internal_note"),
+            };
+            state.issuer.revoke_decided(&person.actor(), &cert_id(&id), revocation, now).await
+        }
+        Err(err) => Err(err),
+    };
+    change(&state, &person, lang, &id, "revoke", result).await
 }

@@ -278,3 +278,119 @@ async fn a_persons_api_key_acts_with_their_role_and_stops_when_they_are_disabled
         StatusCode::UNAUTHORIZED
     );
 }
+
+async fn post_form(app: &Router, path: &str, session: &Session, fields: &str) -> Reply {
+    let request = Request::post(path)
+        .header("cookie", &session.cookie)
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}&{fields}", session.csrf)))
+        .unwrap();
+    send(app, request).await
+}
+
+#[tokio::test]
+async fn an_entity_is_edited_through_its_form_and_a_bad_nip_comes_back_next_to_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let (_, staff) = sign_in(&state.accounts, "staff@rops.test", Role::Staff, now).await;
+    let (_, viewer) = sign_in(&state.accounts, "viewer@rops.test", Role::Viewer, now).await;
+    let input = NewEntity {
+        name: "Spółdzielnia Socjalna Żółw".into(),
+        legal_form: "social_cooperative".into(),
+        domains: vec!["zolw.example.pl".into(), "sklep.zolw.example.pl".into()],
+        nip: Some("7740001454".into()),
+        ..NewEntity::default()
+    };
+    let entity = state.issuer.create_entity("test", input, now).await.unwrap();
+    let products = vec![NewProduct { name: "Catering".into(), gtin: None }];
+    let input = NewCertificate { entity_id: entity.id.clone(), products, valid_from: None };
+    let certificate = state.issuer.issue("test", input, now).await.unwrap();
+    let app = crate::http::router(state.clone());
+    let page = format!("/panel/entities/{}", entity.id);
+    let edit = format!("{page}/edit");
+
+    // Staff see the link and the form filled in; viewers neither.
+    assert!(request_as(&app, &page, &staff).await.text().contains(&format!(r#"href="{edit}""#)));
+    assert!(!request_as(&app, &page, &viewer).await.text().contains(&edit));
+    let form = request_as(&app, &edit, &staff).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let html = form.text();
+    assert!(html.contains(&format!(r#"action="{page}""#)), "{html}");
+    assert!(html.contains(r#"value="Spółdzielnia Socjalna Żółw""#) && html.contains(r#"value="7740001454""#));
+    assert!(html.contains("zolw.example.pl\nsklep.zolw.example.pl"), "{html}");
+
+    // A NIP that fails its check digit: the form again, the message at the field, nothing written.
+    let head = state.issuer.store.audit_head().await.unwrap();
+    let fields = "name=Sp%C3%B3%C5%82dzielnia+Socjalna+%C5%BB%C3%B3%C5%82w+w+Che%C5%82mie\
+                  &legal_form=social_cooperative&nip=1234567890&domains=zolw.example.pl&city=Che%C5%82m";
+    let reply = post_form(&app, &page, &staff, fields).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = reply.text();
+    assert!(html.contains(r#"id="f-nip-error""#) && html.contains(r#"aria-invalid="true""#), "{html}");
+    assert!(html.contains("Spółdzielnia Socjalna Żółw w Chełmie"), "the form keeps what was typed");
+    assert!(html.contains(&format!(r#"action="{page}""#)), "still the edit form");
+    assert_eq!(state.issuer.store.audit_head().await.unwrap(), head, "nothing written");
+    assert_eq!(state.issuer.store.entity(&entity.id).await.unwrap(), Some(entity.clone()));
+
+    // A viewer may not save; staff may.
+    let good = fields.replace("nip=1234567890", "nip=774-000-14-54");
+    assert_eq!(post_form(&app, &page, &viewer, &good).await.status, StatusCode::FORBIDDEN);
+    let reply = post_form(&app, &page, &staff, &good).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    assert_eq!(reply.header("location"), Some(format!("{page}?done=updated").as_str()));
+    let saved = state.issuer.store.entity(&entity.id).await.unwrap().unwrap();
+    assert_eq!(saved.name, "Spółdzielnia Socjalna Żółw w Chełmie");
+    assert_eq!(saved.city.as_deref(), Some("Chełm"));
+    assert_eq!(saved.domains, ["zolw.example.pl"]);
+    let detail = state.issuer.detail(&certificate.certificate.id).await.unwrap();
+    assert_ne!(detail.token, certificate.token, "the certificate has a new token");
+    let audit = state.issuer.store.audit_log(0, 100).await.unwrap();
+    let entry = audit.last().unwrap();
+    assert_eq!(entry.action, "entity.update");
+    assert!(entry.actor.contains("staff@rops.test"), "{}", entry.actor);
+    let done = request_as(&app, &format!("{page}?done=updated"), &staff).await.text();
+    assert!(done.contains("Zmiany zapisane.") && done.contains("w Chełmie"), "{done}");
+}
+
+#[tokio::test]
+async fn the_boards_decision_goes_from_the_form_to_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let (_, staff) = sign_in(&state.accounts, "staff@rops.test", Role::Staff, now).await;
+    let input = NewEntity {
+        name: "Fundacja Ćma".into(),
+        legal_form: "foundation".into(),
+        domains: vec!["cma.example.pl".into()],
+        ..NewEntity::default()
+    };
+    let entity = state.issuer.create_entity("test", input, now).await.unwrap();
+    let app = crate::http::router(state.clone());
+    let head = state.issuer.store.audit_head().await.unwrap();
+    let issue = |decision: &str| format!("entity_id={}&products=Szycie{decision}", entity.id);
+
+    // A number without a date: the issue form again, with the message at the date.
+    let reply = post_form(&app, "/panel/certificates", &staff, &issue("&resolution=12%2F2026")).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.text().contains(r#"id="f-issue-resolution_date-error""#), "{}", reply.text());
+    assert_eq!(state.issuer.store.audit_head().await.unwrap(), head, "nothing written");
+
+    let date = crate::issuer::format_date(now);
+    let reply = post_form(
+        &app,
+        "/panel/certificates",
+        &staff,
+        &issue(&format!("&resolution=12%2F2026&resolution_date={date}")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    let entry = state.issuer.store.audit_log(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!(entry.action, "certificate.issue");
+    assert!(!entry.actor.contains("12/2026"), "the actor is only who acted: {}", entry.actor);
+    let details: serde_json::Value = serde_json::from_str(&entry.details).unwrap();
+    assert_eq!(details["decision"], serde_json::json!({ "resolution": "12/2026", "date": date }));
+    let log = request_as(&app, "/panel/audit", &staff).await.text();
+    assert!(log.contains(&format!("12/2026</bdi> z {date}")), "{log}");
+}
