@@ -104,6 +104,7 @@ suite!(
     uncommitted_transactions_leave_nothing,
     writers_on_two_handles_are_serialised,
     trusted_issuers_are_added_listed_and_removed,
+    accounts_sessions_and_ceremonies,
 );
 
 fn entity(id: &str, name: &str, nip: Option<&str>) -> EntityRecord {
@@ -931,4 +932,139 @@ async fn trusted_issuers_are_added_listed_and_removed(backend: Backend) {
     assert!(tx.delete_trusted_issuer(&opole.iss).await.unwrap());
     tx.commit().await.unwrap();
     assert_eq!(store.trusted_issuers().await.unwrap(), [mcps]);
+}
+
+fn account(id: &str, email: &str, role: &str) -> AccountRecord {
+    AccountRecord {
+        id: id.into(),
+        email: email.into(),
+        name: format!("Osoba {id}"),
+        role: role.into(),
+        disabled_at: None,
+        created_at: 1,
+    }
+}
+
+fn session(hash: &str, account_id: &str, at: i64) -> SessionRecord {
+    SessionRecord {
+        hash: hash.into(),
+        account_id: account_id.into(),
+        created_at: at,
+        seen_at: at,
+        reauth_at: at,
+        csrf: format!("csrf-{hash}"),
+    }
+}
+
+/// The panel's people: accounts, enrolment links, passkeys, recovery codes, sessions and
+/// ceremonies keep the same promises in both databases.
+async fn accounts_sessions_and_ceremonies(backend: Backend) {
+    let store = backend.open().await;
+    // The dashboard's counts, on an empty registry: the statement runs in this database.
+    assert_eq!(store.certificate_counts(0).await.unwrap(), Vec::<(String, i64)>::new());
+    let anna = account("acc_A", "anna@rops.pl", "admin");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&anna).await.unwrap();
+    tx.insert_account(&account("acc_B", "jan@rops.pl", "staff")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let taken = tx.insert_account(&account("acc_C", "anna@rops.pl", "viewer")).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    drop(tx);
+    assert_eq!(store.account("acc_A").await.unwrap(), Some(anna.clone()));
+    assert_eq!(store.account_by_email("jan@rops.pl").await.unwrap().unwrap().id, "acc_B");
+    let emails: Vec<String> = store.accounts().await.unwrap().into_iter().map(|a| a.email).collect();
+    assert_eq!(emails, ["anna@rops.pl", "jan@rops.pl"]);
+
+    // An enrolment link works once, and not after it expires.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_enrolment("link-1", "acc_A", 100).await.unwrap();
+    tx.insert_enrolment("link-2", "acc_A", 100).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.enrolment("link-1", 50).await.unwrap().as_deref(), Some("acc_A"));
+    assert_eq!(store.enrolment("link-1", 100).await.unwrap(), None, "expired");
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.use_enrolment("link-1", 60).await.unwrap());
+    assert!(!tx.use_enrolment("link-1", 61).await.unwrap(), "used once");
+    assert!(!tx.use_enrolment("link-2", 100).await.unwrap(), "expired");
+    tx.commit().await.unwrap();
+    assert_eq!(store.enrolment("link-1", 62).await.unwrap(), None);
+
+    // Passkeys and recovery codes.
+    let passkey = PasskeyRecord {
+        id: "cred-1".into(),
+        account_id: "acc_A".into(),
+        name: "laptop służbowy".into(),
+        passkey: "{\"counter\":0}".into(),
+        created_at: 5,
+        last_used_at: None,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_passkey(&passkey).await.unwrap();
+    tx.replace_recovery_codes("acc_A", &["h1".into(), "h2".into()]).await.unwrap();
+    tx.replace_recovery_codes("acc_B", &["h1".into()]).await.unwrap();
+    tx.commit().await.unwrap();
+    store.update_passkey("cred-1", "{\"counter\":7}", 9).await.unwrap();
+    let stored = store.passkeys("acc_A").await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].passkey.as_str(), stored[0].last_used_at), ("{\"counter\":7}", Some(9)));
+    assert_eq!(stored[0].name, "laptop służbowy");
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.use_recovery_code("acc_A", "h1", 10).await.unwrap());
+    assert!(!tx.use_recovery_code("acc_A", "h1", 11).await.unwrap(), "a code works once");
+    assert!(!tx.use_recovery_code("acc_A", "nope", 11).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(store.recovery_codes_left("acc_A").await.unwrap(), 1);
+    assert_eq!(
+        store.recovery_codes_left("acc_B").await.unwrap(),
+        1,
+        "another account's code of the same hash is its own"
+    );
+
+    // Sessions: read, touched, re-authenticated, ended one by one or all of an account at once.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_session(&session("s1", "acc_A", 100)).await.unwrap();
+    tx.insert_session(&session("s2", "acc_A", 100)).await.unwrap();
+    tx.insert_session(&session("s3", "acc_B", 100)).await.unwrap();
+    tx.commit().await.unwrap();
+    store.touch_session("s1", 150).await.unwrap();
+    store.set_reauth("s2", 160).await.unwrap();
+    assert_eq!(store.session("s1").await.unwrap().unwrap().seen_at, 150);
+    let s2 = store.session("s2").await.unwrap().unwrap();
+    assert_eq!((s2.reauth_at, s2.seen_at, s2.csrf.as_str()), (160, 160, "csrf-s2"));
+    assert!(store.delete_session("s2").await.unwrap());
+    assert!(!store.delete_session("s2").await.unwrap());
+    let mut disabled = anna.clone();
+    disabled.disabled_at = Some(170);
+    let mut tx = store.begin().await.unwrap();
+    tx.update_account(&disabled).await.unwrap();
+    assert_eq!(tx.delete_sessions_of("acc_A").await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(store.session("s1").await.unwrap(), None);
+    assert_eq!(store.account("acc_A").await.unwrap().unwrap().disabled_at, Some(170));
+    // Idle (seen before 120) and absolute (begun before 50) limits.
+    assert_eq!(store.purge_sessions(120, 50, 0).await.unwrap(), 1);
+    assert_eq!(store.session("s3").await.unwrap(), None);
+
+    // A ceremony is taken once, and not after it expires.
+    let ceremony = CeremonyRecord { kind: "login".into(), subject: "acc_B".into(), state: "{}".into() };
+    store.put_ceremony("c1", &ceremony, 200).await.unwrap();
+    store.put_ceremony("c2", &ceremony, 200).await.unwrap();
+    assert_eq!(store.take_ceremony("c1", 199).await.unwrap(), Some(ceremony.clone()));
+    assert_eq!(store.take_ceremony("c1", 199).await.unwrap(), None, "finished once");
+    assert_eq!(store.take_ceremony("c2", 200).await.unwrap(), None, "expired");
+    store.purge_sessions(0, 0, 300).await.unwrap();
+
+    // A person's API key remembers its owner.
+    let key = ApiKeyRecord {
+        id: "KP".into(),
+        name: "OWES".into(),
+        created_at: 1,
+        revoked_at: None,
+        account_id: Some("acc_B".into()),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_api_key(&key, "hash-kp").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.api_key_by_hash("hash-kp").await.unwrap(), Some(key));
 }

@@ -415,6 +415,20 @@ pub async fn audit(
     page(StatusCode::OK, shell(&shell_, main))
 }
 
+/// Who an audit entry names, as people read it: a person (`account:ID:e-mail`, alone or after
+/// the API key they used) by the e-mail; anything else (the command line, a key of its own) as
+/// written.
+fn who(actor: &str) -> String {
+    match actor.split_once("account:") {
+        Some((before, person)) => {
+            let email = person.split_once(':').map_or(person, |(_, email)| email);
+            let key = before.trim();
+            if key.is_empty() { email.to_owned() } else { format!("{email} ({key})") }
+        }
+        None => actor.to_owned(),
+    }
+}
+
 /// Audit entries as a table, in the order given.
 pub fn audit_table(entries: &[AuditRecord], lang: Lang) -> Markup {
     html! {
@@ -435,7 +449,7 @@ pub fn audit_table(entries: &[AuditRecord], lang: Lang) -> Markup {
                             tr {
                                 td { (entry.seq) }
                                 td.nowrap { (instant(entry.at)) }
-                                td { bdi { (entry.actor) } }
+                                td { bdi { (who(&entry.actor)) } }
                                 td {
                                     code { (entry.action) }
                                     @let (decision, internal_note) = recorded(&entry.details);
@@ -469,4 +483,17 @@ fn recorded(details: &str) -> (Option<(String, String)>, Option<String>) {
     let decision =
         text(decision.and_then(|d| d.get("resolution"))).zip(text(decision.and_then(|d| d.get("date"))));
     (decision, text(details.get("internal_note")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn audit_entries_name_people_by_their_email() {
+        assert_eq!(super::who("account:acc_X1:anna@rops.pl"), "anna@rops.pl");
+        assert_eq!(
+            super::who("api-key:K1:OWES account:acc_X1:anna@rops.pl"),
+            "anna@rops.pl (api-key:K1:OWES)"
+        );
+        assert_eq!(super::who("cli:root"), "cli:root");
+    }
 }
