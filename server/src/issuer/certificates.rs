@@ -24,6 +24,17 @@ pub enum RevocationReason {
 }
 
 impl RevocationReason {
+    /// Every reason, in the order forms and messages list them.
+    pub const ALL: [RevocationReason; 7] = [
+        RevocationReason::QualityCriteria,
+        RevocationReason::NotSocialEconomy,
+        RevocationReason::Misuse,
+        RevocationReason::FalseInformation,
+        RevocationReason::EntityRequest,
+        RevocationReason::EntityDissolved,
+        RevocationReason::IssuedInError,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RevocationReason::QualityCriteria => "quality_criteria",

@@ -519,17 +519,7 @@ fn state(
 }
 
 fn reason_codes() -> String {
-    [
-        RevocationReason::QualityCriteria,
-        RevocationReason::NotSocialEconomy,
-        RevocationReason::Misuse,
-        RevocationReason::FalseInformation,
-        RevocationReason::EntityRequest,
-        RevocationReason::EntityDissolved,
-        RevocationReason::IssuedInError,
-    ]
-    .map(RevocationReason::as_str)
-    .join(", ")
+    RevocationReason::ALL.map(RevocationReason::as_str).join(", ")
 }
 
 impl Issuer {

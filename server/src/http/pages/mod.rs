@@ -29,6 +29,9 @@ mod home;
 mod layout;
 mod verify;
 
+/// The panel names legal forms as the public pages do.
+pub(crate) use layout::legal_form_label;
+
 #[cfg(test)]
 mod tests;
 

@@ -13,41 +13,18 @@ use super::auth::{Fields, Form, Lenient, Staff, Viewer};
 use super::{Shell, notice, page, shell};
 use crate::accounts::SignedIn;
 use crate::http::AppState;
-use crate::http::pages::Lang;
+use crate::http::pages::{Lang, legal_form_label};
 use crate::ids;
 use crate::issuer::{
     Decision, IssuerError, NewCertificate, NewEntity, NewProduct, Revocation, RevocationReason, VOIVODESHIPS,
     Verdict, fold, format_date,
 };
 use crate::store::{CertState, CertificateDetail, EntityRecord, SearchQuery};
+use zp_shared::LegalForm;
 
 const DAY: i64 = 86_400;
 /// Rows on one page of a list.
 const PAGE: u32 = 50;
-
-const REASONS: [RevocationReason; 7] = [
-    RevocationReason::QualityCriteria,
-    RevocationReason::NotSocialEconomy,
-    RevocationReason::Misuse,
-    RevocationReason::FalseInformation,
-    RevocationReason::EntityRequest,
-    RevocationReason::EntityDissolved,
-    RevocationReason::IssuedInError,
-];
-
-const LEGAL_FORMS: [(&str, &str, &str); 11] = [
-    ("social_cooperative", "spółdzielnia socjalna", "social cooperative"),
-    ("cis", "centrum integracji społecznej (CIS)", "social integration centre (CIS)"),
-    ("kis", "klub integracji społecznej (KIS)", "social integration club (KIS)"),
-    ("zaz", "zakład aktywności zawodowej (ZAZ)", "vocational activity establishment (ZAZ)"),
-    ("wtz", "warsztat terapii zajęciowej (WTZ)", "occupational therapy workshop (WTZ)"),
-    ("foundation", "fundacja", "foundation"),
-    ("association", "stowarzyszenie", "association"),
-    ("non_profit_company", "spółka non-profit", "non-profit company"),
-    ("disabled_cooperative", "spółdzielnia inwalidów", "cooperative of disabled people"),
-    ("blind_cooperative", "spółdzielnia niewidomych", "cooperative of blind people"),
-    ("other", "inny podmiot ekonomii społecznej", "other social-economy entity"),
-];
 
 /// A failure that is not the person's input: logged, and shown as a page that says so.
 fn failed(err: IssuerError, lang: Lang, person: &SignedIn) -> Response {
@@ -330,8 +307,8 @@ fn entity_form(
             div.field {
                 label for="f-legal_form" { (lang.pick("Forma prawna", "Legal form")) " " span aria-hidden="true" { "*" } }
                 select #f-legal_form name="legal_form" required aria-invalid=[form_error.map(|_| "true")] {
-                    @for (value, pl, en) in LEGAL_FORMS {
-                        option value=(value) selected[chosen_form == value] { (lang.pick(pl, en)) }
+                    @for form in LegalForm::ALL {
+                        option value=(form.code()) selected[chosen_form == form.code()] { (legal_form_label(form.code(), lang)) }
                     }
                 }
                 @if let Some(message) = form_error { p.error { (message) } }
@@ -505,10 +482,7 @@ async fn entity_page(
         return super::auth::unavailable(lang);
     };
     let now = state.now();
-    let form_name = LEGAL_FORMS
-        .iter()
-        .find(|(v, _, _)| *v == entity.legal_form)
-        .map_or(entity.legal_form.as_str(), |(_, pl, en)| lang.pick(pl, en));
+    let form_name = legal_form_label(&entity.legal_form, lang);
     let main = html! {
         h1 { bdi { (entity.name) } }
         (notice(lang, done))
@@ -803,7 +777,7 @@ async fn certificate_page(
                             div.field {
                                 label for="f-reason" { (lang.pick("Powód", "Reason")) }
                                 select #f-reason name="reason" required {
-                                    @for reason in REASONS {
+                                    @for reason in RevocationReason::ALL {
                                         option value=(reason.as_str()) { (reason.label(lang.is_pl())) }
                                     }
                                 }
