@@ -3,6 +3,7 @@
 //! pages. Token work goes through `zp-shared`.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod cli;
 pub mod clock;
@@ -10,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod issuer;
 pub mod keys;
+pub mod mail;
 pub mod qr;
 pub mod store;
 

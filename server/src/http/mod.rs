@@ -10,6 +10,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::accounts::Accounts;
+use crate::applications::Applications;
 use crate::clock::Clock;
 use crate::issuer::Issuer;
 use crate::store::StoreResult;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub admin_throttle: throttle::AdminThrottle,
     /// The panel's people: accounts, passkeys and sessions.
     pub accounts: Arc<Accounts>,
+    /// The application cycle: the `/apply` form, applicants' cases, the board's review.
+    pub applications: Arc<Applications>,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,6 +91,7 @@ impl AppState {
     /// A state with fresh metrics and no admin throttle. Tests pass [`RateLimit::disabled`].
     pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
         let accounts = Arc::new(Accounts::new(issuer.store.clone(), &issuer.settings.base_url));
+        let applications = Arc::new(Applications::new(issuer.clone()));
         AppState(Arc::new(Shared {
             issuer,
             clock,
@@ -98,6 +102,7 @@ impl AppState {
             certificates: Arc::new(CertificateCache::disabled()),
             admin_throttle: throttle::AdminThrottle::disabled(),
             accounts,
+            applications,
         }))
     }
 

@@ -170,6 +170,50 @@ impl Store for DownStore {
 }
 
 #[async_trait]
+impl ApplicationStore for DownStore {
+    async fn application(&self, _: &str) -> StoreResult<Option<ApplicationRecord>> {
+        down()
+    }
+    async fn applications(&self, _: Option<&str>, _: u32) -> StoreResult<Vec<ApplicationRecord>> {
+        down()
+    }
+    async fn applications_of(&self, _: &str) -> StoreResult<Vec<ApplicationRecord>> {
+        down()
+    }
+    async fn application_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        down()
+    }
+    async fn application_events(&self, _: &str) -> StoreResult<Vec<ApplicationEventRecord>> {
+        down()
+    }
+    async fn application_files(&self, _: &str) -> StoreResult<Vec<ApplicationFileRecord>> {
+        down()
+    }
+    async fn application_file(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> StoreResult<Option<(ApplicationFileRecord, Vec<u8>)>> {
+        down()
+    }
+    async fn entities_of(&self, _: &str) -> StoreResult<Vec<EntityRecord>> {
+        down()
+    }
+    async fn applicant_session(&self, _: &str) -> StoreResult<Option<ApplicantSessionRecord>> {
+        down()
+    }
+    async fn touch_applicant_session(&self, _: &str, _: i64) -> StoreResult<()> {
+        down()
+    }
+    async fn delete_applicant_session(&self, _: &str) -> StoreResult<()> {
+        down()
+    }
+    async fn purge_applicants(&self, _: i64, _: i64, _: i64) -> StoreResult<u64> {
+        down()
+    }
+}
+
+#[async_trait]
 impl AccountStore for DownStore {
     async fn account(&self, _: &str) -> StoreResult<Option<AccountRecord>> {
         down()

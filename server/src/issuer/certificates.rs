@@ -304,54 +304,74 @@ impl Issuer {
         decision: Option<Decision>,
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
-        let decision = checked_decision(decision.as_ref(), now)?;
+        for _attempt in 0..5 {
+            let mut tx = self.store.begin().await?;
+            let id = match self.issue_in(&mut tx, actor, &input, decision.as_ref(), now).await {
+                Err(IssuerError::Store(StoreError::Conflict(_))) => continue, // an ID collision: draw again
+                other => other?,
+            };
+            tx.commit().await?;
+            return self.detail(&id).await;
+        }
+        Err(IssuerError::Conflict("could not draw a free certificate ID; try again".into()))
+    }
+
+    /// [`Issuer::issue_decided`] inside a transaction the caller commits, with whatever else the
+    /// caller changes in it (an application's approval): the new certificate's ID.
+    pub async fn issue_in(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        actor: &str,
+        input: &NewCertificate,
+        decision: Option<&Decision>,
+        now: i64,
+    ) -> IssuerResult<String> {
+        let decision = checked_decision(decision, now)?;
         let products = validate_products("products", &input.products, now)?;
         let start = validity_start(&input.valid_from, now)?;
         let entity_id = input.entity_id.trim();
-        for _attempt in 0..5 {
-            let mut tx = self.store.begin().await?;
-            let entity = tx
-                .entity(entity_id)
-                .await?
-                .ok_or_else(|| invalid("entity_id", format!("no entity has the ID {entity_id:?}")))?;
-            let id = ids::new_certificate_id(&mut OsRng);
-            let number = self.next_number(&mut tx, start.year()).await?;
-            let certificate = CertificateRecord {
-                search_text: search_text(&id, &number, &entity, &products),
-                id,
-                number,
-                entity_id: entity.id.clone(),
-                status_idx: tx.next_status_idx().await?,
-                state: CertState::Active,
-                valid_from: day_start(start),
-                valid_until: day_start(plus_one_year(start)),
-                reason: None,
-                public_note: None,
-                created_at: now,
-                updated_at: now,
-            };
-            match tx.insert_certificate(&certificate).await {
-                Err(StoreError::Conflict(_)) => continue, // an ID collision: draw again
-                other => other?,
+        let entity = tx
+            .entity(entity_id)
+            .await?
+            .ok_or_else(|| invalid("entity_id", format!("no entity has the ID {entity_id:?}")))?;
+        let mut id = ids::new_certificate_id(&mut OsRng);
+        for _draw in 0..5 {
+            if tx.certificate(&id).await?.is_none() {
+                break;
             }
-            for (position, product) in products.iter().enumerate() {
-                tx.insert_product(&certificate.id, position as i64, product).await?;
-            }
-            let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
-            let details = serde_json::json!({
-                "number": certificate.number,
-                "entity_id": entity.id,
-                "products": input.products,
-                "valid_from": format_date(certificate.valid_from),
-                "valid_until": format_date(certificate.valid_until),
-                "jti": token.jti,
-            });
-            let details = with_decision(details, decision.as_ref());
-            tx.append_audit(&Self::audit(actor, "certificate.issue", &certificate.id, details, now)).await?;
-            tx.commit().await?;
-            return self.detail(&certificate.id).await;
+            id = ids::new_certificate_id(&mut OsRng);
         }
-        Err(IssuerError::Conflict("could not draw a free certificate ID; try again".into()))
+        let number = self.next_number(tx, start.year()).await?;
+        let certificate = CertificateRecord {
+            search_text: search_text(&id, &number, &entity, &products),
+            id,
+            number,
+            entity_id: entity.id.clone(),
+            status_idx: tx.next_status_idx().await?,
+            state: CertState::Active,
+            valid_from: day_start(start),
+            valid_until: day_start(plus_one_year(start)),
+            reason: None,
+            public_note: None,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.insert_certificate(&certificate).await?;
+        for (position, product) in products.iter().enumerate() {
+            tx.insert_product(&certificate.id, position as i64, product).await?;
+        }
+        let token = self.mint(tx, &certificate, &entity, &products, now).await?;
+        let details = serde_json::json!({
+            "number": certificate.number,
+            "entity_id": entity.id,
+            "products": input.products,
+            "valid_from": format_date(certificate.valid_from),
+            "valid_until": format_date(certificate.valid_until),
+            "jti": token.jti,
+        });
+        let details = with_decision(details, decision.as_ref());
+        tx.append_audit(&Self::audit(actor, "certificate.issue", &certificate.id, details, now)).await?;
+        Ok(certificate.id)
     }
 
     pub async fn detail(&self, id: &str) -> IssuerResult<CertificateDetail> {
@@ -391,9 +411,23 @@ impl Issuer {
         decision: Option<Decision>,
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
-        let decision = checked_decision(decision.as_ref(), now)?;
         let mut tx = self.store.begin().await?;
-        let (mut certificate, entity, products) = self.load(&mut tx, id).await?;
+        self.renew_in(&mut tx, actor, id, decision.as_ref(), now).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    /// [`Issuer::renew_decided`] inside a transaction the caller commits.
+    pub async fn renew_in(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        actor: &str,
+        id: &str,
+        decision: Option<&Decision>,
+        now: i64,
+    ) -> IssuerResult<()> {
+        let decision = checked_decision(decision, now)?;
+        let (mut certificate, entity, products) = self.load(tx, id).await?;
         if certificate.state == CertState::Revoked {
             return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be renewed")));
         }
@@ -416,7 +450,7 @@ impl Issuer {
         }
         certificate.updated_at = now;
         tx.update_certificate(&certificate).await?;
-        let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+        let token = self.mint(tx, &certificate, &entity, &products, now).await?;
         let details = serde_json::json!({
             "valid_from": format_date(certificate.valid_from),
             "valid_until": format_date(certificate.valid_until),
@@ -424,8 +458,7 @@ impl Issuer {
         });
         let details = with_decision(details, decision.as_ref());
         tx.append_audit(&Self::audit(actor, "certificate.renew", id, details, now)).await?;
-        tx.commit().await?;
-        self.detail(id).await
+        Ok(())
     }
 
     pub async fn add_products(
@@ -435,9 +468,26 @@ impl Issuer {
         new: &[NewProduct],
         now: i64,
     ) -> IssuerResult<CertificateDetail> {
-        let added = validate_products("products", new, now)?;
         let mut tx = self.store.begin().await?;
-        let (mut certificate, entity, mut products) = self.load(&mut tx, id).await?;
+        self.add_products_in(&mut tx, actor, id, new, None, now).await?;
+        tx.commit().await?;
+        self.detail(id).await
+    }
+
+    /// [`Issuer::add_products`] inside a transaction the caller commits, by the board's decision
+    /// when there is one.
+    pub async fn add_products_in(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        actor: &str,
+        id: &str,
+        new: &[NewProduct],
+        decision: Option<&Decision>,
+        now: i64,
+    ) -> IssuerResult<()> {
+        let decision = checked_decision(decision, now)?;
+        let added = validate_products("products", new, now)?;
+        let (mut certificate, entity, mut products) = self.load(tx, id).await?;
         if certificate.state == CertState::Revoked {
             return Err(IssuerError::Conflict(format!("certificate {id} is revoked and cannot be changed")));
         }
@@ -454,11 +504,11 @@ impl Issuer {
         certificate.search_text = search_text(&certificate.id, &certificate.number, &entity, &products);
         certificate.updated_at = now;
         tx.update_certificate(&certificate).await?;
-        let token = self.mint(&mut tx, &certificate, &entity, &products, now).await?;
+        let token = self.mint(tx, &certificate, &entity, &products, now).await?;
         let details = serde_json::json!({ "added": new, "jti": token.jti });
+        let details = with_decision(details, decision.as_ref());
         tx.append_audit(&Self::audit(actor, "certificate.add_products", id, details, now)).await?;
-        tx.commit().await?;
-        self.detail(id).await
+        Ok(())
     }
 
     /// Moves a certificate between states; every token of it is affected at once through the

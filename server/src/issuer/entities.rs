@@ -5,9 +5,22 @@ use super::*;
 
 impl Issuer {
     pub async fn create_entity(&self, actor: &str, input: NewEntity, now: i64) -> IssuerResult<EntityRecord> {
+        let mut tx = self.store.begin().await?;
+        let entity = self.create_entity_in(&mut tx, actor, input, now).await?;
+        tx.commit().await?;
+        Ok(entity)
+    }
+
+    /// [`Issuer::create_entity`] inside a transaction the caller commits.
+    pub async fn create_entity_in(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        actor: &str,
+        input: NewEntity,
+        now: i64,
+    ) -> IssuerResult<EntityRecord> {
         let entity = entity_record(input, now)?;
         self.check_token_budget(&entity)?;
-        let mut tx = self.store.begin().await?;
         tx.insert_entity(&entity).await.map_err(|err| match err {
             StoreError::Conflict(_) => invalid("nip", "an entity with this NIP is already registered"),
             other => other.into(),
@@ -15,7 +28,6 @@ impl Issuer {
         let details =
             serde_json::json!({ "name": entity.name, "nip": entity.nip, "domains": entity.domains });
         tx.append_audit(&Self::audit(actor, "entity.create", &entity.id, details, now)).await?;
-        tx.commit().await?;
         Ok(entity)
     }
 

@@ -32,9 +32,10 @@ pub enum CopyError {
 enum Kind {
     Int,
     Text,
+    Bytes,
 }
 
-use Kind::{Int, Text};
+use Kind::{Bytes, Int, Text};
 
 /// A table to copy and its columns, the same in both schemas. Rows go in rowid order, which keeps
 /// insertion order: PostgreSQL numbers tokens as they arrive, as SQLite's rowid did.
@@ -155,6 +156,68 @@ const TABLES: &[Table] = &[
         columns: &[("hash", Text), ("kind", Text), ("subject", Text), ("state", Text), ("expires_at", Int)],
     },
     Table {
+        name: "applications",
+        columns: &[
+            ("id", Text),
+            ("kind", Text),
+            ("status", Text),
+            ("lang", Text),
+            ("email", Text),
+            ("certificate_id", Text),
+            ("entity_id", Text),
+            ("form", Text),
+            ("checklist", Text),
+            ("submitted_by", Text),
+            ("submission", Text),
+            ("prepared_by", Text),
+            ("prepared", Text),
+            ("decision", Text),
+            ("decided_by", Text),
+            ("decided_at", Int),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+    },
+    Table {
+        name: "application_events",
+        columns: &[
+            ("application_id", Text),
+            ("seq", Int),
+            ("at", Int),
+            ("author", Text),
+            ("kind", Text),
+            ("body", Text),
+        ],
+    },
+    Table {
+        name: "application_files",
+        columns: &[
+            ("id", Text),
+            ("application_id", Text),
+            ("name", Text),
+            ("media_type", Text),
+            ("size", Int),
+            ("sha256", Text),
+            ("content", Bytes),
+            ("added_at", Int),
+            ("added_by", Text),
+        ],
+    },
+    Table {
+        name: "applicant_links",
+        columns: &[
+            ("hash", Text),
+            ("email", Text),
+            ("created_at", Int),
+            ("expires_at", Int),
+            ("used_at", Int),
+        ],
+    },
+    Table {
+        name: "applicant_sessions",
+        columns: &[("hash", Text), ("email", Text), ("created_at", Int), ("seen_at", Int), ("csrf", Text)],
+    },
+    Table {
         name: "audit_log",
         columns: &[
             ("seq", Int),
@@ -186,6 +249,7 @@ const BATCH: usize = 500;
 enum Cell {
     Int(Option<i64>),
     Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
 }
 
 /// What was copied.
@@ -263,6 +327,7 @@ pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> Result<Copy
                     cells.push(match kind {
                         Int => Cell::Int(row.try_get(i + 1)?),
                         Text => Cell::Text(row.try_get(i + 1)?),
+                        Bytes => Cell::Bytes(row.try_get(i + 1)?),
                     });
                 }
                 rows.push(cells);
@@ -274,6 +339,7 @@ pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> Result<Copy
                     match cell {
                         Cell::Int(value) => values.push_bind(value),
                         Cell::Text(value) => values.push_bind(value),
+                        Cell::Bytes(value) => values.push_bind(value),
                     };
                 }
             });

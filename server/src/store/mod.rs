@@ -5,10 +5,15 @@
 
 pub use crate::audit::{AuditEntry, AuditRecord};
 pub use accounts::{AccountRecord, AccountStore, AccountTx, CeremonyRecord, PasskeyRecord, SessionRecord};
+pub use applications::{
+    ApplicantSessionRecord, ApplicationEventRecord, ApplicationFileRecord, ApplicationRecord,
+    ApplicationStore, ApplicationTx,
+};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 mod accounts;
+mod applications;
 pub mod copy;
 pub mod postgres;
 mod rows;
@@ -161,7 +166,7 @@ pub struct SearchQuery {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + Send + Sync + 'static {
+pub trait Store: AccountStore + ApplicationStore + Send + Sync + 'static {
     /// Starts a write transaction that holds the write lock from its first statement.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -197,7 +202,7 @@ pub trait Store: AccountStore + Send + Sync + 'static {
 }
 
 #[async_trait]
-pub trait Tx: AccountTx + Send {
+pub trait Tx: AccountTx + ApplicationTx + Send {
     async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
     async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>>;
     async fn insert_entity(&mut self, entity: &EntityRecord) -> StoreResult<()>;
