@@ -50,7 +50,7 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 
 /// A PDF ends with `%%EOF` (perhaps followed by line ends and padding) within its last kilobyte.
 fn pdf_ends(bytes: &[u8]) -> bool {
-    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    let tail = bytes.get(bytes.len().saturating_sub(1024)..).unwrap_or_default();
     tail.windows(5).any(|window| window == b"%%EOF")
 }
 

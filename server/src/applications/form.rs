@@ -7,7 +7,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::issuer::fields::{self, field_schema, non_blank_pattern, text_pattern};
 use crate::issuer::{
-    self, CITY_MAX, IssuerError, NAME_MAX, NewEntity, NewProduct, entity_record_all, validate_products,
+    self, IssuerError, NAME_MAX, NewEntity, NewProduct, entity_record_all, validate_products,
 };
 use crate::store::{EntityRecord, ProductRecord};
 
@@ -359,7 +359,8 @@ fn account_message(err: &crate::accounts::AccountError) -> String {
 }
 
 /// The Polish of a refusal the checks give in English, for the `/apply` form: the common ones
-/// word for word, the rest with the field's name and the English reason.
+/// word for word (identifiers' digit rules and attachments' limits included), the rest with the
+/// English reason.
 pub fn polish(error: &FieldError) -> String {
     let known: &[(&str, &str)] = &[
         ("must not be empty", "To pole jest wymagane."),
@@ -390,24 +391,112 @@ pub fn polish(error: &FieldError) -> String {
             "not a certificate ID (8 characters, as in its QR code)",
             "To nie jest identyfikator certyfikatu (8 znaków, jak w kodzie QR).",
         ),
+        (
+            "no certificate that is not revoked has this ID",
+            "Nie ma nieunieważnionego certyfikatu o tym identyfikatorze.",
+        ),
+        ("the form has expired; send it again", "Formularz wygasł; wyślij go ponownie."),
+        ("write an answer or attach a file", "Napisz odpowiedź albo dołącz plik."),
+        (
+            "NIP weighted sum leaves remainder 10: no valid NIP has these first nine digits",
+            "Suma ważona NIP daje resztę 10: żaden poprawny NIP nie ma takich pierwszych dziewięciu cyfr.",
+        ),
     ];
-    if let Some((_, pl)) = known.iter().find(|(en, _)| *en == error.message) {
+    let message = error.message.as_str();
+    if let Some((_, pl)) = known.iter().find(|(en, _)| *en == message) {
         return (*pl).to_owned();
     }
-    let field = match error.field.as_str() {
-        "entity.nip" => "Nieprawidłowy NIP",
-        "entity.regon" => "Nieprawidłowy REGON",
-        "entity.krs" => "Nieprawidłowy numer KRS",
-        "entity.name" => "Nieprawidłowa nazwa",
-        "entity.legal_form" => "Wybierz formę prawną",
-        "entity.voivodeship" => "Wybierz województwo",
-        field if field.starts_with("entity.domains") => "Nieprawidłowa domena",
-        field if field.starts_with("products") => "Nieprawidłowy produkt lub usługa",
-        "attachments" => "Załączniki",
-        _ => "Nieprawidłowa wartość",
-    };
-    format!("{field}: {}", error.message)
+    if let Some(pl) = identifier(message).or_else(|| attachment(message)) {
+        return pl;
+    }
+    format!("Nieprawidłowa wartość: {message}")
 }
 
-/// `CITY_MAX` re-exported for the form's `maxlength`.
-pub const CITY_LEN: usize = CITY_MAX;
+/// The identifiers' digit rules (`zp_shared::Error::Ident*`) in Polish.
+fn identifier(message: &str) -> Option<String> {
+    let (kind, rest) = message.split_once(' ')?;
+    if !matches!(kind, "NIP" | "REGON" | "KRS") {
+        return None;
+    }
+    if let Some(rest) = rest.strip_prefix("must have ") {
+        let (expected, found) = rest.split_once(" digits, it has ")?;
+        return Some(format!("{kind} musi mieć {} cyfr, a ma {found}.", expected.replace(" or ", " albo ")));
+    }
+    if let Some(rest) = rest.strip_prefix("may contain only digits; character ") {
+        let (position, found) = rest.split_once(" is ")?;
+        return Some(format!("{kind} może zawierać tylko cyfry; znak nr {position} to {found}."));
+    }
+    if let Some(rest) = rest.strip_prefix("check digit is ") {
+        let (found, expected) = rest.split_once(", the weighted sum gives ")?;
+        return Some(format!(
+            "Cyfra kontrolna {kind} to {found}, a suma ważona daje {expected}: sprawdź, czy nie ma literówki."
+        ));
+    }
+    if rest == "of all zeros is not issued" {
+        return Some(format!("{kind} z samych zer nie jest nadawany."));
+    }
+    None
+}
+
+/// The attachments' refusals (`files::accept`) in Polish.
+fn attachment(message: &str) -> Option<String> {
+    if let Some(name) =
+        message.strip_suffix(": not a PDF, JPEG or PNG file (judged by its content, not its name)")
+    {
+        return Some(format!(
+            "{name}: to nie jest plik PDF, JPEG ani PNG (rozpoznajemy po zawartości, nie po nazwie)."
+        ));
+    }
+    if let Some(name) = message.strip_suffix(": the file is empty") {
+        return Some(format!("{name}: plik jest pusty."));
+    }
+    if let Some((name, rest)) = message.split_once(": ")
+        && let Some((size, limit)) = rest.split_once(" MB is more than the ")
+    {
+        let limit = limit.strip_suffix(" MB a file may have")?;
+        return Some(format!("{name}: {size} MB to więcej niż {limit} MB, które może mieć plik."));
+    }
+    if let Some(count) = message.strip_prefix("at most ").and_then(|m| m.strip_suffix(" files at once")) {
+        return Some(format!("Najwyżej {count} plików naraz."));
+    }
+    if let Some(rest) = message.strip_prefix("a case holds at most ") {
+        return Some(format!(
+            "Sprawa może mieć najwyżej {}",
+            rest.replace(" files; it has ", " plików; ma już ")
+        ));
+    }
+    if let Some(total) = message.strip_prefix("the files together are more than ") {
+        return Some(format!("Pliki razem mają więcej niż {total}."));
+    }
+    if message == "the form arrived incomplete; send it again" {
+        return Some("Formularz nie dotarł w całości; wyślij go ponownie.".into());
+    }
+    None
+}
+
+/// What a field is called on the form, for the summary of refusals.
+pub fn label(field: &str, pl: bool) -> &'static str {
+    let base = field.split('[').next().unwrap_or(field);
+    let (pl_label, en_label) = match base {
+        "certificate_id" => ("Identyfikator certyfikatu", "Certificate ID"),
+        "entity.name" => ("Pełna nazwa", "Full name"),
+        "entity.legal_form" => ("Forma prawna", "Legal form"),
+        "entity.nip" => ("NIP", "NIP"),
+        "entity.regon" => ("REGON", "REGON"),
+        "entity.krs" => ("KRS", "KRS"),
+        "entity.address" => ("Adres", "Address"),
+        "entity.city" => ("Miejscowość", "City"),
+        "entity.voivodeship" => ("Województwo", "Voivodeship"),
+        "entity.domains" => ("Strony internetowe", "Websites"),
+        "products" => ("Produkty i usługi", "Products and services"),
+        "quality" => ("Jak dbacie o jakość", "How you ensure quality"),
+        "contact.name" => ("Imię i nazwisko", "Name"),
+        "contact.email" | "email" => ("E-mail", "E-mail"),
+        "contact.phone" => ("Telefon", "Phone"),
+        "attachments" => ("Załączniki", "Attachments"),
+        "consent" => ("Zgoda", "Consent"),
+        "answer" => ("Odpowiedź", "Answer"),
+        _ => ("Formularz", "Form"),
+    };
+    if pl { pl_label } else { en_label }
+}

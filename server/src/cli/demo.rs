@@ -8,7 +8,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::issuer::{Issuer, NewCertificate, NewEntity, NewProduct, RevocationReason};
+use crate::applications::form::{ApplicationForm, ContactPart, EntityPart};
+use crate::applications::{Applicant, Applications, Kind, Upload, Via};
+use crate::issuer::{Decision, Issuer, NewCertificate, NewEntity, NewProduct, RevocationReason};
 
 const ACTOR: &str = "demo";
 
@@ -36,13 +38,17 @@ pub async fn seed(issuer: &Issuer, data_dir: &Path, now: i64) -> Result<Option<D
     // (entity, products, first day of validity, then what happens to it)
     let plan: [(NewEntity, Vec<NewProduct>, i64, &str); 6] = [
         (
-            entity(
-                "Spółdzielnia Socjalna „Smaki Roztocza”",
-                "social_cooperative",
-                "5260181596",
-                "Zamość",
-                &["smakiroztocza.pl"],
-            ),
+            // Its contact is an e-mail: the holder's pages (`/case`) open for it.
+            NewEntity {
+                contact: Some("kontakt@smakiroztocza.pl".into()),
+                ..entity(
+                    "Spółdzielnia Socjalna „Smaki Roztocza”",
+                    "social_cooperative",
+                    "5260181596",
+                    "Zamość",
+                    &["smakiroztocza.pl"],
+                )
+            },
             vec![
                 product("Powidła węgierkowe", Some("5901234000017")),
                 product("Konfitura z czarnej porzeczki", Some("5901234000024")),
@@ -147,6 +153,149 @@ pub async fn seed(issuer: &Issuer, data_dir: &Path, now: i64) -> Result<Option<D
         tracing::warn!(path = %path.display(), error = %err, "could not save the demo admin key");
     }
     Ok(Some(Demo { certificates, admin_key: Some(secret) }))
+}
+
+/// Applications in every state of a case, so the panel's inbox and the applicants' pages have
+/// something to show: submitted (with a PDF), returned for completion, answered, prepared for a
+/// second approval, approved (its certificate issued), refused, and a renewal of `renewable`.
+pub async fn seed_applications(
+    applications: &Applications,
+    renewable: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    const STAFF: &str = "demo";
+    let day = 86_400;
+    let decision = || Decision { resolution: "7/2026".into(), date: date(now - day) };
+    let application = |name: &str, legal_form: &str, nip: Option<&str>, email: &str, products: &[&str]| {
+        ApplicationForm {
+        kind: Kind::New,
+        entity: EntityPart {
+            name: name.into(),
+            legal_form: legal_form.into(),
+            domains: vec![format!("{}.pl", email.split('@').nth(1).unwrap_or("example.pl").trim_end_matches(".pl"))],
+            nip: nip.map(str::to_owned),
+            city: Some("Lublin".into()),
+            voivodeship: Some("lubelskie".into()),
+            ..EntityPart::default()
+        },
+        products: products.iter().map(|name| product(name, None)).collect(),
+        quality: "Receptury sprawdza technolog żywności; partie są znakowane, a reklamacje zapisywane i omawiane co miesiąc."
+            .into(),
+        contact: ContactPart { name: "Zofia Żak".into(), email: email.into(), phone: Some("+48 81 000 00 00".into()) },
+        consent: true,
+        ..ApplicationForm::default()
+    }
+    };
+    let pdf = || Upload {
+        name: "statut-spółdzielni.pdf".into(),
+        bytes: b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n".to_vec(),
+        dropped: 0,
+    };
+    let submit = |form: ApplicationForm, files: Vec<Upload>| applications.submit(form, files, Via::Api, now);
+    let mut ids = Vec::new();
+    let submitted = submit(
+        application(
+            "Fundacja „Dobre Ręce”",
+            "foundation",
+            Some("9462612475"),
+            "biuro@dobrerece.pl",
+            &["Szycie na miarę"],
+        ),
+        vec![pdf()],
+    )
+    .await?;
+    ids.push(submitted.id);
+    let returned = submit(
+        application(
+            "Spółdzielnia Socjalna „Pszczoła”",
+            "social_cooperative",
+            None,
+            "ul@pszczola.pl",
+            &["Miód wielokwiatowy"],
+        ),
+        vec![],
+    )
+    .await?;
+    applications
+        .ask(STAFF, &returned.id, "Prosimy dołączyć wyniki badań miodu z ostatniego roku.", now)
+        .await?;
+    ids.push(returned.id);
+    let answered = submit(
+        application(
+            "Warsztat Terapii Zajęciowej w Świdniku",
+            "wtz",
+            None,
+            "wtz@swidnik-wtz.pl",
+            &["Ceramika użytkowa"],
+        ),
+        vec![],
+    )
+    .await?;
+    applications.ask(STAFF, &answered.id, "Czy wyroby mają atest do kontaktu z żywnością?", now).await?;
+    let applicant =
+        Applicant { email: "wtz@swidnik-wtz.pl".into(), csrf: String::new(), hash: String::new() };
+    applications.answer(&applicant, &answered.id, "Tak, atest w załączniku.", vec![pdf()], now).await?;
+    ids.push(answered.id);
+    let prepared = submit(
+        application(
+            "Zakład Aktywności Zawodowej w Puławach",
+            "zaz",
+            None,
+            "zaz@zaz-pulawy.pl",
+            &["Pranie i maglowanie"],
+        ),
+        vec![],
+    )
+    .await?;
+    let preparing = Applications { second_approval: true, ..Applications::new(applications.issuer.clone()) };
+    preparing.approve(STAFF, &prepared.id, Some(decision()), now).await?;
+    ids.push(prepared.id);
+    let approved = submit(
+        application(
+            "Spółdzielnia Socjalna „Chleb i Sól”",
+            "social_cooperative",
+            None,
+            "piekarnia@chlebisol.pl",
+            &["Chleb na zakwasie"],
+        ),
+        vec![],
+    )
+    .await?;
+    applications.approve(STAFF, &approved.id, Some(decision()), now).await?;
+    ids.push(approved.id);
+    let refused = submit(
+        application(
+            "Handel Hurtowy Sp. z o.o.",
+            "other",
+            None,
+            "handel@hurt-przyklad.pl",
+            &["Dystrybucja artykułów spożywczych"],
+        ),
+        vec![],
+    )
+    .await?;
+    applications
+        .refuse(
+            STAFF,
+            &refused.id,
+            "Wnioskodawca nie jest podmiotem ekonomii społecznej i nie wytwarza zgłoszonych produktów.",
+            now,
+        )
+        .await?;
+    ids.push(refused.id);
+    let renewal = ApplicationForm {
+        kind: Kind::Renewal,
+        certificate_id: Some(renewable.to_owned()),
+        ..application(
+            "Spółdzielnia Socjalna „Smaki Roztocza”",
+            "social_cooperative",
+            Some("5260181596"),
+            "kontakt@smakiroztocza.pl",
+            &["Powidła węgierkowe"],
+        )
+    };
+    ids.push(submit(renewal, vec![]).await?.id);
+    Ok(ids)
 }
 
 fn entity(name: &str, legal_form: &str, nip: &str, city: &str, domains: &[&str]) -> NewEntity {

@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// on a private address.
     #[arg(long, env = "ZP_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    /// An approval of an application needs two people: the first prepares it with the board's
+    /// resolution, another confirms it, and only then is the certificate issued.
+    #[arg(long, env = "ZP_SECOND_APPROVAL")]
+    pub second_approval: bool,
     /// Directory of the badge bundle (`cargo xtask widget` writes target/widget/dist).
     #[arg(long, env = "ZP_WIDGET_DIR", default_value = "target/widget/dist")]
     pub widget_dir: std::path::PathBuf,
@@ -91,6 +95,10 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     let mut state = AppState::new(issuer, clock, RateLimit::per_second(args.rate_limit));
     state.demo = args.demo;
     state.admin_throttle = AdminThrottle::per_minute(args.admin_auth_failures);
+    state.applications = Arc::new(crate::applications::Applications {
+        second_approval: args.second_approval,
+        ..crate::applications::Applications::new(state.issuer.clone())
+    });
     if let Some(database) = sqlite_file(global) {
         state.certificates = Arc::new(CertificateCache::sqlite(&database, args.read_cache));
     }
@@ -112,6 +120,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     if let Some(listener) = &metrics_listener {
         println!("  metrics:       http://{}/metrics", listener.local_addr()?);
     }
+    println!("  apply:         {base}/apply");
     println!("  staff panel:   {}/panel", state.accounts.panel_url);
     if args.demo {
         // A newcomer signs in to the panel within a minute: a demo admin with a fresh link on each
@@ -120,6 +129,16 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
             println!("  panel enrolment link for the demo admin (works once, for three days):");
             println!("    {link}");
         }
+    }
+    if let Some(demo) = &demo
+        && let Some((renewable, _)) = demo.certificates.iter().find(|(_, fate)| fate == "expiring soon")
+    {
+        let ids = super::demo::seed_applications(&state.applications, renewable, clock.now()).await?;
+        println!(
+            "  applications:  {}/panel/applications ({} in every state of a case)",
+            state.accounts.panel_url,
+            ids.len()
+        );
     }
     if let Some(demo) = &demo {
         println!("demo data loaded:");
@@ -209,6 +228,9 @@ async fn housekeeping(state: AppState) {
         state.metrics.upkeep();
         if let Err(err) = state.accounts.purge(state.now()).await {
             tracing::warn!(error = %err, "removing ended panel sessions failed");
+        }
+        if let Err(err) = state.applications.purge(state.now()).await {
+            tracing::warn!(error = %err, "removing ended applicants' sessions and links failed");
         }
     }
 }

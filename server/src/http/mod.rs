@@ -20,6 +20,7 @@ pub use rate_limit::RateLimit;
 
 pub mod admin;
 pub mod api;
+pub mod apply;
 pub mod cache;
 pub mod conn;
 pub mod edge;
@@ -120,12 +121,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     // The JSON API, keys, status lists and the trust list may be read from any origin; admin
     // routes never.
-    let public = api::router().merge(openapi::router()).merge(trust::router()).layer(
-        CorsLayer::new()
-            .allow_origin(Any)
-            .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::CONTENT_TYPE]),
-    );
+    let public =
+        api::router().merge(openapi::router()).merge(trust::router()).merge(apply::api::router()).layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE]),
+        );
     let https = state.issuer.settings.base_url.starts_with("https://");
     let edge = edge::Edge::new(state.rate_limit.clone(), state.metrics.clone(), https);
     let compressed = Router::new()
@@ -133,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/admin", admin::router(state.clone()))
         .merge(ops::router())
         .merge(pages::router())
+        .merge(apply::router())
         .merge(panel::router(state.clone()))
         .layer(compression());
     Router::new()

@@ -31,6 +31,7 @@ use super::{AppState, admin, api};
         api::current_token,
         api::verify,
         api::status_list,
+        super::apply::api::submit,
         super::trust::trust_list,
         admin::create_entity,
         admin::list_entities,

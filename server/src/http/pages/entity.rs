@@ -76,6 +76,7 @@ pub async fn page(
         title: plain(&entity.name),
         base_url,
         canonical: Some(format!("{base_url}/e/{}", entity.id)),
+        forms: false,
     };
     html(StatusCode::OK, lang, shell(&page, main))
 }

@@ -42,7 +42,14 @@ pub async fn resolve(
                     "."
                 }
             };
-            let page = Page { lang, params: &params, title: title.to_owned(), base_url, canonical: None };
+            let page = Page {
+                lang,
+                params: &params,
+                title: title.to_owned(),
+                base_url,
+                canonical: None,
+                forms: false,
+            };
             return html(StatusCode::BAD_REQUEST, lang, shell(&page, main));
         }
     };
@@ -80,7 +87,14 @@ pub async fn resolve(
                     a href=(href("/", &[], lang)) { (lang.pick("Wyszukaj producenta w rejestrze", "Search for the maker in the registry")) }
                 }
             };
-            let page = Page { lang, params: &params, title: title.to_owned(), base_url, canonical: None };
+            let page = Page {
+                lang,
+                params: &params,
+                title: title.to_owned(),
+                base_url,
+                canonical: None,
+                forms: false,
+            };
             html(StatusCode::NOT_FOUND, lang, shell(&page, main))
         }
         Err(err) => {

@@ -61,7 +61,7 @@ pub async fn page(State(state): State<AppState>, params: Params) -> Response {
         }
         (about(lang))
     };
-    let page = Page { lang, params: &params, title, base_url, canonical: None };
+    let page = Page { lang, params: &params, title, base_url, canonical: None, forms: false };
     html(status, lang, shell(&page, main))
 }
 

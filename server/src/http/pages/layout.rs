@@ -19,6 +19,8 @@ pub struct Page<'a> {
     pub base_url: &'a str,
     /// Absolute URL of the page's canonical form, e.g. `/v/ID` for `/V/id`.
     pub canonical: Option<String>,
+    /// Whether the page has forms to style (`/assets/forms.css`).
+    pub forms: bool,
 }
 
 pub fn shell(page: &Page<'_>, main: Markup) -> Markup {
@@ -33,6 +35,9 @@ pub fn shell(page: &Page<'_>, main: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (page.title) " · Zakup Prospołeczny" }
                 link rel="stylesheet" href=(stylesheet_href());
+                @if page.forms {
+                    link rel="stylesheet" href="/assets/forms.css";
+                }
                 @if let Some(canonical) = &page.canonical {
                     link rel="canonical" href=(canonical);
                 }
@@ -274,7 +279,7 @@ pub fn error_page(kind: ErrorPage<'_>, params: &Params, base_url: &str) -> Respo
             (body)
         }
     };
-    let page = Page { lang, params, title: title.to_owned(), base_url, canonical: None };
+    let page = Page { lang, params, title: title.to_owned(), base_url, canonical: None, forms: false };
     html(status, lang, shell(&page, main))
 }
 

@@ -29,8 +29,11 @@ mod home;
 mod layout;
 mod verify;
 
+/// The applicants' pages share the shell, the wording and the badge kit.
+pub(crate) use entity::badge_snippet;
 /// The panel names legal forms as the public pages do.
 pub(crate) use layout::legal_form_label;
+pub(crate) use layout::{Page, format_instant, last_day, shell, short, text};
 
 #[cfg(test)]
 mod tests;
@@ -41,6 +44,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
                                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const STYLESHEET: &str = include_str!("site.css");
+/// The rules of forms, for the pages that have them (the applicants' and the panel's), so the
+/// registry's pages do not carry them.
+const FORMS: &str = include_str!("forms.css");
 
 /// Short content hash of the stylesheet: its URL changes with it, so it can be cached for a year.
 static STYLESHEET_VERSION: LazyLock<String> =
@@ -61,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .route("/01/{gtin}", get(gs1::resolve))
         .route("/01/{gtin}/{*qualifiers}", get(gs1::resolve))
         .route("/assets/site.css", get(stylesheet))
+        .route("/assets/forms.css", get(forms_stylesheet))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -86,6 +93,17 @@ async fn stylesheet(params: Params) -> Response {
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn forms_stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        FORMS,
     )
         .into_response()
 }

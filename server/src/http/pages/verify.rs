@@ -63,6 +63,7 @@ pub async fn page(
         title: format!("{} — {}", headline(verdict, lang), plain(&detail.entity.name)),
         base_url,
         canonical: Some(state.issuer.verify_url(&detail.certificate.id)),
+        forms: false,
     };
     let main = render(detail, verdict, &came_from, now, base_url, lang);
     let mut response = html(StatusCode::OK, lang, shell(&page, main));

@@ -153,6 +153,11 @@ impl Fields {
         Fields(url::form_urlencoded::parse(body).into_owned().take(200).collect())
     }
 
+    /// Fields as a reader other than [`Fields::parse`] found them (a multipart form's).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Fields(pairs)
+    }
+
     /// Fields with these values, as a form that shows a stored record starts.
     pub fn of<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Self {
         Fields(pairs.into_iter().map(|(name, value)| (name.to_owned(), value)).collect())
@@ -161,6 +166,11 @@ impl Fields {
     /// A field's value, or "" when absent.
     pub fn get(&self, name: &str) -> &str {
         self.0.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+    }
+
+    /// Every value of a field that may repeat (checkboxes of one name).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect()
     }
 
     /// A field's value, trimmed, or `None` when absent or blank.

@@ -20,6 +20,7 @@ use super::AppState;
 use super::pages::{Lang, stylesheet_href};
 use crate::accounts::{Role, SignedIn};
 
+mod applications;
 mod auth;
 mod bulk;
 mod keys;
@@ -29,7 +30,7 @@ mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use auth::{Admin, AtLeast, Form, Staff, Viewer};
+pub use auth::{Admin, AtLeast, Fields, Form, Staff, Viewer, cookie};
 
 /// The panel's policy: its own stylesheet and script, nothing framed, forms only to itself.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
@@ -56,6 +57,13 @@ pub const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/panel/certificates/{id}/suspend", Some(Role::Staff)),
     ("POST", "/panel/certificates/{id}/reinstate", Some(Role::Staff)),
     ("POST", "/panel/certificates/{id}/revoke", Some(Role::Staff)),
+    ("GET", "/panel/applications", Some(Role::Viewer)),
+    ("GET", "/panel/applications/{id}", Some(Role::Viewer)),
+    ("GET", "/panel/applications/{id}/files/{file}", Some(Role::Viewer)),
+    ("POST", "/panel/applications/{id}/checklist", Some(Role::Staff)),
+    ("POST", "/panel/applications/{id}/question", Some(Role::Staff)),
+    ("POST", "/panel/applications/{id}/approve", Some(Role::Staff)),
+    ("POST", "/panel/applications/{id}/refuse", Some(Role::Staff)),
     ("GET", "/panel/audit", Some(Role::Viewer)),
     ("GET", "/panel/import", Some(Role::Staff)),
     ("POST", "/panel/import", Some(Role::Staff)),
@@ -103,6 +111,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/panel/certificates/{id}/suspend", post(registry::suspend))
         .route("/panel/certificates/{id}/reinstate", post(registry::reinstate))
         .route("/panel/certificates/{id}/revoke", post(registry::revoke))
+        .route("/panel/applications", get(applications::inbox))
+        .route("/panel/applications/{id}", get(applications::case))
+        .route("/panel/applications/{id}/files/{file}", get(applications::file))
+        .route("/panel/applications/{id}/checklist", post(applications::checklist))
+        .route("/panel/applications/{id}/question", post(applications::question))
+        .route("/panel/applications/{id}/approve", post(applications::approve))
+        .route("/panel/applications/{id}/refuse", post(applications::refuse))
         .route("/panel/audit", get(people::audit))
         .route(
             "/panel/import",
@@ -195,6 +210,7 @@ pub fn shell(shell: &Shell<'_>, main: Markup) -> Markup {
     let lang = shell.lang;
     let nav: Vec<(&str, &str, Role)> = vec![
         ("/panel", lang.pick("Pulpit", "Dashboard"), Role::Viewer),
+        ("/panel/applications", lang.pick("Wnioski", "Applications"), Role::Viewer),
         ("/panel/entities", lang.pick("Podmioty", "Entities"), Role::Viewer),
         ("/panel/certificates", lang.pick("Certyfikaty", "Certificates"), Role::Viewer),
         ("/panel/audit", lang.pick("Dziennik zdarzeń", "Audit log"), Role::Viewer),
@@ -213,6 +229,7 @@ pub fn shell(shell: &Shell<'_>, main: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (shell.title) " · " (lang.pick("Panel wystawcy", "Issuer panel")) " · Zakup Prospołeczny" }
                 link rel="stylesheet" href=(stylesheet_href());
+                link rel="stylesheet" href="/assets/forms.css";
                 link rel="stylesheet" href="/panel/assets/panel.css";
                 meta name="referrer" content="same-origin";
                 script type="module" src="/panel/assets/panel.js" {}
