@@ -758,4 +758,4 @@ impl Applications {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

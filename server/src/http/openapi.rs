@@ -197,6 +197,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/certificates/{id}"),
     ("get", "/api/v1/certificates/{id}/token"),
     ("post", "/api/v1/verify"),
+    ("post", "/api/v1/applications"),
     ("get", "/api/v1/status-lists/{list}"),
     ("get", "/.well-known/zp-trust-list.jwt"),
     ("post", "/api/v1/admin/entities"),

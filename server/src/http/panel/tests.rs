@@ -68,6 +68,9 @@ async fn every_route_admits_exactly_the_roles_it_names() {
     let products = vec![NewProduct { name: "Catering".into(), gtin: None }];
     let input = NewCertificate { entity_id: entity.id.clone(), products, valid_from: None };
     let certificate = state.issuer.issue("test", input, now).await.unwrap().certificate;
+    let form = crate::applications::tests::form();
+    let via = crate::applications::Via::Api;
+    let application = state.applications.submit(form, vec![], via, now).await.unwrap().id;
     let app = crate::http::router(state.clone());
 
     let mut routes: Vec<_> = ROUTES.iter().collect();
@@ -79,6 +82,8 @@ async fn every_route_admits_exactly_the_roles_it_names() {
             .replace("/entities/{id}", &format!("/entities/{}", entity.id))
             .replace("/certificates/{id}", &format!("/certificates/{}", certificate.id))
             .replace("/accounts/{id}", &format!("/accounts/{target}"))
+            .replace("/applications/{id}", &format!("/applications/{application}"))
+            .replace("{file}", "F0000")
             .replace("/keys/api/{id}", "/keys/api/K0000")
             .replace("{link}", "not-a-link")
             .replace("{code}", "en");
