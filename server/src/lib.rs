@@ -10,6 +10,7 @@ pub mod http;
 pub mod ids;
 pub mod issuer;
 pub mod keys;
+pub mod mail;
 pub mod qr;
 pub mod store;
 

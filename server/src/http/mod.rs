@@ -68,6 +68,8 @@ pub struct Shared {
     pub admin_throttle: throttle::AdminThrottle,
     /// The panel's people: accounts, passkeys and sessions.
     pub accounts: Arc<Accounts>,
+    /// Wakes this process's mail worker after a commit that wrote letters.
+    pub outbox: crate::mail::Outbox,
 }
 
 impl std::ops::Deref for AppState {
@@ -98,6 +100,7 @@ impl AppState {
             certificates: Arc::new(CertificateCache::disabled()),
             admin_throttle: throttle::AdminThrottle::disabled(),
             accounts,
+            outbox: crate::mail::Outbox::default(),
         }))
     }
 

@@ -155,6 +155,39 @@ const TABLES: &[Table] = &[
         columns: &[("hash", Text), ("kind", Text), ("subject", Text), ("state", Text), ("expires_at", Int)],
     },
     Table {
+        name: "outbox",
+        columns: &[
+            ("id", Int),
+            ("kind", Text),
+            ("to_addr", Text),
+            ("to_name", Text),
+            ("subject", Text),
+            ("paragraphs", Text),
+            ("link_label", Text),
+            ("link_url", Text),
+            ("private_link", Int),
+            ("message_id", Text),
+            ("state", Text),
+            ("attempts", Int),
+            ("last_error", Text),
+            ("created_at", Int),
+            ("due_at", Int),
+            ("lease_until", Int),
+            ("sent_at", Int),
+            ("resent_from", Int),
+        ],
+    },
+    Table {
+        name: "reminders",
+        columns: &[
+            ("certificate_id", Text),
+            ("valid_until", Int),
+            ("threshold", Int),
+            ("outbox_id", Int),
+            ("at", Int),
+        ],
+    },
+    Table {
         name: "audit_log",
         columns: &[
             ("seq", Int),
@@ -179,7 +212,7 @@ const TABLES: &[Table] = &[
     },
 ];
 
-/// Rows per INSERT: twelve columns at most, well under PostgreSQL's 65535 parameters.
+/// Rows per INSERT: eighteen columns at most, well under PostgreSQL's 65535 parameters.
 const BATCH: usize = 500;
 
 #[derive(Debug, Clone)]

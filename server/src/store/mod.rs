@@ -6,10 +6,12 @@
 pub use crate::audit::{AuditEntry, AuditRecord};
 pub use accounts::{AccountRecord, AccountStore, AccountTx, CeremonyRecord, PasskeyRecord, SessionRecord};
 use async_trait::async_trait;
+pub use outbox::{OutboxRecord, OutboxStore, OutboxTx, ReminderCandidate};
 use serde::{Deserialize, Serialize};
 
 mod accounts;
 pub mod copy;
+mod outbox;
 pub mod postgres;
 mod rows;
 mod shared;
@@ -161,7 +163,7 @@ pub struct SearchQuery {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + Send + Sync + 'static {
+pub trait Store: AccountStore + OutboxStore + Send + Sync + 'static {
     /// Starts a write transaction that holds the write lock from its first statement.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -197,7 +199,7 @@ pub trait Store: AccountStore + Send + Sync + 'static {
 }
 
 #[async_trait]
-pub trait Tx: AccountTx + Send {
+pub trait Tx: AccountTx + OutboxTx + Send {
     async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
     async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>>;
     async fn insert_entity(&mut self, entity: &EntityRecord) -> StoreResult<()>;

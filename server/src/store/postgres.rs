@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 
 use super::accounts::*;
+use super::outbox::*;
 use super::rows::*;
 use super::shared::*;
 use super::*;
@@ -77,3 +78,4 @@ impl PgStore {
 
 sql_store!(PgStore, PgTx, Postgres, Dialect::Postgres);
 accounts_store!(PgStore, PgTx, Dialect::Postgres);
+outbox_store!(PgStore, PgTx, Dialect::Postgres);

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 use sqlx::{FromRow, Sqlite, SqliteConnection, Transaction};
 
 use super::accounts::*;
+use super::outbox::*;
 use super::rows::*;
 use super::shared::*;
 use super::*;
@@ -126,3 +127,4 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, SqliteTx, Sqlite, Dialect::Sqlite);
 accounts_store!(SqliteStore, SqliteTx, Dialect::Sqlite);
+outbox_store!(SqliteStore, SqliteTx, Dialect::Sqlite);
