@@ -215,6 +215,8 @@ pub struct Applications {
     pub issuer: Arc<Issuer>,
     /// Whether an approval needs a second person (`serve --second-approval`).
     pub second_approval: bool,
+    /// Woken after each commit that wrote letters, so they go at once.
+    pub outbox: mail::Outbox,
 }
 
 impl std::fmt::Debug for Applications {
@@ -232,8 +234,8 @@ fn audit(actor: &str, action: &str, subject: &str, details: serde_json::Value, n
 }
 
 impl Applications {
-    pub fn new(issuer: Arc<Issuer>) -> Self {
-        Applications { issuer, second_approval: false }
+    pub fn new(issuer: Arc<Issuer>, outbox: mail::Outbox) -> Self {
+        Applications { issuer, second_approval: false, outbox }
     }
 
     fn store(&self) -> &Arc<dyn Store> {
@@ -357,6 +359,7 @@ impl Applications {
         });
         tx.append_audit(&audit(&actor, "application.submit", &id, details, now)).await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(Submitted { id, repeated: false })
     }
 
@@ -412,6 +415,7 @@ impl Applications {
         let link = self.new_link(&mut tx, &email, now).await?;
         mail::enqueue(&mut tx, &letters::link(lang, &email, &link), now).await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(())
     }
 
@@ -566,6 +570,7 @@ impl Applications {
         ))
         .await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(())
     }
 
@@ -690,6 +695,7 @@ impl Applications {
         });
         tx.append_audit(&audit(actor, "application.approve", id, details, now)).await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(Approval::Done { certificate_id })
     }
 
@@ -748,6 +754,7 @@ impl Applications {
         ))
         .await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(())
     }
 

@@ -173,8 +173,10 @@ async fn questions_answers_and_approval_issue_the_certificate_in_one_step() {
 #[tokio::test]
 async fn a_renewal_too_early_or_a_second_approval_by_the_same_person_changes_nothing() {
     let (_dir, mut state) = registry().await;
-    state.applications =
-        Arc::new(Applications { second_approval: true, ..Applications::new(state.issuer.clone()) });
+    state.applications = Arc::new(Applications {
+        second_approval: true,
+        ..Applications::new(state.issuer.clone(), state.outbox.clone())
+    });
     let apps = &state.applications;
     let id = apps.submit(form(), vec![], Via::Api, NOW).await.unwrap().id;
     assert_eq!(apps.approve(STAFF, &id, decision(), NOW + 10).await.unwrap(), Approval::Prepared);

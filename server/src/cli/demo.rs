@@ -247,7 +247,10 @@ pub async fn seed_applications(
         vec![],
     )
     .await?;
-    let preparing = Applications { second_approval: true, ..Applications::new(applications.issuer.clone()) };
+    let preparing = Applications {
+        second_approval: true,
+        ..Applications::new(applications.issuer.clone(), applications.outbox.clone())
+    };
     preparing.approve(STAFF, &prepared.id, Some(decision()), now).await?;
     ids.push(prepared.id);
     let approved = submit(

@@ -64,6 +64,25 @@ pub struct ServeArgs {
     /// resolution, another confirms it, and only then is the certificate issued.
     #[arg(long, env = "ZP_SECOND_APPROVAL")]
     pub second_approval: bool,
+    /// SMTP server for outgoing mail (reminders, digests): `smtp://HOST:PORT` (no TLS, or
+    /// STARTTLS with `?tls=required`) or `smtps://HOST:PORT` (TLS from the start). User and
+    /// password come from ZP_SMTP_USER and ZP_SMTP_PASSWORD. Without it nothing is sent: letters
+    /// wait in the outbox (the panel shows them).
+    #[arg(long, env = "ZP_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail; default: `Zakup Prospołeczny <no-reply@HOST>`, HOST being the
+    /// base URL's.
+    #[arg(long, env = "ZP_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Letters per minute at most: many letters due at once leave spread over time.
+    #[arg(long, env = "ZP_MAIL_RATE", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub mail_rate: u32,
+    /// Seconds before a failed letter is tried again; each further retry waits twice as long, at
+    /// most an hour (tests shorten it).
+    #[arg(long, env = "ZP_MAIL_RETRY_AFTER", default_value_t = 30, hide = true,
+          value_parser = clap::value_parser!(i64).range(1..=3_600))]
+    pub mail_retry_after: i64,
     /// Directory of the badge bundle (`cargo xtask widget` writes target/widget/dist).
     #[arg(long, env = "ZP_WIDGET_DIR", default_value = "target/widget/dist")]
     pub widget_dir: std::path::PathBuf,
@@ -97,7 +116,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
     state.admin_throttle = AdminThrottle::per_minute(args.admin_auth_failures);
     state.applications = Arc::new(crate::applications::Applications {
         second_approval: args.second_approval,
-        ..crate::applications::Applications::new(state.issuer.clone())
+        ..crate::applications::Applications::new(state.issuer.clone(), state.outbox.clone())
     });
     if let Some(database) = sqlite_file(global) {
         state.certificates = Arc::new(CertificateCache::sqlite(&database, args.read_cache));
@@ -109,7 +128,19 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
             None
         }
     };
+    let sender = mail_sender(&args, &base)?;
+    // Before listening: once the server answers, this round's letters are in the outbox.
+    mail_round(&state).await;
     tokio::spawn(housekeeping(state.clone()));
+    tokio::spawn(mail_jobs(state.clone()));
+    if let Some(sender) = sender {
+        tokio::spawn(crate::mail::worker::run(
+            state.issuer.store.clone(),
+            state.clock,
+            state.outbox.clone(),
+            sender,
+        ));
+    }
     println!("listening on http://{addr}");
     println!("  registry:      {base}/");
     println!("  public API:    {base}/api/v1/openapi.json");
@@ -200,6 +231,59 @@ fn sqlite_file(global: &Global) -> Option<PathBuf> {
             plain.then(|| PathBuf::from(path))
         }
     }
+}
+
+/// The SMTP sender of `--smtp-url`, `--mail-from` and `--mail-rate`; none without an SMTP URL.
+fn mail_sender(args: &ServeArgs, base_url: &str) -> Result<Option<crate::mail::worker::Sender>> {
+    let Some(url) = &args.smtp_url else {
+        tracing::info!("no --smtp-url: letters wait in the outbox unsent");
+        return Ok(None);
+    };
+    let user = std::env::var("ZP_SMTP_USER").ok().filter(|user| !user.is_empty());
+    let password = std::env::var("ZP_SMTP_PASSWORD").ok();
+    let transport = crate::mail::worker::transport(url, user, password)?;
+    let from = match &args.mail_from {
+        Some(from) => {
+            from.parse().with_context(|| format!("--mail-from {from:?} is not an e-mail address"))?
+        }
+        None => crate::mail::compose::default_from(base_url)?,
+    };
+    Ok(Some(crate::mail::worker::Sender {
+        transport,
+        from,
+        per_minute: args.mail_rate,
+        retry_after: args.mail_retry_after,
+    }))
+}
+
+/// Expiry reminders and the weekly digest, every minute after the round `serve` runs before it
+/// listens. A round that wrote letters wakes the sending worker.
+async fn mail_jobs(state: AppState) {
+    let period = Duration::from_secs(60);
+    let mut every = tokio::time::interval_at(crate::clock::tokio_instant() + period, period);
+    loop {
+        every.tick().await;
+        mail_round(&state).await;
+    }
+}
+
+/// One round of reminders and digest; how many letters it wrote.
+async fn mail_round(state: &AppState) -> usize {
+    let store = state.issuer.store.as_ref();
+    let mut written = 0;
+    match crate::mail::reminders::scan(store, &state.issuer.settings.base_url, state.now()).await {
+        Ok(letters) => written += letters,
+        Err(err) => tracing::warn!(error = %err, "the expiry reminders' scan failed"),
+    }
+    match crate::mail::digest::weekly(store, &state.accounts.panel_url, state.now(), Vec::new()).await {
+        Ok(letters) => written += letters,
+        Err(err) => tracing::warn!(error = %err, "the weekly digest failed"),
+    }
+    if written > 0 {
+        tracing::info!(letters = written, "reminders and digest written to the outbox");
+        state.outbox.wake();
+    }
+    written
 }
 
 /// Keeps in-memory tables small: forgets idle clients of the rate limiter and the admin

@@ -72,6 +72,8 @@ pub struct Shared {
     pub accounts: Arc<Accounts>,
     /// The application cycle: the `/apply` form, applicants' cases, the board's review.
     pub applications: Arc<Applications>,
+    /// Wakes this process's mail worker after a commit that wrote letters.
+    pub outbox: crate::mail::Outbox,
 }
 
 impl std::ops::Deref for AppState {
@@ -92,7 +94,8 @@ impl AppState {
     /// A state with fresh metrics and no admin throttle. Tests pass [`RateLimit::disabled`].
     pub fn new(issuer: Arc<Issuer>, clock: Clock, rate_limit: RateLimit) -> Self {
         let accounts = Arc::new(Accounts::new(issuer.store.clone(), &issuer.settings.base_url));
-        let applications = Arc::new(Applications::new(issuer.clone()));
+        let outbox = crate::mail::Outbox::default();
+        let applications = Arc::new(Applications::new(issuer.clone(), outbox.clone()));
         AppState(Arc::new(Shared {
             issuer,
             clock,
@@ -104,6 +107,7 @@ impl AppState {
             admin_throttle: throttle::AdminThrottle::disabled(),
             accounts,
             applications,
+            outbox,
         }))
     }
 

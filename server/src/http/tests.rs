@@ -259,6 +259,43 @@ impl AccountStore for DownStore {
     }
 }
 
+#[async_trait]
+impl crate::store::OutboxStore for DownStore {
+    async fn letter(&self, _: i64) -> StoreResult<Option<crate::store::OutboxRecord>> {
+        down()
+    }
+    async fn letters(&self, _: Option<&str>, _: u32, _: u32) -> StoreResult<Vec<crate::store::OutboxRecord>> {
+        down()
+    }
+    async fn letter_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        down()
+    }
+    async fn letters_since(&self, _: i64) -> StoreResult<Vec<(String, String, i64)>> {
+        down()
+    }
+    async fn due_letters(&self, _: i64, _: u32) -> StoreResult<Vec<i64>> {
+        down()
+    }
+    async fn next_due(&self) -> StoreResult<Option<i64>> {
+        down()
+    }
+    async fn claim_letter(&self, _: i64, _: i64, _: i64) -> StoreResult<bool> {
+        down()
+    }
+    async fn mark_sent(&self, _: i64, _: i64) -> StoreResult<bool> {
+        down()
+    }
+    async fn mark_retry(&self, _: i64, _: &str, _: i64) -> StoreResult<()> {
+        down()
+    }
+    async fn mark_failed(&self, _: i64, _: &str, _: i64) -> StoreResult<()> {
+        down()
+    }
+    async fn reminder_candidates(&self, _: i64, _: i64) -> StoreResult<Vec<crate::store::ReminderCandidate>> {
+        down()
+    }
+}
+
 #[tokio::test]
 async fn healthz_is_503_in_the_envelope_when_the_store_fails() {
     let dir = tempfile::tempdir().unwrap();

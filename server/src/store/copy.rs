@@ -218,6 +218,39 @@ const TABLES: &[Table] = &[
         columns: &[("hash", Text), ("email", Text), ("created_at", Int), ("seen_at", Int), ("csrf", Text)],
     },
     Table {
+        name: "outbox",
+        columns: &[
+            ("id", Int),
+            ("kind", Text),
+            ("to_addr", Text),
+            ("to_name", Text),
+            ("subject", Text),
+            ("paragraphs", Text),
+            ("link_label", Text),
+            ("link_url", Text),
+            ("private_link", Int),
+            ("message_id", Text),
+            ("state", Text),
+            ("attempts", Int),
+            ("last_error", Text),
+            ("created_at", Int),
+            ("due_at", Int),
+            ("lease_until", Int),
+            ("sent_at", Int),
+            ("resent_from", Int),
+        ],
+    },
+    Table {
+        name: "reminders",
+        columns: &[
+            ("certificate_id", Text),
+            ("valid_until", Int),
+            ("threshold", Int),
+            ("outbox_id", Int),
+            ("at", Int),
+        ],
+    },
+    Table {
         name: "audit_log",
         columns: &[
             ("seq", Int),
@@ -242,7 +275,7 @@ const TABLES: &[Table] = &[
     },
 ];
 
-/// Rows per INSERT: twelve columns at most, well under PostgreSQL's 65535 parameters.
+/// Rows per INSERT: eighteen columns at most, well under PostgreSQL's 65535 parameters.
 const BATCH: usize = 500;
 
 #[derive(Debug, Clone)]

@@ -10,11 +10,13 @@ pub use applications::{
     ApplicationStore, ApplicationTx,
 };
 use async_trait::async_trait;
+pub use outbox::{OutboxRecord, OutboxStore, OutboxTx, ReminderCandidate};
 use serde::{Deserialize, Serialize};
 
 mod accounts;
 mod applications;
 pub mod copy;
+mod outbox;
 pub mod postgres;
 mod rows;
 mod shared;
@@ -166,7 +168,7 @@ pub struct SearchQuery {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + ApplicationStore + Send + Sync + 'static {
+pub trait Store: AccountStore + ApplicationStore + OutboxStore + Send + Sync + 'static {
     /// Starts a write transaction that holds the write lock from its first statement.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -202,7 +204,7 @@ pub trait Store: AccountStore + ApplicationStore + Send + Sync + 'static {
 }
 
 #[async_trait]
-pub trait Tx: AccountTx + ApplicationTx + Send {
+pub trait Tx: AccountTx + ApplicationTx + OutboxTx + Send {
     async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
     async fn entity(&mut self, id: &str) -> StoreResult<Option<EntityRecord>>;
     async fn insert_entity(&mut self, entity: &EntityRecord) -> StoreResult<()>;

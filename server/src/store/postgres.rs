@@ -15,6 +15,7 @@ use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 
 use super::accounts::*;
 use super::applications::*;
+use super::outbox::*;
 use super::rows::*;
 use super::shared::*;
 use super::*;
@@ -79,3 +80,4 @@ impl PgStore {
 sql_store!(PgStore, PgTx, Postgres, Dialect::Postgres);
 accounts_store!(PgStore, PgTx, Dialect::Postgres);
 applications_store!(PgStore, PgTx, Dialect::Postgres);
+outbox_store!(PgStore, PgTx, Dialect::Postgres);

@@ -13,6 +13,7 @@ use sqlx::{FromRow, Sqlite, SqliteConnection, Transaction};
 
 use super::accounts::*;
 use super::applications::*;
+use super::outbox::*;
 use super::rows::*;
 use super::shared::*;
 use super::*;
@@ -128,3 +129,4 @@ impl SqliteStore {
 sql_store!(SqliteStore, SqliteTx, Sqlite, Dialect::Sqlite);
 accounts_store!(SqliteStore, SqliteTx, Dialect::Sqlite);
 applications_store!(SqliteStore, SqliteTx, Dialect::Sqlite);
+outbox_store!(SqliteStore, SqliteTx, Dialect::Sqlite);

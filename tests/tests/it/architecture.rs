@@ -13,6 +13,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("store", 1),
     ("issuer", 2),
     ("accounts", 2),
+    ("mail", 2),
     ("http", 3),
     ("cli", 4),
 ];

@@ -24,6 +24,7 @@ mod interop;
 mod issuers;
 mod keys;
 pub mod lifecycle;
+mod mail;
 mod migrate;
 mod pages;
 mod panel;

@@ -105,6 +105,7 @@ suite!(
     writers_on_two_handles_are_serialised,
     trusted_issuers_are_added_listed_and_removed,
     accounts_sessions_and_ceremonies,
+    letters_commit_with_their_cause,
 );
 
 fn entity(id: &str, name: &str, nip: Option<&str>) -> EntityRecord {
@@ -1067,4 +1068,49 @@ async fn accounts_sessions_and_ceremonies(backend: Backend) {
     tx.insert_api_key(&key, "hash-kp").await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.api_key_by_hash("hash-kp").await.unwrap(), Some(key));
+}
+
+fn letter(to: &str) -> zp_server::mail::Letter {
+    zp_server::mail::Letter {
+        kind: "reminder.30".into(),
+        to: to.into(),
+        to_name: Some("Spółdzielnia „Łąka”".into()),
+        subject: "Certyfikat wygasa za 30 dni".into(),
+        paragraphs: vec!["Zażółć gęślą jaźń.".into(), "Second paragraph.".into()],
+        link: Some(("Odnów".into(), "https://zp.example.pl/apply?renew=ABCDEFGH".into())),
+        private_link: false,
+    }
+}
+
+/// A letter is written in the transaction of its cause: rolled back with it, it leaves nothing;
+/// committed, it is pending with its Message-ID fixed.
+async fn letters_commit_with_their_cause(backend: Backend) {
+    let store = backend.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.set_meta("base_url", "https://zp.example.pl").await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_entity(&entity("EGHOST", "Widmo", None)).await.unwrap();
+    let ghost = zp_server::mail::enqueue(&mut tx, &letter("ghost@example.pl"), 100).await.unwrap();
+    assert_eq!(tx.letter(ghost).await.unwrap().unwrap().to_addr, "ghost@example.pl", "seen inside");
+    drop(tx);
+    assert_eq!(store.letter(ghost).await.unwrap(), None);
+    assert!(store.letters(None, 10, 0).await.unwrap().is_empty());
+    assert!(store.due_letters(i64::MAX, 10).await.unwrap().is_empty());
+    assert_eq!(store.letter_counts().await.unwrap(), Vec::<(String, i64)>::new());
+    assert_eq!(store.entity("EGHOST").await.unwrap(), None);
+
+    let mut tx = store.begin().await.unwrap();
+    let id = zp_server::mail::enqueue(&mut tx, &letter("biuro@example.pl"), 100).await.unwrap();
+    tx.commit().await.unwrap();
+    let stored = store.letter(id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.state.as_str(), stored.attempts, stored.due_at, stored.created_at),
+        ("pending", 0, 100, 100)
+    );
+    assert_eq!(stored.to_name.as_deref(), Some("Spółdzielnia „Łąka”"));
+    assert_eq!(stored.paragraphs, r#"["Zażółć gęślą jaźń.","Second paragraph."]"#);
+    assert!(stored.message_id.starts_with('<') && stored.message_id.ends_with("@zp.example.pl>"));
+    assert_eq!(store.letter_counts().await.unwrap(), [("pending".to_owned(), 1)]);
 }

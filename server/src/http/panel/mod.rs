@@ -25,6 +25,7 @@ mod auth;
 mod bulk;
 mod keys;
 mod login;
+mod outbox;
 mod people;
 mod registry;
 #[cfg(test)]
@@ -68,6 +69,9 @@ pub const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/panel/import", Some(Role::Staff)),
     ("POST", "/panel/import", Some(Role::Staff)),
     ("GET", "/panel/export", Some(Role::Viewer)),
+    ("GET", "/panel/outbox", Some(Role::Viewer)),
+    ("GET", "/panel/outbox/{id}", Some(Role::Viewer)),
+    ("POST", "/panel/outbox/{id}/resend", Some(Role::Staff)),
     ("GET", "/panel/accounts", Some(Role::Admin)),
     ("POST", "/panel/accounts", Some(Role::Admin)),
     ("POST", "/panel/accounts/{id}/role", Some(Role::Admin)),
@@ -126,6 +130,9 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(bulk::IMPORT_BODY)),
         )
         .route("/panel/export", get(bulk::export))
+        .route("/panel/outbox", get(outbox::outbox))
+        .route("/panel/outbox/{id}", get(outbox::letter))
+        .route("/panel/outbox/{id}/resend", post(outbox::resend))
         .route("/panel/accounts", get(people::accounts).post(people::invite))
         .route("/panel/accounts/{id}/role", post(people::set_role))
         .route("/panel/accounts/{id}/disable", post(people::disable))
@@ -216,6 +223,7 @@ pub fn shell(shell: &Shell<'_>, main: Markup) -> Markup {
         ("/panel/audit", lang.pick("Dziennik zdarzeń", "Audit log"), Role::Viewer),
         ("/panel/import", lang.pick("Import CSV", "CSV import"), Role::Staff),
         ("/panel/export", lang.pick("Eksport CSV", "CSV export"), Role::Viewer),
+        ("/panel/outbox", lang.pick("Poczta wychodząca", "Outbox"), Role::Viewer),
         ("/panel/accounts", lang.pick("Konta", "Accounts"), Role::Admin),
         ("/panel/keys", lang.pick("Klucze", "Keys"), Role::Admin),
     ];
