@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/rotate", post(rotate_key))
         .route("/audit", get(audit))
         .route("/issuers", get(list_trusted_issuers).post(add_trusted_issuer).delete(remove_trusted_issuer))
+        .merge(super::apply::board::router())
 }
 
 /// The caller, authenticated by `Authorization: Bearer <API key>`: a key made from the command

@@ -50,6 +50,11 @@ use super::{AppState, admin, api};
         admin::list_trusted_issuers,
         admin::add_trusted_issuer,
         admin::remove_trusted_issuer,
+        super::apply::board::list,
+        super::apply::board::one,
+        super::apply::board::question,
+        super::apply::board::approve,
+        super::apply::board::refuse,
     ),
     // Schemas that only parameters name, which utoipa does not collect by itself; the test
     // `every_reference_resolves` finds any that is missing.
@@ -217,6 +222,11 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/issuers"),
     ("post", "/api/v1/admin/issuers"),
     ("delete", "/api/v1/admin/issuers"),
+    ("get", "/api/v1/admin/applications"),
+    ("get", "/api/v1/admin/applications/{id}"),
+    ("post", "/api/v1/admin/applications/{id}/question"),
+    ("post", "/api/v1/admin/applications/{id}/approve"),
+    ("post", "/api/v1/admin/applications/{id}/refuse"),
 ];
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::pages::{Lang, Page, Params, shell};
 use crate::applications::{Applicant, FieldError, Upload, files};
 
 pub mod api;
+pub mod board;
 mod case;
 mod form;
 
