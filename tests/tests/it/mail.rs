@@ -67,36 +67,36 @@ fn sink_python() -> &'static Path {
 }
 
 /// A running SMTP sink, killed (by its process ID) when dropped.
-struct Sink {
+pub(crate) struct Sink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: PathBuf,
 }
 
 /// A message the sink received.
-struct Received {
+pub(crate) struct Received {
     /// Nanoseconds since the epoch, by the sink's clock.
     arrived: u128,
     bytes: Vec<u8>,
 }
 
 impl Received {
-    fn parsed(&self) -> mailparse::ParsedMail<'_> {
+    pub(crate) fn parsed(&self) -> mailparse::ParsedMail<'_> {
         mailparse::parse_mail(&self.bytes).unwrap()
     }
 
-    fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         let parsed = self.parsed();
         let header = parsed.headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name));
         header.map(|h| h.get_value()).unwrap_or_default()
     }
 
-    fn message_id(&self) -> String {
+    pub(crate) fn message_id(&self) -> String {
         self.header("Message-ID")
     }
 
     /// The plain-text and HTML parts.
-    fn parts(&self) -> (String, String) {
+    pub(crate) fn parts(&self) -> (String, String) {
         let parsed = self.parsed();
         assert_eq!(parsed.ctype.mimetype, "multipart/alternative");
         let part = |mime: &str| {
@@ -115,7 +115,7 @@ impl Received {
 
 impl Sink {
     /// Starts the sink on `port` (0: any free port), keeping messages in `dir`.
-    fn start(dir: &Path, port: u16) -> Sink {
+    pub(crate) fn start(dir: &Path, port: u16) -> Sink {
         let script = workspace().join("tests").join("smtp").join("sink.py");
         let mut child = Command::new(sink_python())
             .arg(script)
@@ -136,12 +136,12 @@ impl Sink {
         Sink { child, port, dir: dir.to_owned() }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Every message received so far, in order of arrival.
-    fn messages(&self) -> Vec<Received> {
+    pub(crate) fn messages(&self) -> Vec<Received> {
         let mut found: Vec<(u128, PathBuf)> = std::fs::read_dir(&self.dir)
             .unwrap()
             .filter_map(|entry| {
@@ -159,7 +159,7 @@ impl Sink {
     }
 
     /// Waits until at least `count` messages arrived, for at most `within`.
-    fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
+    pub(crate) fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let deadline = Instant::now() + within;
         loop {
             let messages = self.messages();
@@ -175,7 +175,7 @@ impl Sink {
         }
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
@@ -190,15 +190,15 @@ impl Drop for Sink {
 
 /// A letter's row in the outbox, read from the server's SQLite database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Row {
-    id: i64,
-    kind: String,
-    state: String,
-    attempts: i64,
-    message_id: String,
+pub(crate) struct Row {
+    pub(crate) id: i64,
+    pub(crate) kind: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
+    pub(crate) message_id: String,
 }
 
-fn outbox(server: &Server) -> Vec<Row> {
+pub(crate) fn outbox(server: &Server) -> Vec<Row> {
     let url = format!("sqlite:{}?mode=ro", server.data.join("zp.sqlite3").display());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -221,7 +221,12 @@ fn outbox(server: &Server) -> Vec<Row> {
 }
 
 /// Polls the outbox until `done` holds, for at most `within`.
-fn wait_outbox(server: &Server, within: Duration, what: &str, done: impl Fn(&[Row]) -> bool) -> Vec<Row> {
+pub(crate) fn wait_outbox(
+    server: &Server,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&[Row]) -> bool,
+) -> Vec<Row> {
     let deadline = Instant::now() + within;
     loop {
         let rows = outbox(server);

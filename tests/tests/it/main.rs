@@ -9,6 +9,7 @@
 #![cfg(test)]
 
 mod admin;
+mod applications;
 mod architecture;
 mod audit;
 mod backup;
