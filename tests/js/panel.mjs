@@ -246,7 +246,7 @@ try {
 
   // The remaining pages, in both languages.
   for (const [name, path] of [["entities", "/panel/entities"], ["certificates", "/panel/certificates"],
-    ["audit", "/panel/audit"], ["me", "/panel/me"], ["entity-new", "/panel/entities/new"]]) {
+    ["audit", "/panel/audit"], ["me", "/panel/me"], ["outbox", "/panel/outbox"], ["entity-new", "/panel/entities/new"]]) {
     await page.goto(`${plan.panel}${path}`);
     await check(page, name);
   }

@@ -106,6 +106,8 @@ suite!(
     trusted_issuers_are_added_listed_and_removed,
     accounts_sessions_and_ceremonies,
     letters_commit_with_their_cause,
+    letters_are_claimed_once_and_their_attempts_recorded,
+    reminders_are_recorded_once_per_threshold_and_validity,
 );
 
 fn entity(id: &str, name: &str, nip: Option<&str>) -> EntityRecord {
@@ -1113,4 +1115,109 @@ async fn letters_commit_with_their_cause(backend: Backend) {
     assert_eq!(stored.paragraphs, r#"["Zażółć gęślą jaźń.","Second paragraph."]"#);
     assert!(stored.message_id.starts_with('<') && stored.message_id.ends_with("@zp.example.pl>"));
     assert_eq!(store.letter_counts().await.unwrap(), [("pending".to_owned(), 1)]);
+}
+
+/// The worker's bookkeeping: a claim is won by one handle only and holds until its lease ends;
+/// a retry waits until its due time; sent and failed letters are claimed no more.
+async fn letters_are_claimed_once_and_their_attempts_recorded(backend: Backend) {
+    let (one, two) = (backend.open().await, backend.open().await);
+    let mut tx = one.begin().await.unwrap();
+    let a = zp_server::mail::enqueue(&mut tx, &letter("a@example.pl"), 100).await.unwrap();
+    let b = zp_server::mail::enqueue(&mut tx, &letter("b@example.pl"), 100).await.unwrap();
+    let c = zp_server::mail::enqueue(&mut tx, &letter("c@example.pl"), 100).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((a, b, c), (1, 2, 3));
+    let ids: BTreeSet<String> =
+        one.letters(None, 10, 0).await.unwrap().into_iter().map(|l| l.message_id).collect();
+    assert_eq!(ids.len(), 3, "each letter has its own Message-ID");
+    assert_eq!(one.due_letters(99, 10).await.unwrap(), Vec::<i64>::new(), "not due before it was written");
+    assert_eq!(one.due_letters(100, 10).await.unwrap(), [a, b, c]);
+
+    // Two workers race for the same letter: one wins.
+    let (won_one, won_two) = tokio::join!(one.claim_letter(a, 100, 220), two.claim_letter(a, 100, 220));
+    assert!(won_one.unwrap() ^ won_two.unwrap(), "exactly one claim wins");
+    assert!(!one.claim_letter(a, 200, 320).await.unwrap(), "the lease holds until it ends");
+    assert_eq!(two.due_letters(200, 10).await.unwrap(), [b, c], "a claimed letter is not offered");
+    // The lease ran out (the worker died): another worker takes it.
+    assert!(two.claim_letter(a, 221, 341).await.unwrap());
+    assert!(one.mark_sent(a, 222).await.unwrap());
+    assert!(!one.mark_sent(a, 223).await.unwrap(), "marked sent once");
+    assert!(!one.claim_letter(a, 400, 520).await.unwrap(), "a sent letter is never claimed again");
+
+    // A failed attempt waits for its retry, with the attempt and its error recorded.
+    assert!(one.claim_letter(b, 100, 220).await.unwrap());
+    one.mark_retry(b, "421 try later", 160).await.unwrap();
+    assert_eq!(one.due_letters(159, 10).await.unwrap(), [c]);
+    assert_eq!(one.due_letters(160, 10).await.unwrap(), [c, b], "soonest due first");
+    let retried = one.letter(b).await.unwrap().unwrap();
+    assert_eq!(
+        (retried.attempts, retried.last_error.as_deref(), retried.lease_until),
+        (1, Some("421 try later"), None)
+    );
+    assert!(!one.claim_letter(b, 159, 279).await.unwrap(), "not before it is due again");
+    assert!(one.claim_letter(b, 160, 280).await.unwrap());
+    one.mark_failed(b, "550 no such user", 161).await.unwrap();
+    let failed = one.letter(b).await.unwrap().unwrap();
+    assert_eq!((failed.state.as_str(), failed.attempts), ("failed", 2));
+    assert!(!one.claim_letter(b, 1_000, 1_120).await.unwrap(), "a failed letter waits for a person");
+    assert_eq!(one.next_due().await.unwrap(), Some(100), "c is still pending");
+    let counts = one.letter_counts().await.unwrap();
+    assert_eq!(counts, [("failed".to_owned(), 1), ("pending".to_owned(), 1), ("sent".to_owned(), 1)]);
+    let pending: Vec<i64> = one.letters(Some("pending"), 10, 0).await.unwrap().iter().map(|l| l.id).collect();
+    assert_eq!(pending, [c]);
+
+    // Sent again from the panel: a new letter with its own Message-ID, audited.
+    let again = zp_server::mail::resend(one.as_ref(), "account:acc_A:anna@rops.pl", b, 500).await.unwrap();
+    let copy = one.letter(again).await.unwrap().unwrap();
+    assert_eq!(
+        (copy.state.as_str(), copy.resent_from, copy.to_addr.as_str()),
+        ("pending", Some(b), "b@example.pl")
+    );
+    assert_ne!(copy.message_id, failed.message_id);
+    let entry = one.audit_log(0, 10).await.unwrap().pop().unwrap();
+    assert_eq!((entry.action.as_str(), entry.subject), ("mail.resend", again.to_string()));
+    assert!(matches!(
+        zp_server::mail::resend(one.as_ref(), "x", c, 500).await,
+        Err(zp_server::mail::ResendError::Pending(_))
+    ));
+}
+
+/// A reminder is recorded once per certificate, end of validity and threshold; a renewal's new
+/// end has its own.
+async fn reminders_are_recorded_once_per_threshold_and_validity(backend: Backend) {
+    let store = backend.open().await;
+    with_entity(store.as_ref(), "EOWNER").await;
+    let mut cert = certificate("CERT0001", "ZP/LU/2026/0001", "EOWNER", 0);
+    with_certificates(store.as_ref(), &[cert.clone()]).await;
+    let until = cert.valid_until;
+    let found = store.reminder_candidates(until - 61 * 86_400, until - 30 * 86_400).await.unwrap();
+    assert!(found.is_empty(), "ends after the window");
+    let found = store.reminder_candidates(until - 60 * 86_400, until).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].contact.as_deref(), found[0].done), (Some("biuro@example.pl"), None));
+
+    let mut tx = store.begin().await.unwrap();
+    let id = zp_server::mail::enqueue(&mut tx, &letter("biuro@example.pl"), 1).await.unwrap();
+    tx.insert_reminder("CERT0001", until, 30, Some(id), 1).await.unwrap();
+    tx.insert_reminder("CERT0001", until, 60, None, 1).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let again = tx.insert_reminder("CERT0001", until, 30, None, 2).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.reminder_thresholds("CERT0001", until).await.unwrap(), [30, 60]);
+    // The renewal: a new end, no reminder yet.
+    assert!(tx.reminder_thresholds("CERT0001", until + 365 * 86_400).await.unwrap().is_empty());
+    tx.insert_reminder("CERT0001", until + 365 * 86_400, 30, None, 3).await.unwrap();
+    tx.commit().await.unwrap();
+    let found = store.reminder_candidates(until - 60 * 86_400, until).await.unwrap();
+    assert_eq!(found[0].done, Some(30), "the most urgent threshold given so far");
+
+    // Suspended certificates get none.
+    cert.state = CertState::Suspended;
+    let mut tx = store.begin().await.unwrap();
+    tx.update_certificate(&cert).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.reminder_candidates(until - 60 * 86_400, until).await.unwrap().is_empty());
 }

@@ -71,6 +71,7 @@ async fn every_route_admits_exactly_the_roles_it_names() {
     let form = crate::applications::tests::form();
     let via = crate::applications::Via::Api;
     let application = state.applications.submit(form, vec![], via, now).await.unwrap().id;
+    let letter = failed_letter(&state, false).await;
     let app = crate::http::router(state.clone());
 
     let mut routes: Vec<_> = ROUTES.iter().collect();
@@ -85,6 +86,7 @@ async fn every_route_admits_exactly_the_roles_it_names() {
             .replace("/applications/{id}", &format!("/applications/{application}"))
             .replace("{file}", "F0000")
             .replace("/keys/api/{id}", "/keys/api/K0000")
+            .replace("/outbox/{id}", &format!("/outbox/{letter}"))
             .replace("{link}", "not-a-link")
             .replace("{code}", "en");
         let people = [
@@ -398,4 +400,81 @@ async fn the_boards_decision_goes_from_the_form_to_the_audit_log() {
     assert_eq!(details["decision"], serde_json::json!({ "resolution": "12/2026", "date": date }));
     let log = request_as(&app, "/panel/audit", &staff).await.text();
     assert!(log.contains(&format!("12/2026</bdi> z {date}")), "{log}");
+}
+
+/// A letter in the outbox that the SMTP server refused for good.
+async fn failed_letter(state: &AppState, private_link: bool) -> i64 {
+    let letter = crate::mail::Letter {
+        kind: "reminder.30".into(),
+        to: "biuro@laka.example.pl".into(),
+        to_name: Some("Spółdzielnia „Łąka”".into()),
+        subject: "Certyfikat wygasa za 30 dni <b>".into(),
+        paragraphs: vec!["Dzień dobry,\n<script>x</script> zażółć".into()],
+        link: Some(("Zaloguj".into(), "https://zp.example.pl/panel/enrol/SEKRET-LINK".into())),
+        private_link,
+    };
+    let store = state.issuer.store.as_ref();
+    let mut tx = store.begin().await.unwrap();
+    let id = crate::mail::enqueue(&mut tx, &letter, state.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.claim_letter(id, state.now(), state.now() + 60).await.unwrap());
+    store.mark_failed(id, "550 mailbox unavailable", state.now()).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn the_outbox_lists_letters_by_state_hides_private_links_and_staff_resend_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path()).await;
+    let now = state.now();
+    let (_, staff) = sign_in(&state.accounts, "staff@rops.test", Role::Staff, now).await;
+    let (_, viewer) = sign_in(&state.accounts, "viewer@rops.test", Role::Viewer, now).await;
+    let secret = failed_letter(&state, true).await;
+    let plain = failed_letter(&state, false).await;
+    let app = crate::http::router(state.clone());
+
+    let list = request(&app, "GET", "/panel/outbox?state=failed", Some(&viewer), "same-origin").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let text = list.text();
+    assert!(text.contains("550 mailbox unavailable") && text.contains("biuro@laka.example.pl"), "{text}");
+    assert!(text.contains("Certyfikat wygasa za 30 dni &lt;b&gt;"), "escaped: {text}");
+    assert!(
+        text.contains(r#"href="/panel/outbox" aria-current="page""#),
+        "linked from the navigation: {text}"
+    );
+    let pending = request(&app, "GET", "/panel/outbox?state=pending", Some(&viewer), "same-origin").await;
+    assert!(!pending.text().contains("biuro@laka.example.pl"), "filtered by state");
+
+    let detail = request(&app, "GET", &format!("/panel/outbox/{secret}"), Some(&viewer), "same-origin").await;
+    let text = detail.text();
+    assert!(!text.contains("SEKRET-LINK"), "a private link is never shown: {text}");
+    assert!(text.contains("&lt;script&gt;x&lt;/script&gt; zażółć"), "{text}");
+    assert!(!text.contains("/resend"), "a viewer gets no resend button");
+    let detail = request(&app, "GET", &format!("/panel/outbox/{plain}"), Some(&staff), "same-origin").await;
+    assert!(detail.text().contains("SEKRET-LINK"), "a link that is no secret is shown");
+    assert!(detail.text().contains(&format!("/panel/outbox/{plain}/resend")));
+    let mut demo = state.clone();
+    demo.demo = true;
+    let demo_app = crate::http::router(demo);
+    let shown =
+        request(&demo_app, "GET", &format!("/panel/outbox/{secret}"), Some(&viewer), "same-origin").await;
+    assert!(shown.text().contains("SEKRET-LINK"), "the demo shows it: there is no mail to read");
+
+    // Staff resend a failed letter: a new pending letter, audited; a pending one is refused.
+    let reply = post_form(&app, &format!("/panel/outbox/{secret}/resend"), &staff, "").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    assert_eq!(reply.header("location"), Some("/panel/outbox?done=resent"));
+    let store = state.issuer.store.as_ref();
+    let copy = store.letters(Some("pending"), 10, 0).await.unwrap();
+    assert_eq!(copy.len(), 1);
+    assert_eq!((copy[0].resent_from, copy[0].private_link), (Some(secret), 1));
+    let entry = store.audit_log(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!(entry.action, "mail.resend");
+    assert!(entry.actor.contains("staff@rops.test"), "{}", entry.actor);
+    let refused = post_form(&app, &format!("/panel/outbox/{}/resend", copy[0].id), &staff, "").await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let viewer_try = post_form(&app, &format!("/panel/outbox/{plain}/resend"), &viewer, "").await;
+    assert_eq!(viewer_try.status, StatusCode::FORBIDDEN);
+    let missing = request(&app, "GET", "/panel/outbox/99999", Some(&viewer), "same-origin").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
