@@ -243,3 +243,117 @@ fn the_cycle_by_mail_from_application_to_certificate_and_renewal() {
     assert!(subjects.iter().any(|s| s == &format!("Wniosek {other}: decyzja odmowna")), "{subjects:?}");
     assert_eq!(outbox(&server).len(), rows.len());
 }
+
+fn step<'a>(result: &'a Value, name: &str) -> &'a Value {
+    result["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("apply.mjs never reached {name:?}: {result:#}"))
+}
+
+fn run(plan: &Value) -> Value {
+    let output = crate::run_node_json("apply.mjs", plan);
+    let result = output.json.clone();
+    assert!(
+        result["error"].is_null(),
+        "apply.mjs stopped at {}: {}\n{}\n{}",
+        result["failedAt"],
+        result["error"],
+        result["failedText"],
+        output.stderr
+    );
+    assert!(output.success, "apply.mjs failed:\n{}", output.stderr);
+    assert_eq!(result["pageErrors"], json!([]), "scripts failed on the pages");
+    for check in result["axe"].as_array().unwrap() {
+        assert_eq!(check["violations"], json!([]), "axe-core on {}: {check:#}", check["name"]);
+    }
+    result
+}
+
+/// The id in a `/apply/received/{id}` URL.
+fn received_id(url: &str) -> String {
+    url.split("/apply/received/").nth(1).unwrap().split('?').next().unwrap().to_owned()
+}
+
+#[test]
+fn applicants_and_staff_in_a_real_browser() {
+    let mail = tempfile::tempdir().unwrap();
+    let sink = Sink::start(mail.path(), 0);
+    let server = Server::start_with(&["--smtp-url", &sink.url(), "--mail-retry-after", "1"]);
+    let created = server.cli(&["user", "create", "--email", "kapitula@rops.test", "--role", "staff"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let printed = String::from_utf8_lossy(&created.stdout);
+    let enrol = printed.lines().find(|l| l.contains("/panel/enrol/")).unwrap().trim().to_owned();
+    let port = server.url.rsplit(':').next().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let pdf = files.path().join("zdjęcia sit.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n").unwrap();
+    let fake = files.path().join("statut.pdf");
+    std::fs::write(&fake, b"<html><body>not a PDF</body></html>").unwrap();
+    let shots = crate::browser::workspace().join("test-output");
+    std::fs::create_dir_all(&shots).unwrap();
+    let emails = ["jozef@sitarze.example.pl", "ogrod@fundacja-ogrod.example.pl"];
+
+    let applied = run(&json!({
+        "phase": "apply", "base": server.base, "emails": emails, "pdf": pdf, "fakePdf": fake, "shots": shots,
+    }));
+    let refused = step(&applied, "refused");
+    let errors = refused["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e.as_str().unwrap().contains("Cyfra kontrolna NIP")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.as_str().unwrap().contains("to nie jest plik PDF")), "{errors:?}");
+    assert_eq!(refused["kept"], "Spółdzielnia Socjalna „Sitarze”");
+    let first = received_id(step(&applied, "received without scripts")["url"].as_str().unwrap());
+    let second = received_id(step(&applied, "received with scripts")["url"].as_str().unwrap());
+    let listed = server.admin_get("/applications");
+    assert_eq!(listed.as_array().unwrap().len(), 2, "the refused form recorded nothing: {listed:#}");
+    let stored = server.admin_get(&format!("/applications/{first}"));
+    assert_eq!(stored["application"]["products"][0]["gtin"], "5901234123457");
+
+    // The acknowledgements, with their links.
+    let letters = sink.wait_for(2, Duration::from_secs(30));
+    let link_for = |email: &str| {
+        let letter = letters.iter().find(|l| l.header("To").contains(email)).unwrap();
+        link_in(letter, &format!("{}/case/login/", server.base))
+    };
+    let links = [link_for(emails[0]), link_for(emails[1])];
+    assert!(
+        letters
+            .iter()
+            .any(|l| l.header("Subject") == format!("Application {second} received — Zakup Prospołeczny")),
+        "the English applicant's letter is in English"
+    );
+
+    let decided = run(&json!({
+        "phase": "decide", "base": server.base, "panel": format!("http://localhost:{port}"), "enrol": enrol,
+        "links": links, "ids": [first, second], "pdf": pdf, "shots": shots, "resolutionDate": yesterday(),
+    }));
+    assert!(step(&decided, "case opened")["state"].as_str().unwrap().contains("złożony"));
+    assert!(step(&decided, "link reused")["heading"].as_str().unwrap().contains("Link już nie działa"));
+    assert!(step(&decided, "answered")["state"].as_str().unwrap().contains("uzupełniony"));
+    let certificate = step(&decided, "approved")["certificate"].as_str().unwrap().to_owned();
+    assert_eq!(server.get_json(&format!("/api/v1/certificates/{certificate}"))["status"], "valid");
+    assert!(step(&decided, "decision seen")["text"].as_str().unwrap().contains("uchwałą nr 14/2026"));
+    let renewal = step(&decided, "renewal form");
+    assert_eq!(renewal["entity"], "Spółdzielnia Socjalna „Sitarze”");
+    assert_eq!(renewal["kind"], "renewal");
+    assert!(renewal["snippet"].as_str().unwrap().contains("<zakup-prospoleczny token=\"eyJ"));
+    assert!(step(&decided, "refusal seen")["text"].as_str().unwrap().contains("nie prowadzi działalności"));
+    let stored = server.admin_get(&format!("/applications/{first}"));
+    assert_eq!(stored["status"], "approved");
+    assert_eq!(
+        server.get_json(&format!("/api/v1/certificates/{certificate}"))["number"]
+            .as_str()
+            .map(|n| n.starts_with("ZP/")),
+        Some(true)
+    );
+    // Every letter went out once: two acknowledgements, the question, the decision and the refusal.
+    let rows = wait_outbox(&server, Duration::from_secs(30), "every letter sent", |rows| {
+        rows.len() >= 5 && rows.iter().all(|r| r.state == "sent")
+    });
+    sink.wait_for(rows.len(), Duration::from_secs(30));
+    let ids = received_ids(&sink);
+    assert_eq!(ids.len(), rows.len(), "{ids:?}");
+    assert!(ids.values().all(|&n| n == 1), "none twice: {ids:?}");
+}
