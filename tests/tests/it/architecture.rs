@@ -14,8 +14,9 @@ const FLOORS: &[(&str, u8)] = &[
     ("issuer", 2),
     ("accounts", 2),
     ("mail", 2),
-    ("http", 3),
-    ("cli", 4),
+    ("applications", 3),
+    ("http", 4),
+    ("cli", 5),
 ];
 
 fn floor(area: &str) -> Option<u8> {

@@ -108,6 +108,7 @@ suite!(
     letters_commit_with_their_cause,
     letters_are_claimed_once_and_their_attempts_recorded,
     reminders_are_recorded_once_per_threshold_and_validity,
+    applications_cases_files_and_links,
 );
 
 fn entity(id: &str, name: &str, nip: Option<&str>) -> EntityRecord {
@@ -1220,4 +1221,125 @@ async fn reminders_are_recorded_once_per_threshold_and_validity(backend: Backend
     tx.update_certificate(&cert).await.unwrap();
     tx.commit().await.unwrap();
     assert!(store.reminder_candidates(until - 60 * 86_400, until).await.unwrap().is_empty());
+}
+
+fn application(id: &str, email: &str, status: &str, submission: Option<&str>, at: i64) -> ApplicationRecord {
+    ApplicationRecord {
+        id: id.into(),
+        kind: "new".into(),
+        status: status.into(),
+        lang: "pl".into(),
+        email: email.into(),
+        certificate_id: None,
+        entity_id: None,
+        form: "{}".into(),
+        checklist: "[]".into(),
+        submitted_by: "form".into(),
+        submission: submission.map(str::to_owned),
+        prepared_by: None,
+        prepared: None,
+        decision: None,
+        decided_by: None,
+        decided_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Applications: one per submission key, listed by status and by e-mail, their thread in order,
+/// attachments with their bytes, and sign-in links that work once and expire — the same in both
+/// databases.
+async fn applications_cases_files_and_links(backend: Backend) {
+    let store = backend.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_application(&application("A1", "zofia@laka.pl", "submitted", Some("key-1"), 10)).await.unwrap();
+    tx.insert_application(&application("A2", "zofia@laka.pl", "returned", None, 20)).await.unwrap();
+    tx.insert_application(&application("A3", "jan@inny.pl", "submitted", None, 5)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let again = tx.insert_application(&application("A4", "x@y.pl", "submitted", Some("key-1"), 30)).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.application_by_submission("key-1").await.unwrap().as_deref(), Some("A1"));
+    drop(tx);
+    let ids = |list: Vec<ApplicationRecord>| list.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.applications(None, 10).await.unwrap()), ["A3", "A1", "A2"], "longest waiting first");
+    assert_eq!(ids(store.applications(Some("submitted"), 10).await.unwrap()), ["A3", "A1"]);
+    assert_eq!(ids(store.applications_of("zofia@laka.pl").await.unwrap()), ["A2", "A1"], "newest first");
+    let counts = store.application_counts().await.unwrap();
+    assert_eq!(counts, [("returned".to_owned(), 1), ("submitted".to_owned(), 2)]);
+
+    // The thread, numbered per case; an attachment and its bytes.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.insert_application_event("A1", 11, "applicant:zofia@laka.pl", "submitted", "").await.unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.insert_application_event("A1", 12, "account:1:anna@rops.pl", "question", "Statut?").await.unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.insert_application_event("A2", 13, "applicant:zofia@laka.pl", "submitted", "").await.unwrap(),
+        1
+    );
+    let file = ApplicationFileRecord {
+        id: "F1".into(),
+        application_id: "A1".into(),
+        name: "statut spółdzielni.pdf".into(),
+        media_type: "application/pdf".into(),
+        size: 14,
+        sha256: "00".into(),
+        added_at: 12,
+        added_by: "applicant:zofia@laka.pl".into(),
+    };
+    let bytes: &[u8] = b"%PDF-1.4\n\x00\xff%%EOF";
+    tx.insert_application_file(&file, bytes).await.unwrap();
+    assert_eq!(tx.count_application_files("A1").await.unwrap(), 1);
+    let mut changed = tx.application_for_update("A1").await.unwrap().unwrap();
+    changed.status = "approved".into();
+    changed.certificate_id = Some("7K3QX9M2".into());
+    changed.decided_at = Some(40);
+    changed.updated_at = 40;
+    tx.update_application(&changed).await.unwrap();
+    tx.commit().await.unwrap();
+    let events = store.application_events("A1").await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| (e.seq, e.kind.as_str())).collect::<Vec<_>>(),
+        [(1, "submitted"), (2, "question")]
+    );
+    assert_eq!(store.application_files("A1").await.unwrap(), [file.clone()]);
+    assert_eq!(store.application_file("A1", "F1").await.unwrap(), Some((file, bytes.to_vec())));
+    assert_eq!(store.application_file("A2", "F1").await.unwrap(), None, "a file only through its own case");
+    assert_eq!(store.application("A1").await.unwrap().unwrap(), changed);
+
+    // Links: once, and not after they expire; sessions are kept and purged.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_applicant_link("h1", "zofia@laka.pl", 100, 200).await.unwrap();
+    tx.insert_applicant_link("h2", "zofia@laka.pl", 100, 200).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.use_applicant_link("h1", 150).await.unwrap().as_deref(), Some("zofia@laka.pl"));
+    assert_eq!(tx.use_applicant_link("h1", 151).await.unwrap(), None, "used");
+    assert_eq!(tx.use_applicant_link("h2", 200).await.unwrap(), None, "expired");
+    let session = ApplicantSessionRecord {
+        hash: "s1".into(),
+        email: "zofia@laka.pl".into(),
+        created_at: 150,
+        seen_at: 150,
+        csrf: "c".into(),
+    };
+    tx.insert_applicant_session(&session).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.applicant_session("s1").await.unwrap(), Some(session));
+    store.touch_applicant_session("s1", 160).await.unwrap();
+    assert_eq!(store.applicant_session("s1").await.unwrap().unwrap().seen_at, 160);
+    assert_eq!(store.purge_applicants(161, 0, 300).await.unwrap(), 3, "the idle session and both links");
+    assert_eq!(store.applicant_session("s1").await.unwrap(), None);
+    let entity = entity("E1", "Łąka", None);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_entity(&EntityRecord { contact: Some("Zofia@Laka.pl".into()), ..entity }).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.entities_of("zofia@laka.pl").await.unwrap().len(), 1, "contacts match in any case");
 }
