@@ -758,6 +758,24 @@ impl Applications {
         Ok(())
     }
 
+    /// The applications' lines of the staff's weekly digest: how many wait in each open status.
+    pub async fn digest_section(&self) -> StoreResult<mail::digest::DigestSection> {
+        let counts = self.store().application_counts().await?;
+        let lines = Status::ALL
+            .into_iter()
+            .filter(|status| !status.closed())
+            .filter_map(|status| {
+                let count = counts.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n)?;
+                Some(format!("{} / {}: {count}", status.label(true), status.label(false)))
+            })
+            .collect::<Vec<_>>();
+        let lines = if lines.is_empty() { vec!["brak / none".to_owned()] } else { lines };
+        Ok(mail::digest::DigestSection {
+            title: "Wnioski w toku / Applications in progress".to_owned(),
+            lines,
+        })
+    }
+
     /// Ends applicants' sessions and links that have run out.
     pub async fn purge(&self, now: i64) -> StoreResult<u64> {
         self.store().purge_applicants(now - SESSION_IDLE, now - SESSION_MAX, now).await

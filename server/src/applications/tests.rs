@@ -202,3 +202,18 @@ async fn a_renewal_too_early_or_a_second_approval_by_the_same_person_changes_not
     assert_eq!(state.issuer.store.audit_head().await.unwrap(), head);
     assert_eq!(state.issuer.store.application(&renewal).await.unwrap().unwrap().status, "prepared");
 }
+
+#[tokio::test]
+async fn the_weekly_digest_counts_open_applications() {
+    let (_dir, state) = registry().await;
+    let apps = &state.applications;
+    let section = apps.digest_section().await.unwrap();
+    assert_eq!(section.lines, ["brak / none"]);
+    apps.submit(form(), vec![], Via::Api, NOW).await.unwrap();
+    let asked = apps.submit(form(), vec![], Via::Api, NOW).await.unwrap().id;
+    apps.ask(STAFF, &asked, "Pytanie?", NOW).await.unwrap();
+    let lines = apps.digest_section().await.unwrap().lines;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("złożony") && l.ends_with(": 1")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("returned for completion: 1")), "{lines:?}");
+}

@@ -275,7 +275,14 @@ async fn mail_round(state: &AppState) -> usize {
         Ok(letters) => written += letters,
         Err(err) => tracing::warn!(error = %err, "the expiry reminders' scan failed"),
     }
-    match crate::mail::digest::weekly(store, &state.accounts.panel_url, state.now(), Vec::new()).await {
+    let sections = match state.applications.digest_section().await {
+        Ok(section) => vec![section],
+        Err(err) => {
+            tracing::warn!(error = %err, "counting applications for the digest failed");
+            Vec::new()
+        }
+    };
+    match crate::mail::digest::weekly(store, &state.accounts.panel_url, state.now(), sections).await {
         Ok(letters) => written += letters,
         Err(err) => tracing::warn!(error = %err, "the weekly digest failed"),
     }

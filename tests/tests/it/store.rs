@@ -1309,7 +1309,7 @@ async fn applications_cases_files_and_links(backend: Backend) {
         events.iter().map(|e| (e.seq, e.kind.as_str())).collect::<Vec<_>>(),
         [(1, "submitted"), (2, "question")]
     );
-    assert_eq!(store.application_files("A1").await.unwrap(), [file.clone()]);
+    assert_eq!(store.application_files("A1").await.unwrap(), std::slice::from_ref(&file));
     assert_eq!(store.application_file("A1", "F1").await.unwrap(), Some((file, bytes.to_vec())));
     assert_eq!(store.application_file("A2", "F1").await.unwrap(), None, "a file only through its own case");
     assert_eq!(store.application("A1").await.unwrap().unwrap(), changed);
