@@ -27,6 +27,9 @@ mod letters;
 pub use files::Upload;
 pub use form::{ApplicationForm, FieldError, Kind};
 
+/// How many letters with a sign-in link (acknowledgements and links asked for) one address may
+/// get in a day; an application beyond that is refused naming `contact.email`.
+pub const APPLICATIONS_PER_DAY: i64 = 10;
 /// How long a sign-in link works, once.
 pub const LINK_HOURS: i64 = 72;
 /// An applicant's session ends after this long unused, and after [`SESSION_MAX`] in all.
@@ -225,6 +228,14 @@ impl std::fmt::Debug for Applications {
     }
 }
 
+/// The staff account an actor acts for, whether through the panel (`account:ID:e-mail`) or a
+/// person's API key (`api-key:K:name account:ID:e-mail`); none for a key made from the command
+/// line, which acts for nobody in particular.
+fn person_of(actor: &str) -> Option<&str> {
+    let at = actor.find("account:")?;
+    actor.get(at + "account:".len()..)?.split(':').next().filter(|id| !id.is_empty())
+}
+
 fn applicant_actor(email: &str) -> String {
     format!("applicant:{email}")
 }
@@ -292,6 +303,13 @@ impl Applications {
             return Err(ApplicationError::Invalid(errors));
         };
         let mut tx = self.store().begin().await?;
+        if tx.count_applicant_links(&checked.email, now - 86_400).await? >= APPLICATIONS_PER_DAY {
+            return Err(FieldError::new(
+                "contact.email",
+                "this address has received too many letters today; try again tomorrow or write to the issuer",
+            )
+            .into());
+        }
         let (certificate_id, entity_id) = match checked.form.kind {
             Kind::New => (None, None),
             Kind::Renewal | Kind::Branch => {
@@ -412,6 +430,15 @@ impl Applications {
             return Ok(());
         }
         let mut tx = self.store().begin().await?;
+        // However often it is asked, an address gets at most three links in ten minutes and ten a
+        // day, acknowledgements included: the page cannot be used to flood a mailbox, nor the
+        // outbox.
+        if tx.count_applicant_links(&email, now - 600).await? >= 3
+            || tx.count_applicant_links(&email, now - 86_400).await? >= APPLICATIONS_PER_DAY
+        {
+            tracing::info!("sign-in link not sent: this address had one recently");
+            return Ok(());
+        }
         let link = self.new_link(&mut tx, &email, now).await?;
         mail::enqueue(&mut tx, &letters::link(lang, &email, &link), now).await?;
         tx.commit().await?;
@@ -521,8 +548,11 @@ impl Applications {
             shown = format!("{shown}\n[{}]", names.join(", ")).trim().to_owned();
         }
         tx.insert_application_event(id, now, &actor, "answer", &shown).await?;
-        if status == Status::Returned {
+        if matches!(status, Status::Returned | Status::Prepared) {
+            // New material: a prepared approval was made without it and must be made again.
             application.status = Status::Answered.as_str().into();
+            application.prepared = None;
+            application.prepared_by = None;
         }
         application.updated_at = now;
         tx.update_application(&application).await?;
@@ -612,10 +642,21 @@ impl Applications {
         let (mut application, status) = self.open_case(&mut tx, id).await?;
         let decision = match (status, &application.prepared) {
             (Status::Prepared, Some(prepared)) => {
-                if application.prepared_by.as_deref() == Some(actor) {
-                    return Err(ApplicationError::Conflict(
-                        "a second person must confirm the approval you prepared".into(),
-                    ));
+                let preparer = application.prepared_by.as_deref().and_then(person_of);
+                match (preparer, person_of(actor)) {
+                    (Some(preparer), Some(confirmer)) if preparer != confirmer => {}
+                    (Some(_), Some(_)) => {
+                        return Err(ApplicationError::Conflict(
+                            "a second person must confirm the approval you prepared".into(),
+                        ));
+                    }
+                    _ => {
+                        return Err(ApplicationError::Conflict(
+                            "a second approval needs two named people: confirm it in the panel or with a \
+                             person's API key, not a key made from the command line"
+                                .into(),
+                        ));
+                    }
                 }
                 serde_json::from_str::<Decision>(prepared).map_err(|e| StoreError::Corrupt(e.to_string()))?
             }

@@ -183,6 +183,12 @@ async fn a_renewal_too_early_or_a_second_approval_by_the_same_person_changes_not
     let same = apps.approve(STAFF, &id, None, NOW + 20).await;
     assert!(matches!(same, Err(ApplicationError::Conflict(_))), "{same:?}");
     assert!(state.issuer.store.certificates_after("", 10).await.unwrap().is_empty());
+    // The same person through their own API key, or a key that acts for nobody: refused too.
+    let own_key = format!("api-key:K1:moj klucz {STAFF}");
+    for other in [own_key.as_str(), "api-key:K2:cli"] {
+        let refused = apps.approve(other, &id, None, NOW + 25).await;
+        assert!(matches!(refused, Err(ApplicationError::Conflict(_))), "{other}: {refused:?}");
+    }
     let Approval::Done { certificate_id } = apps.approve(SECOND, &id, None, NOW + 30).await.unwrap() else {
         panic!("not approved")
     };
@@ -216,4 +222,23 @@ async fn the_weekly_digest_counts_open_applications() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("złożony") && l.ends_with(": 1")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("returned for completion: 1")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn sign_in_links_asked_for_are_limited_per_address() {
+    let (_dir, state) = registry().await;
+    let apps = &state.applications;
+    apps.submit(form(), vec![], Via::Api, NOW).await.unwrap();
+    for i in 0..5 {
+        apps.request_link("zofia@laka.pl", "pl", NOW + i).await.unwrap();
+    }
+    let mut tx = state.issuer.store.begin().await.unwrap();
+    assert_eq!(tx.count_applicant_links("zofia@laka.pl", 0).await.unwrap(), 3, "three in ten minutes");
+    drop(tx);
+    apps.request_link("zofia@laka.pl", "pl", NOW + 700).await.unwrap();
+    // An address nobody applied from gets nothing, and the answer is the same.
+    apps.request_link("nikt@nigdzie.pl", "pl", NOW).await.unwrap();
+    let mut tx = state.issuer.store.begin().await.unwrap();
+    assert_eq!(tx.count_applicant_links("zofia@laka.pl", 0).await.unwrap(), 4);
+    assert_eq!(tx.count_applicant_links("nikt@nigdzie.pl", 0).await.unwrap(), 0);
 }

@@ -131,6 +131,8 @@ pub trait ApplicationTx: Send {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<()>;
+    /// How many sign-in links were made for this e-mail since `since`.
+    async fn count_applicant_links(&mut self, email: &str, since: i64) -> StoreResult<i64>;
     /// Marks an unused, unexpired link used: the e-mail it was for, or `None`.
     async fn use_applicant_link(&mut self, hash: &str, now: i64) -> StoreResult<Option<String>>;
     async fn insert_applicant_session(&mut self, session: &ApplicantSessionRecord) -> StoreResult<()>;
@@ -429,6 +431,16 @@ macro_rules! applications_store {
                 .await
                 .map_err(|err| conflict(err, "this link"))?;
                 Ok(())
+            }
+
+            async fn count_applicant_links(&mut self, email: &str, since: i64) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    $dialect.sql("SELECT count(*) FROM applicant_links WHERE email = ? AND created_at >= ?"),
+                )
+                .bind(email)
+                .bind(since)
+                .fetch_one(&mut *self.tx)
+                .await?)
             }
 
             async fn use_applicant_link(&mut self, hash: &str, now: i64) -> StoreResult<Option<String>> {

@@ -180,8 +180,9 @@ macro_rules! outbox_store {
 
             async fn mark_sent(&self, id: i64, at: i64) -> StoreResult<bool> {
                 let done = sqlx::query($dialect.sql(
-                    "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, \
-                     lease_until = NULL WHERE id = ? AND state = 'pending'",
+                    "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, lease_until = NULL, \
+                     link_url = CASE WHEN private_link = 1 THEN NULL ELSE link_url END \
+                     WHERE id = ? AND state = 'pending'",
                 ))
                 .bind(at)
                 .bind(id)

@@ -219,7 +219,13 @@ fn the_cycle_by_mail_from_application_to_certificate_and_renewal() {
     assert_eq!(server.admin_get("/entities").as_array().unwrap().len(), 1, "no second entity");
 
     // The SMTP server goes down; an application and a refusal write letters that wait.
+    // Only once the server has heard the SMTP server accept each letter: a server killed between
+    // receiving a message and answering it would leave the sender to try again (the same
+    // Message-ID, which receivers recognise), and that is not what this part shows.
     sink.wait_for(7, Duration::from_secs(30));
+    wait_outbox(&server, Duration::from_secs(30), "every letter so far sent", |rows| {
+        rows.iter().all(|r| r.state == "sent")
+    });
     let before = received_ids(&sink);
     sink.stop();
     let other = submit(&server, &application("biuro@inny.example.pl"));

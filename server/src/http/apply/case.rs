@@ -439,15 +439,17 @@ pub async fn answer(
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let Ok(multipart) = multipart else {
-        return not_signed_in(&state, Lang::Pl);
-    };
-    let Sent { fields, uploads, broken } = super::read_multipart(multipart).await;
-    let lang = form_lang(&fields);
+    // Who is asking and from where, before a byte of the upload is read.
+    let lang = if uri_lang_en(&headers) { Lang::En } else { Lang::Pl };
     if cross_site(&state, &method, &headers) {
         return refused_cross_site(&state, lang);
     }
     let Some(applicant) = applicant else { return not_signed_in(&state, lang) };
+    let Ok(multipart) = multipart else {
+        return not_signed_in(&state, lang);
+    };
+    let Sent { fields, uploads, broken } = super::read_multipart(multipart).await;
+    let lang = form_lang(&fields);
     let params = Params::default();
     if !crate::accounts::same_secret(fields.get("csrf"), &applicant.csrf) {
         return refused_cross_site(&state, lang);
@@ -507,6 +509,12 @@ pub async fn answer(
             super::unavailable(&state, lang)
         }
     }
+}
+
+/// Whether the page the form came from was in English (its `Referer` asks `lang=en`), for the
+/// refusals given before the form is read.
+fn uri_lang_en(headers: &HeaderMap) -> bool {
+    headers.get(header::REFERER).and_then(|v| v.to_str().ok()).is_some_and(|r| r.contains("lang=en"))
 }
 
 /// `GET /case/{id}/files/{file}`: an attachment of the applicant's own case.

@@ -156,8 +156,21 @@ fn products_of(detail: &crate::store::CertificateDetail) -> Vec<NewProduct> {
 /// `POST /apply`: the form with its files.
 pub async fn submit(
     State(state): State<AppState>,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
+    // A form another site makes visitors' browsers send would write to addresses of its choosing.
+    if super::cross_site(&state, &method, &headers) {
+        return super::message(
+            &state,
+            StatusCode::FORBIDDEN,
+            Lang::Pl,
+            "Żądanie odrzucone / Request refused",
+            "Wniosek można wysłać tylko z formularza na tej stronie. / An application can be sent only from the form on this site.",
+            ("/apply", "Formularz wniosku / The application form"),
+        );
+    }
     let Sent { fields, uploads, broken } = match multipart {
         Ok(multipart) => super::read_multipart(multipart).await,
         Err(_) => {

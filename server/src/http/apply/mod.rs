@@ -43,7 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/case/{id}", get(case::case).post(case::answer))
         .route("/case/{id}/files/{file}", get(case::file))
         .layer(DefaultBodyLimit::max(UPLOAD_BODY))
-        .layer(SetResponseHeaderLayer::overriding(
+        // Not over a policy of the response's own: an attachment's is stricter.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ))

@@ -170,6 +170,22 @@ async fn case_page(
             dt { (lang.pick("Strony internetowe", "Websites")) } dd { (e.domains.join(", ")) }
         }
         @if let Some(detail) = &registered {
+            @if !detail.entity.contact.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case(&application.email)) {
+                div.error-summary role="note" {
+                    p {
+                        strong { (lang.pick("Uwaga: ", "Note: ")) }
+                        (lang.pick(
+                            "adres wnioskodawcy nie jest adresem kontaktowym tego podmiotu w rejestrze (",
+                            "the applicant's address is not this entity's contact in the registry (",
+                        ))
+                        (detail.entity.contact.clone().unwrap_or_else(|| "—".into())) "). "
+                        (lang.pick(
+                            "Upewnij się, że wniosek złożył posiadacz certyfikatu.",
+                            "Make sure the certificate's holder made this application.",
+                        ))
+                    }
+                }
+            }
             @if detail.entity.name != e.name || detail.entity.domains != e.domains {
                 p.notice {
                     (lang.pick("W rejestrze: ", "In the registry: ")) bdi { (detail.entity.name) } " — " (detail.entity.domains.join(", ")) ". "

@@ -159,7 +159,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/panel/assets/panel.js", get(script))
         .route("/panel/assets/panel.css", get(stylesheet))
         .layer(axum::middleware::from_fn_with_state(state, auth::same_origin))
-        .layer(SetResponseHeaderLayer::overriding(
+        // Not over a policy of the response's own: an attachment's is stricter.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ))
