@@ -13,6 +13,7 @@ CREATE TABLE outbox (
     link_label   TEXT,
     link_url     TEXT,
     private_link INTEGER NOT NULL,         -- 1: the link is a secret the panel does not show
+    lang         TEXT NOT NULL DEFAULT 'pl', -- the letter's language: pl, or en for an English reader
     message_id   TEXT NOT NULL UNIQUE,     -- with its angle brackets
     state        TEXT NOT NULL,            -- pending, sent or failed
     attempts     INTEGER NOT NULL,

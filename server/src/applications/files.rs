@@ -81,6 +81,15 @@ pub fn accept(upload: Upload) -> Result<Accepted, FieldError> {
     Ok(Accepted { name, media_type, sha256, bytes: upload.bytes })
 }
 
+/// Checks one submission's uploads: at most [`PER_SUBMISSION`], each with [`accept`]; every
+/// refusal is added to `errors`, and the files that passed are returned.
+pub fn accept_all(uploads: Vec<Upload>, errors: &mut Vec<FieldError>) -> Vec<Accepted> {
+    if uploads.len() > PER_SUBMISSION {
+        errors.push(FieldError::new("attachments", format!("at most {PER_SUBMISSION} files at once")));
+    }
+    uploads.into_iter().filter_map(|upload| accept(upload).map_err(|e| errors.push(e)).ok()).collect()
+}
+
 fn mb(bytes: usize) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }

@@ -313,20 +313,16 @@ pub fn check(mut form: ApplicationForm, now: i64) -> Result<Checked, Vec<FieldEr
 }
 
 fn quality(text: &str) -> Result<String, FieldError> {
-    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(FieldError::new("quality", "must not contain control characters"));
-    }
     if text.chars().count() > QUALITY_MAX {
         return Err(FieldError::new("quality", format!("must be at most {QUALITY_MAX} characters")));
     }
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(FieldError::new(
+    match message("quality", text) {
+        Err(err) if err.message == "must not be empty" => Err(FieldError::new(
             "quality",
             "describe how the quality of the products and services is ensured",
-        ));
+        )),
+        other => other,
     }
-    Ok(text.replace("\r\n", "\n"))
 }
 
 /// A free text of the case (a question, an answer, reasons): line breaks allowed.

@@ -20,6 +20,7 @@ fn letter(application: &ApplicationRecord, kind: &str, subject: String, paragrap
         paragraphs,
         link: None,
         private_link: false,
+        lang: application.lang.clone(),
     }
 }
 
@@ -92,6 +93,7 @@ pub fn link(application_lang: &str, email: &str, link: &str) -> Letter {
         to: email.to_owned(),
         subject: subject.into(),
         paragraphs: vec![text.into()],
+        lang: if pl { "pl" } else { "en" }.into(),
         ..Letter::default()
     };
     sign_in(letter, pl, link)
@@ -126,7 +128,8 @@ pub fn approved(
 ) -> Letter {
     let pl = pl(application);
     let from = format_date(certificate.valid_from);
-    let until = format_date(certificate.valid_until);
+    // Validity ends at the start of `valid_until`: the last day is the one before.
+    let until = format_date(certificate.valid_until - 86_400);
     let (subject, paragraphs) = if pl {
         (
             format!("Wniosek {} rozpatrzony pozytywnie — certyfikat {}", application.id, certificate.number),
@@ -134,10 +137,12 @@ pub fn approved(
                 "Dzień dobry,".to_owned(),
                 format!(
                     "Kapituła znaku rozpatrzyła wniosek nr {} pozytywnie. Certyfikat nr {} jest ważny \
-                     od {from} do {until} (ostatni dzień ważności to dzień przed tą datą).",
+                     od {from} do {until} włącznie.",
                     application.id, certificate.number
                 ),
-                "Na stronie sprawy są znak do pobrania, kod do wklejenia na stronę internetową i kod QR."
+                "Osoba, której adres jest adresem kontaktowym podmiotu, znajdzie na stronie „Twoje sprawy” znak \
+                 do pobrania, kod do wklejenia na stronę internetową i kod QR; każdy znajdzie je też na \
+                 publicznej stronie podmiotu w rejestrze."
                     .to_owned(),
             ],
         )
@@ -148,10 +153,12 @@ pub fn approved(
                 "Hello,".to_owned(),
                 format!(
                     "the mark's board has approved application {}. Certificate {} is valid from {from} \
-                     until {until} (it ends at the start of that day).",
+                     to {until} inclusive.",
                     application.id, certificate.number
                 ),
-                "The case's page has the badge kit: the snippet for your website and the QR code.".to_owned(),
+                "The entity's contact finds the badge kit (the snippet for your website and the QR code) on the \
+                 “Your cases” page; anyone finds it on the entity's public page in the registry."
+                    .to_owned(),
             ],
         )
     };

@@ -289,16 +289,7 @@ impl Applications {
         }
         let mut errors = Vec::new();
         let checked = form::check(form, now).map_err(|e| errors.extend(e)).ok();
-        if uploads.len() > files::PER_SUBMISSION {
-            errors.push(FieldError::new(
-                "attachments",
-                format!("at most {} files at once", files::PER_SUBMISSION),
-            ));
-        }
-        let accepted: Vec<files::Accepted> = uploads
-            .into_iter()
-            .filter_map(|upload| files::accept(upload).map_err(|e| errors.push(e)).ok())
-            .collect();
+        let accepted = files::accept_all(uploads, &mut errors);
         let Some(checked) = checked.filter(|_| errors.is_empty()) else {
             return Err(ApplicationError::Invalid(errors));
         };
@@ -518,16 +509,7 @@ impl Applications {
         if text.is_empty() && uploads.is_empty() {
             errors.push(FieldError::new("answer", "write an answer or attach a file"));
         }
-        if uploads.len() > files::PER_SUBMISSION {
-            errors.push(FieldError::new(
-                "attachments",
-                format!("at most {} files at once", files::PER_SUBMISSION),
-            ));
-        }
-        let accepted: Vec<files::Accepted> = uploads
-            .into_iter()
-            .filter_map(|upload| files::accept(upload).map_err(|e| errors.push(e)).ok())
-            .collect();
+        let accepted = files::accept_all(uploads, &mut errors);
         if !errors.is_empty() {
             return Err(ApplicationError::Invalid(errors));
         }

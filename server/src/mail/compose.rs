@@ -41,10 +41,10 @@ pub fn text_part(paragraphs: &[String], link: Option<(&str, &str)>) -> String {
 
 /// The HTML part: every paragraph escaped, its line breaks kept, the link as a button-like
 /// anchor whose text is its label (so it reads well in a screen reader's list of links).
-pub fn html_part(subject: &str, paragraphs: &[String], link: Option<(&str, &str)>) -> String {
+pub fn html_part(subject: &str, paragraphs: &[String], link: Option<(&str, &str)>, lang: &str) -> String {
     let page = maud::html! {
         (maud::DOCTYPE)
-        html lang="pl" {
+        html lang=(if lang == "en" { "en" } else { "pl" }) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -94,7 +94,7 @@ pub fn message(letter: &OutboxRecord, from: &Mailbox) -> Result<Message, Compose
         .message_id(Some(letter.message_id.clone()))
         .multipart(MultiPart::alternative_plain_html(
             text_part(&paragraphs, link),
-            html_part(&letter.subject, &paragraphs, link),
+            html_part(&letter.subject, &paragraphs, link, &letter.lang),
         ))
         .map_err(|err| ComposeError::Build(err.to_string()))
 }
@@ -126,6 +126,7 @@ mod tests {
             link_label: Some("Złóż wniosek o odnowienie".into()),
             link_url: Some("https://zp.example.pl/apply?renew=ABCDEFGH&x=1".into()),
             private_link: 0,
+            lang: "pl".into(),
             message_id: "<0123abcd@zp.example.pl>".into(),
             state: "pending".into(),
             attempts: 0,

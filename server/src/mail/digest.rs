@@ -189,6 +189,7 @@ pub async fn weekly(
             paragraphs: paragraphs.clone(),
             link: Some(("Otwórz panel / Open the panel".into(), format!("{panel_url}/panel"))),
             private_link: false,
+            lang: "pl".into(),
         };
         enqueue(&mut tx, &letter, now).await?;
     }

@@ -24,6 +24,8 @@ pub struct Letter {
     pub link: Option<(String, String)>,
     /// True when the link is a secret (a single-use login link): the panel never shows it, except under `serve --demo`.
     pub private_link: bool,
+    /// `en` for a letter written in English; anything else is Polish (the HTML part's `lang`).
+    pub lang: String,
 }
 
 /// Letter states in the outbox.
@@ -66,6 +68,7 @@ async fn enqueue_from(
         link_label,
         link_url,
         private_link: i64::from(letter.private_link),
+        lang: if letter.lang == "en" { "en" } else { "pl" }.to_owned(),
         message_id: format!("<{}@{host}>", uuid::Uuid::new_v4().simple()),
         state: PENDING.to_owned(),
         attempts: 0,
@@ -113,6 +116,7 @@ pub async fn resend(
         paragraphs,
         link: original.link_label.clone().zip(original.link_url.clone()),
         private_link: original.private_link != 0,
+        lang: original.lang.clone(),
     };
     let new_id = enqueue_from(&mut tx, &letter, now, Some(id)).await?;
     tx.append_audit(&crate::audit::AuditEntry {

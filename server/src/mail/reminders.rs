@@ -146,6 +146,7 @@ pub fn letter(c: &ReminderCandidate, threshold: i64, to: String, base_url: &str)
             format!("{base_url}/apply?renew={}", c.certificate_id),
         )),
         private_link: false,
+        lang: "pl".into(),
     }
 }
 

@@ -229,6 +229,7 @@ const TABLES: &[Table] = &[
             ("link_label", Text),
             ("link_url", Text),
             ("private_link", Int),
+            ("lang", Text),
             ("message_id", Text),
             ("state", Text),
             ("attempts", Int),

@@ -25,6 +25,8 @@ pub struct OutboxRecord {
     pub link_url: Option<String>,
     /// 1 when the link is a secret.
     pub private_link: i64,
+    /// `pl` or `en`: the language the HTML part declares.
+    pub lang: String,
     /// With its angle brackets.
     pub message_id: String,
     /// `pending`, `sent` or `failed`.
@@ -251,9 +253,9 @@ macro_rules! outbox_store {
                     .await?;
                 sqlx::query($dialect.sql(
                     "INSERT INTO outbox (id, kind, to_addr, to_name, subject, paragraphs, link_label, \
-                     link_url, private_link, message_id, state, attempts, last_error, created_at, due_at, \
+                     link_url, private_link, lang, message_id, state, attempts, last_error, created_at, due_at, \
                      lease_until, sent_at, resent_from) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ))
                 .bind(id)
                 .bind(&l.kind)
@@ -264,6 +266,7 @@ macro_rules! outbox_store {
                 .bind(&l.link_label)
                 .bind(&l.link_url)
                 .bind(l.private_link)
+                .bind(&l.lang)
                 .bind(&l.message_id)
                 .bind(&l.state)
                 .bind(l.attempts)

@@ -324,12 +324,11 @@ fn applicants_and_staff_in_a_real_browser() {
         link_in(letter, &format!("{}/case/login/", server.base))
     };
     let links = [link_for(emails[0]), link_for(emails[1])];
-    assert!(
-        letters
-            .iter()
-            .any(|l| l.header("Subject") == format!("Application {second} received — Zakup Prospołeczny")),
-        "the English applicant's letter is in English"
-    );
+    let english = letters
+        .iter()
+        .find(|l| l.header("Subject") == format!("Application {second} received — Zakup Prospołeczny"))
+        .expect("the English applicant's letter is in English");
+    assert!(english.parts().1.contains(r#"<html lang="en">"#), "and says so to screen readers");
 
     let decided = run(&json!({
         "phase": "decide", "base": server.base, "panel": format!("http://localhost:{port}"), "enrol": enrol,

@@ -1082,6 +1082,7 @@ fn letter(to: &str) -> zp_server::mail::Letter {
         paragraphs: vec!["Zażółć gęślą jaźń.".into(), "Second paragraph.".into()],
         link: Some(("Odnów".into(), "https://zp.example.pl/apply?renew=ABCDEFGH".into())),
         private_link: false,
+        lang: "pl".into(),
     }
 }
 

@@ -189,13 +189,7 @@ pub async fn read_multipart(mut multipart: Multipart) -> Sent {
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(err) => {
-                let too_large = err.status() == StatusCode::PAYLOAD_TOO_LARGE;
-                let message = if too_large {
-                    format!("the files together are more than {} MB", UPLOAD_BODY / (1024 * 1024))
-                } else {
-                    "the form arrived incomplete; send it again".to_owned()
-                };
-                broken = Some(FieldError::new("attachments", message));
+                broken = Some(unreadable(&err));
                 break;
             }
         };
@@ -214,13 +208,7 @@ pub async fn read_multipart(mut multipart: Multipart) -> Sent {
                 }
                 Ok(None) => break,
                 Err(err) => {
-                    let too_large = err.status() == StatusCode::PAYLOAD_TOO_LARGE;
-                    let message = if too_large {
-                        format!("the files together are more than {} MB", UPLOAD_BODY / (1024 * 1024))
-                    } else {
-                        "the form arrived incomplete; send it again".to_owned()
-                    };
-                    broken = Some(FieldError::new("attachments", message));
+                    broken = Some(unreadable(&err));
                     break;
                 }
             }
@@ -239,6 +227,16 @@ pub async fn read_multipart(mut multipart: Multipart) -> Sent {
         }
     }
     Sent { fields: super::panel::Fields::from_pairs(pairs), uploads, broken }
+}
+
+/// Why a multipart form could not be read: too large as a whole, or cut short.
+fn unreadable(err: &axum::extract::multipart::MultipartError) -> FieldError {
+    let message = if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the files together are more than {} MB", UPLOAD_BODY / (1024 * 1024))
+    } else {
+        "the form arrived incomplete; send it again".to_owned()
+    };
+    FieldError::new("attachments", message)
 }
 
 /// The language a form was sent in: its `lang` field.

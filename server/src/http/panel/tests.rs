@@ -412,6 +412,7 @@ async fn failed_letter(state: &AppState, private_link: bool) -> i64 {
         paragraphs: vec!["Dzień dobry,\n<script>x</script> zażółć".into()],
         link: Some(("Zaloguj".into(), "https://zp.example.pl/panel/enrol/SEKRET-LINK".into())),
         private_link,
+        lang: "pl".into(),
     };
     let store = state.issuer.store.as_ref();
     let mut tx = store.begin().await.unwrap();
