@@ -25,6 +25,8 @@ fn last_day(valid_until: i64) -> String {
 
 #[test]
 fn badges_follow_renewals_and_issuers() {
+    // It measures how soon an open page follows a trust list's change (within the list's ttl).
+    let _timed = crate::timed();
     require_npm_package("playwright-core");
     let dist = widget_dir();
     let dist = dist.to_str().unwrap();

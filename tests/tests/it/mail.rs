@@ -271,6 +271,7 @@ fn reminder_kinds(rows: &[Row]) -> Vec<String> {
 
 #[test]
 fn reminders_come_once_per_threshold_as_the_clock_moves() {
+    let _busy = crate::busy();
     let mail = tempfile::tempdir().unwrap();
     let sink = Sink::start(mail.path(), 0);
     let smtp = sink.url();
@@ -375,6 +376,7 @@ fn reminders_come_once_per_threshold_as_the_clock_moves() {
 
 #[test]
 fn an_smtp_outage_loses_nothing_and_sends_nothing_twice() {
+    let _busy = crate::busy();
     let mail = tempfile::tempdir().unwrap();
     let sink = Sink::start(mail.path(), 0);
     let port = sink.port;
@@ -420,6 +422,7 @@ fn an_smtp_outage_loses_nothing_and_sends_nothing_twice() {
 
 #[test]
 fn many_letters_due_at_once_leave_at_the_configured_rate() {
+    let _busy = crate::busy();
     const LETTERS: usize = 500;
     // 3000 a minute: one every 20 ms, about 10 s for them all.
     const RATE: u64 = 3_000;

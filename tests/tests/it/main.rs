@@ -44,6 +44,22 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+/// Tests that keep both cores busy for a while (hundreds of letters, a browser with its server and
+/// an SMTP server) take this for reading, and tests that measure seconds against a bound take it
+/// for writing, so a bound is never measured while such a test runs beside it. The lock only
+/// orders tests; it guards no data.
+static TIMING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a test that loads the machine (see [`TIMING`]).
+pub fn busy() -> std::sync::RwLockReadGuard<'static, ()> {
+    TIMING.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Held by a test that measures time against a bound (see [`TIMING`]).
+pub fn timed() -> std::sync::RwLockWriteGuard<'static, ()> {
+    TIMING.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How to install what the JavaScript tests need, in every failure message about it.
 pub const JS_SETUP: &str =
     "install Node.js 20 or later, then run `npm ci --prefix tests/js` from the workspace root";
