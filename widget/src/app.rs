@@ -64,9 +64,9 @@ pub fn app(props: &AppProps) -> Html {
     let first_loader = props.issuers.first().cloned().unwrap_or_default();
     // The issuer the token names decides whose keys check it — if the page trusts that issuer.
     let issuer = read.hints.issuer.clone().unwrap_or_else(|| first_loader.clone());
-    let trust = match &read.parsed {
+    let (trust, trust_fresh_ms) = match &read.parsed {
         Ok(_) => trust(&props.issuers, &issuer, &clock, &notify),
-        Err(_) => Trust::Unrecognised,
+        Err(_) => (Trust::Unrecognised, None),
     };
     let rules = Rules::new(issuer.clone()).with_leeway(0);
     // A loader's issuer's status list is requested beside its keys, before the signature check.
@@ -152,10 +152,15 @@ pub fn app(props: &AppProps) -> Html {
         }
     }
     let retry_keys = keys_failed.then_some(crate::state::RETRY_SECS * 1_000);
-    let wake_in_ms = [next_change_ms(&verdict, &status, &clock), retry_keys, ask_in_ms.filter(|ms| *ms > 0)]
-        .into_iter()
-        .flatten()
-        .min();
+    let wake_in_ms = [
+        next_change_ms(&verdict, &status, &clock),
+        retry_keys,
+        ask_in_ms.filter(|ms| *ms > 0),
+        trust_fresh_ms,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     let wake_at_ms = wake_in_ms.map(|ms| (clock.monotonic_ms as i64).saturating_add(ms));
     use_wake(wake_at_ms, generation(&snapshot), update);
     props.on_verdict.emit((verdict.name(), verdict.claims().map(|claims| crate::text::last_day(claims.exp))));
@@ -164,10 +169,18 @@ pub fn app(props: &AppProps) -> Html {
 }
 
 /// Whether the page trusts `issuer`: a loader of the page is from it, or a fresh trust list of a
-/// loader's issuer vouches for it. The lists are fetched only for an issuer of no loader.
-fn trust(loaders: &[String], issuer: &str, clock: &crate::state::Clock, notify: &Callback<()>) -> Trust {
+/// loader's issuer vouches for it. The lists are fetched only for an issuer of no loader. With
+/// the trust, when the first of the lists consulted stops being fresh: the badge wakes then to
+/// fetch it again, so a list that stops vouching takes effect within its `ttl`, whatever the
+/// status list's timing.
+fn trust(
+    loaders: &[String],
+    issuer: &str,
+    clock: &crate::state::Clock,
+    notify: &Callback<()>,
+) -> (Trust, Option<i64>) {
     if loaders.iter().any(|loader| loader == issuer) {
-        return Trust::Loader;
+        return (Trust::Loader, None);
     }
     let lists: Vec<Option<Rc<crate::state::TrustSnapshot>>> = loaders
         .iter()
@@ -181,7 +194,8 @@ fn trust(loaders: &[String], issuer: &str, clock: &crate::state::Clock, notify: 
             Fetch::Failed => None,
         })
         .collect();
-    Trust::from_lists(issuer, lists.iter().map(Option::as_deref), clock)
+    let fresh_ms = lists.iter().flatten().map(|list| list.fresh_for_ms(clock)).filter(|ms| *ms >= 0).min();
+    (Trust::from_lists(issuer, lists.iter().map(Option::as_deref), clock), fresh_ms.map(|ms| ms + 1))
 }
 
 /// A certificate ID as the issuer makes them (Crockford base32), so that an unverified token
