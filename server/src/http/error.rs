@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::applications::ApplicationError;
 use crate::issuer::IssuerError;
 use crate::issuer::ObjectOnly;
 
@@ -63,6 +64,24 @@ impl IntoResponse for AppError {
             error: ErrorBody { code: self.code.into(), message: self.message, field: self.field },
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// An application's step refused: the first field at fault named, every refusal in the message.
+impl From<ApplicationError> for AppError {
+    fn from(err: ApplicationError) -> Self {
+        match err {
+            ApplicationError::Invalid(ref errors) => {
+                let field = errors.first().map(|e| e.field.clone()).unwrap_or_default();
+                AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", err.to_string()).field(field)
+            }
+            ApplicationError::NotFound(_) => {
+                AppError::new(StatusCode::NOT_FOUND, "not_found", err.to_string())
+            }
+            ApplicationError::Conflict(message) => AppError::new(StatusCode::CONFLICT, "conflict", message),
+            ApplicationError::Issuer(err) => err.into(),
+            ApplicationError::Store(err) => IssuerError::Store(err).into(),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use axum::routing::post;
 use base64::Engine;
 use serde::Serialize;
 
-use crate::applications::{ApplicationError, ApplicationForm, Status, Upload, files};
+use crate::applications::{ApplicationForm, Status, Upload, files};
 use crate::http::AppState;
 use crate::http::error::{ApiJson, AppError};
 
@@ -71,15 +71,6 @@ pub async fn submit(
             Ok((StatusCode::CREATED, Json(Submitted { id: done.id, status: Status::Submitted }))
                 .into_response())
         }
-        Err(ApplicationError::Invalid(errors)) => {
-            let field = errors.first().map(|e| e.field.clone()).unwrap_or_default();
-            let message =
-                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-            Err(AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).field(field))
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "recording an application failed");
-            Err(AppError::internal())
-        }
+        Err(err) => Err(err.into()),
     }
 }

@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
@@ -65,30 +64,11 @@ pub struct ListQuery {
     pub status: Option<Status>,
 }
 
-fn failed(err: ApplicationError) -> AppError {
-    match err {
-        ApplicationError::Invalid(errors) => {
-            let field = errors.first().map(|e| e.field.clone()).unwrap_or_default();
-            let message =
-                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-            AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).field(field)
-        }
-        ApplicationError::NotFound(id) => {
-            AppError::new(StatusCode::NOT_FOUND, "not_found", format!("application {id} does not exist"))
-        }
-        ApplicationError::Conflict(message) => AppError::new(StatusCode::CONFLICT, "conflict", message),
-        other => {
-            tracing::error!(error = %other, "an application step failed");
-            AppError::internal()
-        }
-    }
-}
-
 async fn view(state: &AppState, id: &str) -> Result<Json<ApplicationView>, AppError> {
     match state.issuer.store.application(id).await {
         Ok(Some(record)) => Ok(Json(ApplicationView::new(record))),
-        Ok(None) => Err(failed(ApplicationError::NotFound(id.to_owned()))),
-        Err(err) => Err(failed(err.into())),
+        Ok(None) => Err(ApplicationError::NotFound(id.to_owned()).into()),
+        Err(err) => Err(ApplicationError::from(err).into()),
     }
 }
 
@@ -108,7 +88,7 @@ pub async fn list(
         .store
         .applications(query.status.map(Status::as_str), 500)
         .await
-        .map_err(|e| failed(e.into()))?;
+        .map_err(ApplicationError::from)?;
     Ok(Json(records.into_iter().map(ApplicationView::new).collect()))
 }
 
@@ -151,7 +131,7 @@ pub async fn question(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Question>,
 ) -> Result<Json<ApplicationView>, AppError> {
-    state.applications.ask(&admin.actor, &id, &body.question, state.now()).await.map_err(failed)?;
+    state.applications.ask(&admin.actor, &id, &body.question, state.now()).await?;
     view(&state, &id).await
 }
 
@@ -189,9 +169,8 @@ pub async fn approve(
     ApiJson(body): ApiJson<Approve>,
 ) -> Result<Json<ApplicationView>, AppError> {
     let decision =
-        Decision::from_parts(body.resolution, body.resolution_date).map_err(|e| failed(e.into()))?;
-    let approval =
-        state.applications.approve(&admin.actor, &id, decision, state.now()).await.map_err(failed)?;
+        Decision::from_parts(body.resolution, body.resolution_date).map_err(ApplicationError::from)?;
+    let approval = state.applications.approve(&admin.actor, &id, decision, state.now()).await?;
     if let Approval::Done { .. } = approval {
         state.metrics.certificate_action("application");
     }
@@ -223,6 +202,6 @@ pub async fn refuse(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Refuse>,
 ) -> Result<Json<ApplicationView>, AppError> {
-    state.applications.refuse(&admin.actor, &id, &body.reasons, state.now()).await.map_err(failed)?;
+    state.applications.refuse(&admin.actor, &id, &body.reasons, state.now()).await?;
     view(&state, &id).await
 }
