@@ -147,6 +147,23 @@ pub struct EntityPart {
     pub voivodeship: Option<String>,
 }
 
+impl EntityPart {
+    /// The entity as the issuer registers it (the address stays with the application).
+    pub fn new_entity(&self, contact: Option<String>) -> NewEntity {
+        NewEntity {
+            name: self.name.clone(),
+            legal_form: self.legal_form.clone(),
+            domains: self.domains.clone(),
+            nip: self.nip.clone(),
+            regon: self.regon.clone(),
+            krs: self.krs.clone(),
+            city: self.city.clone(),
+            voivodeship: self.voivodeship.clone(),
+            contact,
+        }
+    }
+}
+
 /// The person the issuer writes to about the case.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -230,18 +247,7 @@ pub struct Checked {
 /// Every check of the application at once, so a form shows all its refusals together.
 pub fn check(mut form: ApplicationForm, now: i64) -> Result<Checked, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let entity = NewEntity {
-        name: form.entity.name.clone(),
-        legal_form: form.entity.legal_form.clone(),
-        domains: form.entity.domains.clone(),
-        nip: form.entity.nip.clone(),
-        regon: form.entity.regon.clone(),
-        krs: form.entity.krs.clone(),
-        city: form.entity.city.clone(),
-        voivodeship: form.entity.voivodeship.clone(),
-        contact: None,
-    };
-    let entity = match entity_record_all(entity, now) {
+    let entity = match entity_record_all(form.entity.new_entity(None), now) {
         Ok(entity) => Some(entity),
         Err(refusals) => {
             errors.extend(refusals.into_iter().map(|err| prefixed("entity.", err)));

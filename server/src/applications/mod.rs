@@ -16,7 +16,7 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{hash, random_secret, same_secret};
-use crate::issuer::{Decision, Issuer, IssuerError, NewCertificate, NewEntity};
+use crate::issuer::{Decision, Issuer, IssuerError, NewCertificate};
 use crate::mail;
 use crate::store::*;
 
@@ -236,6 +236,16 @@ fn person_of(actor: &str) -> Option<&str> {
     actor.get(at + "account:".len()..)?.split(':').next().filter(|id| !id.is_empty())
 }
 
+/// A value as the case's JSON columns keep it.
+fn json(value: &impl Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A value read back from one of the case's JSON columns.
+fn stored<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 fn applicant_actor(email: &str) -> String {
     format!("applicant:{email}")
 }
@@ -281,11 +291,11 @@ impl Applications {
             Via::Form { submission } => Some(hash(submission)),
             Via::Api => None,
         };
-        if let Some(key) = &submission {
-            let mut tx = self.store().begin().await?;
-            if let Some(id) = tx.application_by_submission(key).await? {
-                return Ok(Submitted { id, repeated: true });
-            }
+        // A plain read: a form sent again is answered without taking the write lock.
+        if let Some(key) = &submission
+            && let Some(id) = self.store().application_by_submission(key).await?
+        {
+            return Ok(Submitted { id, repeated: true });
         }
         let mut errors = Vec::new();
         let checked = form::check(form, now).map_err(|e| errors.extend(e)).ok();
@@ -325,7 +335,7 @@ impl Applications {
             email: checked.email.clone(),
             certificate_id,
             entity_id,
-            form: serde_json::to_string(&checked.form).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            form: json(&checked.form)?,
             checklist: "[]".into(),
             submitted_by: match via {
                 Via::Form { .. } => "form".into(),
@@ -344,9 +354,9 @@ impl Applications {
             // The same form submitted twice at once: the other request recorded it.
             Err(StoreError::Conflict(_)) if submission.is_some() => {
                 drop(tx);
-                let mut tx = self.store().begin().await?;
                 let key = submission.unwrap_or_default();
-                let id = tx
+                let id = self
+                    .store()
                     .application_by_submission(&key)
                     .await?
                     .ok_or_else(|| ApplicationError::NotFound(key))?;
@@ -593,8 +603,7 @@ impl Applications {
             known.iter().copied().filter(|code| ticked.iter().any(|t| t == code)).collect();
         let mut tx = self.store().begin().await?;
         let (mut application, _) = self.open_case(&mut tx, id).await?;
-        application.checklist =
-            serde_json::to_string(&ticked).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        application.checklist = json(&ticked)?;
         application.updated_at = now;
         tx.update_application(&application).await?;
         tx.append_audit(&audit(
@@ -640,7 +649,7 @@ impl Applications {
                         ));
                     }
                 }
-                serde_json::from_str::<Decision>(prepared).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                stored::<Decision>(prepared)?
             }
             _ => decision
                 .ok_or_else(|| {
@@ -651,8 +660,7 @@ impl Applications {
         if self.second_approval && status != Status::Prepared {
             application.status = Status::Prepared.as_str().into();
             application.prepared_by = Some(actor.to_owned());
-            application.prepared =
-                Some(serde_json::to_string(&decision).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            application.prepared = Some(json(&decision)?);
             application.updated_at = now;
             tx.update_application(&application).await?;
             let body = format!("{} ({})", decision.resolution, decision.date);
@@ -668,8 +676,7 @@ impl Applications {
             tx.commit().await?;
             return Ok(Approval::Prepared);
         }
-        let form: ApplicationForm =
-            serde_json::from_str(&application.form).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let form: ApplicationForm = stored(&application.form)?;
         let products = form.products.clone();
         let certificate_id = match Kind::parse(&application.kind).unwrap_or_default() {
             Kind::New => {
@@ -701,8 +708,7 @@ impl Applications {
         };
         application.status = Status::Approved.as_str().into();
         application.certificate_id = Some(certificate_id.clone());
-        application.decision =
-            Some(serde_json::to_string(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        application.decision = Some(json(&outcome)?);
         application.decided_by = Some(actor.to_owned());
         application.decided_at = Some(now);
         application.updated_at = now;
@@ -738,17 +744,7 @@ impl Applications {
         {
             return Ok(entity);
         }
-        let input = NewEntity {
-            name: form.entity.name.clone(),
-            legal_form: form.entity.legal_form.clone(),
-            domains: form.entity.domains.clone(),
-            nip: form.entity.nip.clone(),
-            regon: form.entity.regon.clone(),
-            krs: form.entity.krs.clone(),
-            city: form.entity.city.clone(),
-            voivodeship: form.entity.voivodeship.clone(),
-            contact: Some(email.to_owned()),
-        };
+        let input = form.entity.new_entity(Some(email.to_owned()));
         Ok(self.issuer.create_entity_in(tx, actor, input, now).await?)
     }
 
@@ -760,8 +756,7 @@ impl Applications {
         let outcome =
             Outcome { outcome: "refused".into(), reasons: Some(reasons.clone()), ..Outcome::default() };
         application.status = Status::Refused.as_str().into();
-        application.decision =
-            Some(serde_json::to_string(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        application.decision = Some(json(&outcome)?);
         application.decided_by = Some(actor.to_owned());
         application.decided_at = Some(now);
         application.updated_at = now;

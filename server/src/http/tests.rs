@@ -180,6 +180,9 @@ impl ApplicationStore for DownStore {
     async fn applications_of(&self, _: &str) -> StoreResult<Vec<ApplicationRecord>> {
         down()
     }
+    async fn application_by_submission(&self, _: &str) -> StoreResult<Option<String>> {
+        down()
+    }
     async fn application_counts(&self) -> StoreResult<Vec<(String, i64)>> {
         down()
     }

@@ -81,6 +81,8 @@ pub trait ApplicationStore: Send + Sync {
     async fn applications(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<ApplicationRecord>>;
     /// Every application with this contact e-mail, newest first.
     async fn applications_of(&self, email: &str) -> StoreResult<Vec<ApplicationRecord>>;
+    /// The application a submission key made.
+    async fn application_by_submission(&self, submission: &str) -> StoreResult<Option<String>>;
     /// How many applications are in each status.
     async fn application_counts(&self) -> StoreResult<Vec<(String, i64)>>;
     async fn application_events(&self, id: &str) -> StoreResult<Vec<ApplicationEventRecord>>;
@@ -106,8 +108,6 @@ pub trait ApplicationTx: Send {
     /// A conflict when its submission key was used before.
     async fn insert_application(&mut self, application: &ApplicationRecord) -> StoreResult<()>;
     async fn application_for_update(&mut self, id: &str) -> StoreResult<Option<ApplicationRecord>>;
-    /// The application a submission key made.
-    async fn application_by_submission(&mut self, submission: &str) -> StoreResult<Option<String>>;
     async fn update_application(&mut self, application: &ApplicationRecord) -> StoreResult<()>;
     /// Appends to the case's thread; its sequence number.
     async fn insert_application_event(
@@ -173,6 +173,13 @@ macro_rules! applications_store {
                 .bind(email)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn application_by_submission(&self, submission: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar($dialect.sql("SELECT id FROM applications WHERE submission = ?"))
+                    .bind(submission)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn application_counts(&self) -> StoreResult<Vec<(String, i64)>> {
@@ -316,13 +323,6 @@ macro_rules! applications_store {
             async fn application_for_update(&mut self, id: &str) -> StoreResult<Option<ApplicationRecord>> {
                 Ok(sqlx::query_as($dialect.sql("SELECT * FROM applications WHERE id = ?"))
                     .bind(id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?)
-            }
-
-            async fn application_by_submission(&mut self, submission: &str) -> StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar($dialect.sql("SELECT id FROM applications WHERE submission = ?"))
-                    .bind(submission)
                     .fetch_optional(&mut *self.tx)
                     .await?)
             }
